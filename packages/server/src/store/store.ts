@@ -1,0 +1,215 @@
+import type { ErrorCode } from '@seqline/protocol'
+
+// The persistence seam (DESIGN §3). Every method is async so that a networked store (PostgreSQL)
+// implements the same interface as the embedded ones. Every implementation passes the one Store
+// conformance suite in test/support/store-conformance.ts.
+
+/** Content type of streams created over WebSocket: one JSON value per message. */
+export const JSON_CONTENT_TYPE = 'application/json'
+
+/** Retention of one stream (DESIGN §9). Both limits combine: whichever trims more wins. */
+export interface RetentionPolicy {
+  /** Drop messages older than this many milliseconds. */
+  readonly maxAgeMs?: number | undefined
+  /** Keep at most this many messages. */
+  readonly maxCount?: number | undefined
+}
+
+/** A stream's metadata row. */
+export interface StreamRecord {
+  readonly name: string
+  /** Opaque id of this history of the stream; a new one is drawn when the stream is (re)created. */
+  readonly epoch: string
+  readonly contentType: string
+  /** Highest committed offset; 0 while empty. */
+  readonly head: number
+  /** Lowest retained offset; `head + 1` when nothing is retained. */
+  readonly tail: number
+  readonly createdAt: number
+  /** Closed streams accept no appends (Durable Streams §4.1). */
+  readonly closed: boolean
+  /** The producer publish that closed the stream, so that its retry is recognised. */
+  readonly closedBy: ProducerRef | null
+  /** Sliding time-to-live in seconds (Durable Streams `Stream-TTL`). */
+  readonly ttlSeconds: number | null
+  /** Absolute expiry, ms since the Unix epoch (Durable Streams `Stream-Expires-At`). */
+  readonly expiresAt: number | null
+  /** Last read or write, ms; drives the sliding TTL. */
+  readonly lastAccessAt: number
+  /** Last `Stream-Seq` accepted over HTTP (compared as a string). */
+  readonly streamSeq: string | null
+  readonly retention: RetentionPolicy | null
+}
+
+/** Identifies one publish: producer id, producer epoch and per-epoch sequence number (DESIGN §4). */
+export interface ProducerRef {
+  readonly id: string
+  readonly epoch: number
+  readonly seq: number
+}
+
+/** Per (stream, producer) state, committed in the same transaction as the append it describes. */
+export interface ProducerState {
+  readonly epoch: number
+  readonly lastSeq: number
+  /** Offset of the last message written by `lastSeq`. */
+  readonly lastOffset: number
+  readonly updatedAt: number
+}
+
+/** A message as stored. `data` holds the bytes exactly as appended (JSON text for JSON streams). */
+export interface StoredMessage {
+  readonly offset: number
+  readonly producer: string | null
+  readonly seq: number | null
+  readonly from: string | null
+  readonly ts: number
+  readonly data: Uint8Array
+}
+
+export interface CreateStreamInput {
+  readonly name: string
+  readonly contentType: string
+  readonly ttlSeconds?: number | null
+  readonly expiresAt?: number | null
+  readonly retention?: RetentionPolicy | null
+  /** Create the stream already closed (Durable Streams PUT with `Stream-Closed: true`). */
+  readonly closed?: boolean
+  /** Messages to append in the same transaction as the creation. */
+  readonly initial?: readonly Uint8Array[]
+  readonly from?: string | null
+  readonly now: number
+}
+
+/**
+ * `created`: a new stream. `exists`: a stream with the same configuration already exists (the
+ * creation is idempotent). `conflict`: a stream with another configuration exists.
+ */
+export type CreateStreamResult =
+  | { readonly kind: 'created'; readonly stream: StreamRecord }
+  | { readonly kind: 'exists'; readonly stream: StreamRecord }
+  | { readonly kind: 'conflict'; readonly stream: StreamRecord }
+
+export interface AppendRequest {
+  readonly stream: string
+  /** One message per element. Empty only together with `close`. */
+  readonly payloads: readonly Uint8Array[]
+  /** User id of the publisher; `null` for server-side publishes. */
+  readonly from: string | null
+  readonly producer?: ProducerRef | undefined
+  /** Durable Streams `Stream-Seq`: must be strictly greater (as a string) than the last one. */
+  readonly streamSeq?: string | undefined
+  /** Close the stream atomically with this append. */
+  readonly close?: boolean | undefined
+  /** If set, the stream's content type must match, or the append is refused with CONFLICT. */
+  readonly contentType?: string | undefined
+  /** Create the stream with this configuration if it does not exist (WebSocket publishes). */
+  readonly createIfMissing?: { readonly contentType: string } | undefined
+  readonly now: number
+}
+
+export type AppendResult =
+  | {
+      readonly kind: 'appended'
+      readonly epoch: string
+      /** The committed messages, in offset order (empty for a close without data). */
+      readonly messages: readonly StoredMessage[]
+      /** Head after this append. */
+      readonly head: number
+      readonly closed: boolean
+      /** The producer's state after this append (when a producer was given). */
+      readonly producer?: ProducerState | undefined
+    }
+  | {
+      /** A retry of a publish already committed: nothing was written. */
+      readonly kind: 'duplicate'
+      readonly epoch: string
+      /** Offset of the last message that publish wrote (0 when it is no longer known). */
+      readonly offset: number
+      readonly lastSeq: number
+      readonly closed: boolean
+    }
+  | {
+      readonly kind: 'rejected'
+      readonly code: ErrorCode
+      readonly message: string
+      readonly expectedSeq?: number | undefined
+      readonly receivedSeq?: number | undefined
+      /** With PRODUCER_FENCED: the producer epoch the server holds. */
+      readonly producerEpoch?: number | undefined
+      readonly closed?: boolean | undefined
+    }
+
+/** A registered client: one app instance of one user (G7). */
+export interface ClientRecord {
+  readonly id: string
+  readonly userId: string
+  /** SHA-256 of the client secret, hex. The secret itself is never stored. */
+  readonly secretHash: string
+  readonly createdAt: number
+  readonly lastSeenAt: number
+}
+
+/** The highest offset a client has acked on a stream (cumulative). */
+export interface CursorRecord {
+  readonly clientId: string
+  readonly stream: string
+  readonly epoch: string
+  readonly offset: number
+  readonly updatedAt: number
+}
+
+export interface TrimRequest {
+  readonly policy: RetentionPolicy
+  readonly now: number
+  /** Never trim this offset or anything after it (protects replays in progress). */
+  readonly keepFrom?: number | undefined
+}
+
+/** The store every Seqline node persists to. */
+export interface Store {
+  /** Opens the store: creates or migrates the schema. */
+  init(): Promise<void>
+  /** Closes connections / file handles. Pending writes have completed when it resolves. */
+  close(): Promise<void>
+
+  createStream(input: CreateStreamInput): Promise<CreateStreamResult>
+  getStream(name: string): Promise<StreamRecord | undefined>
+  /** Deletes the stream, its messages, producer states and cursors. Returns whether it existed. */
+  deleteStream(name: string): Promise<boolean>
+  /** Names of all streams, in name order, `limit` at a time after `after`. */
+  listStreams(after: string | undefined, limit: number): Promise<StreamRecord[]>
+  /** Marks a read or write for the sliding TTL. */
+  touchStream(name: string, now: number): Promise<void>
+
+  /**
+   * Appends every request in ONE transaction (group commit), in order. Each request is validated
+   * on its own (producer fencing and sequencing, closure, content type, stream seq) and gets its
+   * own result; a rejected request writes nothing and does not affect the others.
+   */
+  append(batch: readonly AppendRequest[]): Promise<AppendResult[]>
+  /** Messages with `offset > after`, in offset order, at most `limit` of them. */
+  read(name: string, after: number, limit: number): Promise<StoredMessage[]>
+  getProducer(stream: string, producerId: string): Promise<ProducerState | undefined>
+
+  createClient(record: ClientRecord): Promise<void>
+  getClient(id: string): Promise<ClientRecord | undefined>
+  countClientsOfUser(userId: string): Promise<number>
+  /** Updates `lastSeenAt` of these clients. */
+  touchClients(ids: readonly string[], now: number): Promise<void>
+  /** Deletes the client and its cursors. Returns whether it existed. */
+  deleteClient(id: string): Promise<boolean>
+  /** Deletes clients not seen since `seenBefore` with their cursors; returns how many. */
+  gcClients(seenBefore: number): Promise<number>
+
+  /**
+   * Saves cumulative acks: per (client, stream) the offset only moves forward within an epoch; an
+   * entry with another epoch replaces the cursor. Cursors of unknown clients are ignored.
+   */
+  saveCursors(entries: readonly Omit<CursorRecord, 'updatedAt'>[], now: number): Promise<void>
+  getCursors(clientId: string): Promise<CursorRecord[]>
+  getCursorsOfStream(stream: string): Promise<CursorRecord[]>
+
+  /** Applies a retention policy to one stream; returns the new tail. */
+  trim(name: string, request: TrimRequest): Promise<number>
+}
