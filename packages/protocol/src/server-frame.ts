@@ -31,7 +31,12 @@ export interface MsgFrame {
   readonly seq: number | null
   readonly from: string | null
   readonly ts: number
+  /**
+   * The message: a JSON value on JSON streams. On streams of other content types it is a string —
+   * the UTF-8 text for `text/*`, otherwise base64 with `enc: 'base64'`.
+   */
   readonly data: unknown
+  readonly enc?: 'base64'
 }
 
 /** Replay finished: every message up to `head` has been sent; what follows is live. */

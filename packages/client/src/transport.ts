@@ -1,0 +1,36 @@
+import type { ClientFrame, ServerFrame } from '@seqline/protocol'
+
+/** How a transport tells its connection what happened. Called only until `onClose`. */
+export interface TransportHandlers {
+  /** The link is up; the connection sends `hello` next. */
+  onOpen(): void
+  /** One server frame arrived. */
+  onFrame(frame: ServerFrame): void
+  /** The link is gone (closed, failed, or never came up). Called once. */
+  onClose(info: TransportCloseInfo): void
+}
+
+/** Why a transport link ended. */
+export interface TransportCloseInfo {
+  readonly code: number
+  readonly reason: string
+  readonly error?: unknown
+}
+
+/** One live link, as returned by {@link Transport.connect}. */
+export interface TransportLink {
+  send(frame: ClientFrame): void
+  /** Closes the link; no handler is called afterwards. */
+  close(code?: number, reason?: string): void
+}
+
+/**
+ * The seam between the connection state machine and the wire. Frames in, frames out: a WebSocket
+ * transport serialises them as JSON text; an HTTP fallback transport (DESIGN §6, not yet written)
+ * would map `pub` to POST, `sub` to a long-poll/SSE read and synthesise `msg` / `caughtUp` frames.
+ */
+export interface Transport {
+  /** Short name for logs and state events, e.g. `"websocket"`. */
+  readonly name: string
+  connect(handlers: TransportHandlers): TransportLink
+}

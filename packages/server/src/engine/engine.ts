@@ -1,0 +1,612 @@
+import {
+  ErrorCode,
+  type PresenceEntry,
+  SeqlineError,
+  type StartFrom,
+  isValidStreamName,
+} from '@seqline/protocol'
+import type { Logger } from 'pino'
+import type { Authorize, AuthorizeAction } from '../auth/authenticator.js'
+import type { Metrics } from '../observability/metrics.js'
+import {
+  type AppendRequest,
+  type AppendResult,
+  type ClientRecord,
+  type CreateStreamInput,
+  type CreateStreamResult,
+  type CursorRecord,
+  JSON_CONTENT_TYPE,
+  type RetentionPolicy,
+  type StoredMessage,
+  type Store,
+  type StreamRecord,
+} from '../store/store.js'
+import { hashSecret, newClientId, newClientSecret, secretMatches } from './client-secret.js'
+import { CursorBuffer } from './cursor-buffer.js'
+import { GroupCommitter } from './group-committer.js'
+import { type Limits, defaultLimits } from './limits.js'
+import { encodeFrame } from './message-frame.js'
+import { PeriodicJob } from './periodic-job.js'
+import { type PresenceChange, PresenceTracker } from './presence-tracker.js'
+import { RateLimiter } from './rate-limiter.js'
+import { resolveStart } from './resolve-start.js'
+import { StreamHub } from './stream-hub.js'
+import { type Session, Subscription, type SubscriptionObserver } from './subscription.js'
+
+export interface EngineOptions {
+  readonly store: Store
+  readonly logger: Logger
+  readonly metrics?: Metrics | undefined
+  /** Called on every subscribe, resume, publish, signal and ack. Default: allow everything. */
+  readonly authorize?: Authorize | undefined
+  readonly limits?: Partial<Limits> | undefined
+  readonly retention?:
+    | { readonly defaultPolicy?: RetentionPolicy; readonly intervalMs?: number }
+    | undefined
+  /** Clients not seen for this long are garbage-collected with their cursors. */
+  readonly clientTtlMs?: number | undefined
+  readonly gcIntervalMs?: number | undefined
+  /** How often batched acks are written. */
+  readonly cursorFlushMs?: number | undefined
+  /** Bytes queued on a socket above which its pumps pause (G6). */
+  readonly highWaterMark?: number | undefined
+  /** Messages read from the store per query during catch-up. */
+  readonly pageSize?: number | undefined
+  /** Bytes of recent framed messages kept per followed stream for live fan-out. */
+  readonly windowBytes?: number | undefined
+  readonly now?: (() => number) | undefined
+}
+
+/** Documented defaults of the engine's tunables. */
+export const engineDefaults = {
+  retentionPolicy: { maxAgeMs: 7 * 24 * 3600 * 1000 } satisfies RetentionPolicy,
+  retentionIntervalMs: 60_000,
+  clientTtlMs: 30 * 24 * 3600 * 1000,
+  gcIntervalMs: 3600_000,
+  cursorFlushMs: 250,
+  highWaterMark: 1024 * 1024,
+  pageSize: 512,
+  windowBytes: 4 * 1024 * 1024,
+} as const
+
+/** A committed append, as seen by `onCommit` listeners (HTTP long-poll / SSE). */
+export interface CommitEvent {
+  readonly stream: string
+  readonly epoch: string
+  readonly head: number
+  readonly closed: boolean
+  readonly messages: readonly StoredMessage[]
+}
+
+/**
+ * The transport-agnostic heart of Seqline (DESIGN §3). Transports parse and frame; the engine owns
+ * the semantics: group-committed appends with idempotent producers, clients and their cursors,
+ * subscriptions (resume, reset, cursor-pump fan-out), signals, presence and housekeeping.
+ */
+export class Engine {
+  readonly store: Store
+  readonly limits: Limits
+  readonly #logger: Logger
+  readonly #metrics: Metrics | undefined
+  readonly #authorize: Authorize | undefined
+  readonly #now: () => number
+  readonly #committer: GroupCommitter
+  readonly #hubs = new Map<string, StreamHub>()
+  readonly #subscriptions = new Set<Subscription>()
+  readonly #presence = new PresenceTracker()
+  readonly #cursors = new CursorBuffer()
+  readonly #rate: RateLimiter
+  readonly #commitListeners = new Map<string, Set<(event: CommitEvent) => void>>()
+  readonly #connectedClients = new Map<string, number>()
+  readonly #jobs: PeriodicJob[]
+  readonly #options: EngineOptions
+  readonly #retentionPolicy: RetentionPolicy
+  #closed = false
+
+  constructor(options: EngineOptions) {
+    this.#options = options
+    this.store = options.store
+    this.#logger = options.logger
+    this.#metrics = options.metrics
+    this.#authorize = options.authorize
+    this.#now = options.now ?? Date.now
+    this.limits = { ...defaultLimits, ...options.limits }
+    this.#retentionPolicy = options.retention?.defaultPolicy ?? engineDefaults.retentionPolicy
+    this.#rate = new RateLimiter(
+      this.limits.publishRatePerSec,
+      this.limits.publishBurst,
+      this.#now,
+    )
+    this.#committer = new GroupCommitter(this.store, (batch, results, seconds) =>
+      this.#committed(batch, results, seconds),
+    )
+    this.#jobs = [
+      new PeriodicJob(
+        'retention',
+        options.retention?.intervalMs ?? engineDefaults.retentionIntervalMs,
+        () => this.runRetention(),
+        this.#logger,
+      ),
+      new PeriodicJob(
+        'client-gc',
+        options.gcIntervalMs ?? engineDefaults.gcIntervalMs,
+        () => this.runClientGc().then(() => undefined),
+        this.#logger,
+      ),
+      new PeriodicJob(
+        'cursor-flush',
+        options.cursorFlushMs ?? engineDefaults.cursorFlushMs,
+        () => this.flushCursors(),
+        this.#logger,
+      ),
+    ]
+  }
+
+  /** Starts the periodic jobs (retention, client GC, cursor flush) on unref()ed timers. */
+  start(): void {
+    for (const job of this.#jobs) job.start()
+  }
+
+  /** Commits everything pending (appends, then acks) and stops the jobs. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const subscription of this.#subscriptions) subscription.stop()
+    await this.#committer.close()
+    await Promise.all(this.#jobs.map((job) => job.stop()))
+    await this.flushCursors()
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Authorization and limits
+
+  /** Throws FORBIDDEN unless the authorize hook allows `action` on `stream` for `userId` (G8). */
+  async authorize(userId: string, stream: string, action: AuthorizeAction): Promise<void> {
+    if (!isValidStreamName(stream)) {
+      throw new SeqlineError(ErrorCode.INVALID_STREAM_NAME, 'invalid stream name')
+    }
+    if (this.#authorize === undefined) return
+    let allowed: boolean
+    try {
+      allowed = await this.#authorize(userId, stream, action)
+    } catch (cause) {
+      this.#logger.error({ err: cause, stream, action }, 'authorize hook failed')
+      allowed = false
+    }
+    if (!allowed) {
+      throw new SeqlineError(ErrorCode.FORBIDDEN, `not allowed to ${action} ${stream}`)
+    }
+  }
+
+  /** Takes one publish token of the client's rate budget; false when over the limit. */
+  takePublishToken(clientId: string): boolean {
+    return this.#rate.take(clientId)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Streams and appends
+
+  /**
+   * Queues an append for the next group commit. The call enqueues synchronously, so appends made
+   * in order commit in order. Resolves once committed (or rejected by validation).
+   */
+  append(request: Omit<AppendRequest, 'now'>): Promise<AppendResult> {
+    if (this.#closed) {
+      return Promise.reject(new SeqlineError(ErrorCode.SHUTTING_DOWN, 'server is shutting down'))
+    }
+    return this.#committer.append({ ...request, now: this.#now() })
+  }
+
+  /**
+   * Server-side publish of one JSON value, with the same durability as a client's (G1): resolves
+   * after commit. Creates the stream if needed.
+   */
+  async publish(
+    stream: string,
+    data: unknown,
+    options?: { readonly from?: string | null },
+  ): Promise<{ epoch: string; offset: number }> {
+    if (!isValidStreamName(stream)) {
+      throw new SeqlineError(ErrorCode.INVALID_STREAM_NAME, 'invalid stream name')
+    }
+    const text = JSON.stringify(data)
+    if (text === undefined) throw new SeqlineError(ErrorCode.BAD_REQUEST, 'data is not JSON')
+    const result = await this.append({
+      stream,
+      payloads: [Buffer.from(text)],
+      from: options?.from ?? null,
+      contentType: JSON_CONTENT_TYPE,
+      createIfMissing: { contentType: JSON_CONTENT_TYPE },
+    })
+    if (result.kind === 'rejected') throw new SeqlineError(result.code, result.message)
+    if (result.kind === 'duplicate') return { epoch: result.epoch, offset: result.offset }
+    return { epoch: result.epoch, offset: result.head }
+  }
+
+  async createStream(input: Omit<CreateStreamInput, 'now'>): Promise<CreateStreamResult> {
+    const result = await this.store.createStream({ ...input, now: this.#now() })
+    if (result.kind === 'created' && result.stream.head > 0) {
+      this.#notify({
+        stream: result.stream.name,
+        epoch: result.stream.epoch,
+        head: result.stream.head,
+        closed: result.stream.closed,
+        messages: [],
+      })
+    }
+    return result
+  }
+
+  getStream(name: string): Promise<StreamRecord | undefined> {
+    return this.store.getStream(name)
+  }
+
+  read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
+    return this.store.read(name, after, limit)
+  }
+
+  /** Deletes a stream. Its subscribers get STREAM_NOT_FOUND and are unsubscribed. */
+  async deleteStream(name: string): Promise<boolean> {
+    const existed = await this.store.deleteStream(name)
+    const hub = this.#hubs.get(name)
+    if (hub !== undefined) {
+      this.#hubs.delete(name)
+      for (const subscription of [...this.#subscriptions]) {
+        if (subscription.hub !== hub) continue
+        subscription.session.sink.send(
+          encodeFrame({
+            t: 'error',
+            code: ErrorCode.STREAM_NOT_FOUND,
+            message: 'the stream was deleted',
+            stream: name,
+          }),
+        )
+        this.unsubscribe(subscription)
+      }
+    }
+    for (const listener of this.#commitListeners.get(name) ?? []) {
+      listener({ stream: name, epoch: '', head: 0, closed: true, messages: [] })
+    }
+    return existed
+  }
+
+  /**
+   * Calls `listener` after every commit to `stream` (also for closures). Returns the disposer.
+   * Used by the HTTP live modes; WebSocket subscriptions use cursor pumps instead.
+   */
+  onCommit(stream: string, listener: (event: CommitEvent) => void): () => void {
+    let listeners = this.#commitListeners.get(stream)
+    if (listeners === undefined) this.#commitListeners.set(stream, (listeners = new Set()))
+    listeners.add(listener)
+    return () => {
+      listeners.delete(listener)
+      if (listeners.size === 0) this.#commitListeners.delete(stream)
+    }
+  }
+
+  #committed(
+    batch: readonly AppendRequest[],
+    results: readonly AppendResult[],
+    seconds: number,
+  ): void {
+    this.#metrics?.commitLatency.observe(seconds)
+    this.#metrics?.commitBatchSize.observe(batch.length)
+    results.forEach((result, i) => {
+      this.#metrics?.publishes.inc({ result: result.kind })
+      const request = batch[i]
+      if (result.kind !== 'appended' || request === undefined) return
+      try {
+        this.#notify({
+          stream: request.stream,
+          epoch: result.epoch,
+          head: result.head,
+          closed: result.closed,
+          messages: result.messages,
+        })
+      } catch (err) {
+        this.#logger.error({ err, stream: request.stream }, 'fan-out failed')
+      }
+    })
+  }
+
+  #notify(event: CommitEvent): void {
+    this.#hubs.get(event.stream)?.advance(event.epoch, event.head, event.messages)
+    for (const listener of this.#commitListeners.get(event.stream) ?? []) listener(event)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Subscriptions, signals, presence
+
+  /**
+   * Subscribes a session to a stream (authorised every time, resume included — G8). Without
+   * `from`, resumes from the client's cursor when it has one in the stream's current epoch, else
+   * starts at the head. A position that cannot be resumed gets `reset` (G3) and the subscription
+   * continues live from the head. Sends the presence snapshot, then the replay, then `caughtUp`.
+   */
+  async subscribe(session: Session, stream: string, from?: StartFrom): Promise<Subscription> {
+    await this.authorize(session.userId, stream, 'read')
+    let record = await this.store.getStream(stream)
+    if (record === undefined) {
+      record = (
+        await this.store.createStream({
+          name: stream,
+          contentType: JSON_CONTENT_TYPE,
+          now: this.#now(),
+        })
+      ).stream
+    }
+    let start = from
+    if (start === undefined) {
+      const cursor = (await this.store.getCursors(session.clientId)).find(
+        (c) => c.stream === stream,
+      )
+      start =
+        cursor !== undefined && cursor.epoch === record.epoch
+          ? { epoch: cursor.epoch, offset: cursor.offset }
+          : 'latest'
+    }
+    // Commits that land between our read of the record and the hub's registration would reach
+    // neither: so register the hub first, then read the record again. Every commit is now either
+    // in that second read or delivered to the hub.
+    const hub = this.#hub(record)
+    const fresh = (await this.store.getStream(stream)) ?? record
+    if (fresh.epoch === hub.epoch && fresh.head > hub.head) hub.head = fresh.head
+    const current = { epoch: hub.epoch, head: hub.head, tail: fresh.tail }
+    const decision = resolveStart(current, start)
+    const position = decision.kind === 'replay' ? decision.position : current.head
+    const subscription = new Subscription(
+      stream,
+      session,
+      hub,
+      this.store,
+      this.#subscriptionObserver,
+      {
+        pageSize: this.#options.pageSize ?? engineDefaults.pageSize,
+        highWaterMark: this.#options.highWaterMark ?? engineDefaults.highWaterMark,
+      },
+      position,
+      decision.kind === 'replay' && decision.recovered,
+      start,
+    )
+    if (decision.kind === 'reset') subscription.sendReset(decision.reason, current.head, current.tail)
+    this.#subscriptions.add(subscription)
+    session.sink.send(
+      encodeFrame({ t: 'presence', stream, users: this.#presence.snapshot(stream) }),
+    )
+    this.#presenceChanged(this.#presence.join(stream, session.userId, session.clientId))
+    subscription.start()
+    return subscription
+  }
+
+  /** Ends a subscription and updates presence. Idempotent. */
+  unsubscribe(subscription: Subscription): void {
+    if (!this.#subscriptions.delete(subscription)) return
+    subscription.stop()
+    const { stream, session } = subscription
+    this.#presenceChanged(this.#presence.leave(stream, session.userId, session.clientId))
+    if (subscription.hub.members.size === 0 && this.#hubs.get(stream) === subscription.hub) {
+      this.#hubs.delete(stream)
+    }
+  }
+
+  /**
+   * Sends an ephemeral signal to the stream's current subscribers except the sender. Never stored;
+   * dropped for subscribers whose socket is above the high-water mark (G6).
+   */
+  async signal(session: Session, stream: string, data: unknown): Promise<number> {
+    await this.authorize(session.userId, stream, 'signal')
+    const hub = this.#hubs.get(stream)
+    if (hub === undefined) return 0
+    const frame = encodeFrame({ t: 'signal', stream, from: session.userId, data })
+    const highWaterMark = this.#options.highWaterMark ?? engineDefaults.highWaterMark
+    let sent = 0
+    for (const subscription of this.#subscriptions) {
+      const sink = subscription.session.sink
+      if (subscription.hub !== hub || sink.id === session.sink.id) continue
+      if (sink.bufferedAmount > highWaterMark) continue
+      sink.send(frame)
+      sent += 1
+    }
+    this.#metrics?.signals.inc()
+    return sent
+  }
+
+  presenceOf(stream: string): PresenceEntry[] {
+    return this.#presence.snapshot(stream)
+  }
+
+  #presenceChanged(change: PresenceChange | undefined): void {
+    if (change === undefined) return
+    const hub = this.#hubs.get(change.stream)
+    if (hub === undefined) return
+    const frame = encodeFrame({ t: 'presenceDelta', ...change })
+    for (const subscription of this.#subscriptions) {
+      if (subscription.hub === hub) subscription.session.sink.send(frame)
+    }
+  }
+
+  #hub(record: StreamRecord): StreamHub {
+    let hub = this.#hubs.get(record.name)
+    if (hub === undefined || hub.epoch !== record.epoch) {
+      hub = new StreamHub(
+        record.name,
+        record.epoch,
+        record.contentType,
+        record.head,
+        this.#options.windowBytes ?? engineDefaults.windowBytes,
+      )
+      this.#hubs.set(record.name, hub)
+    }
+    return hub
+  }
+
+  readonly #subscriptionObserver: SubscriptionObserver = {
+    delivered: (count) => this.#metrics?.deliveries.inc(count),
+    replayed: (count) => this.#metrics?.replayLag.observe(count),
+    reset: (reason) => this.#metrics?.resets.inc({ reason }),
+    failed: (subscription, err) => {
+      this.#logger.error({ err, stream: subscription.stream }, 'subscription failed')
+      subscription.session.sink.send(
+        encodeFrame({
+          t: 'error',
+          code: ErrorCode.INTERNAL,
+          message: 'subscription failed; subscribe again',
+          stream: subscription.stream,
+        }),
+      )
+      this.unsubscribe(subscription)
+    },
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Clients and cursors (G7)
+
+  /** Registers a new client of `userId`. The secret is returned once and stored only hashed. */
+  async registerClient(userId: string): Promise<{ clientId: string; secret: string }> {
+    const count = await this.store.countClientsOfUser(userId)
+    if (count >= this.limits.maxClientsPerUser) {
+      throw new SeqlineError(
+        ErrorCode.TOO_MANY_CLIENTS,
+        `user already has ${count} clients (limit ${this.limits.maxClientsPerUser})`,
+      )
+    }
+    const clientId = newClientId()
+    const secret = newClientSecret()
+    const now = this.#now()
+    await this.store.createClient({
+      id: clientId,
+      userId,
+      secretHash: hashSecret(secret),
+      createdAt: now,
+      lastSeenAt: now,
+    })
+    return { clientId, secret }
+  }
+
+  /**
+   * Checks that `clientId` exists, belongs to `userId` and that `secret` matches (DESIGN §5).
+   * CLIENT_UNKNOWN when it does not exist (garbage-collected: register again); FORBIDDEN otherwise.
+   */
+  async verifyClient(userId: string, clientId: string, secret: string): Promise<ClientRecord> {
+    const client = await this.store.getClient(clientId)
+    if (client === undefined) {
+      throw new SeqlineError(ErrorCode.CLIENT_UNKNOWN, 'unknown client id: register again')
+    }
+    if (client.userId !== userId || !secretMatches(secret, client.secretHash)) {
+      throw new SeqlineError(ErrorCode.FORBIDDEN, 'this client does not belong to this user')
+    }
+    return client
+  }
+
+  /** Checks ownership only (HTTP routes authenticated by the user's token). */
+  async ownClient(userId: string, clientId: string): Promise<ClientRecord> {
+    const client = await this.store.getClient(clientId)
+    if (client === undefined) {
+      throw new SeqlineError(ErrorCode.CLIENT_UNKNOWN, 'unknown client id')
+    }
+    if (client.userId !== userId) {
+      throw new SeqlineError(ErrorCode.FORBIDDEN, 'this client does not belong to this user')
+    }
+    return client
+  }
+
+  /** Deletes a client of `userId` with its cursors (a tab closing for good). */
+  async forgetClient(userId: string, clientId: string): Promise<void> {
+    await this.ownClient(userId, clientId)
+    await this.store.deleteClient(clientId)
+  }
+
+  /** Marks a client connected (it is then never garbage-collected) until the disposer runs. */
+  clientConnected(clientId: string): () => void {
+    this.#connectedClients.set(clientId, (this.#connectedClients.get(clientId) ?? 0) + 1)
+    void this.store.touchClients([clientId], this.#now())
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      const n = (this.#connectedClients.get(clientId) ?? 1) - 1
+      if (n <= 0) this.#connectedClients.delete(clientId)
+      else this.#connectedClients.set(clientId, n)
+      void this.store.touchClients([clientId], this.#now()).catch(() => undefined)
+    }
+  }
+
+  /**
+   * Records a cumulative ack (acked = processed by the app). Written in batches; the offset must
+   * not pass the stream's head.
+   */
+  async ack(userId: string, clientId: string, stream: string, offset: number): Promise<void> {
+    await this.authorize(userId, stream, 'read')
+    const hub = this.#hubs.get(stream)
+    let epoch = hub?.epoch
+    let head = hub?.head ?? 0
+    if (hub === undefined || offset > head) {
+      const record = await this.store.getStream(stream)
+      if (record === undefined) {
+        throw new SeqlineError(ErrorCode.STREAM_NOT_FOUND, 'no such stream')
+      }
+      epoch = record.epoch
+      head = Math.max(head, record.head)
+    }
+    if (offset > head) {
+      throw new SeqlineError(ErrorCode.BAD_REQUEST, `ack offset ${offset} is past the head ${head}`)
+    }
+    this.#cursors.record({ clientId, stream, epoch: epoch ?? '', offset })
+  }
+
+  async getCursors(clientId: string): Promise<CursorRecord[]> {
+    await this.flushCursors()
+    return this.store.getCursors(clientId)
+  }
+
+  async getCursorsOfStream(stream: string): Promise<CursorRecord[]> {
+    await this.flushCursors()
+    return this.store.getCursorsOfStream(stream)
+  }
+
+  /** Writes the acks collected since the last flush. */
+  async flushCursors(): Promise<void> {
+    if (this.#cursors.size === 0) return
+    await this.store.saveCursors(this.#cursors.drain(), this.#now())
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Housekeeping (DESIGN §9)
+
+  /**
+   * Applies each stream's retention policy (or the default). Never trims what a subscription on
+   * this node still has to send; a client below the new tail on resume gets `reset`.
+   */
+  async runRetention(): Promise<void> {
+    let after: string | undefined
+    for (;;) {
+      const page = await this.store.listStreams(after, 200)
+      for (const record of page) {
+        let keepFrom: number | undefined
+        for (const subscription of this.#subscriptions) {
+          if (subscription.stream !== record.name) continue
+          keepFrom = Math.min(keepFrom ?? Infinity, subscription.needsFrom)
+        }
+        await this.store.trim(record.name, {
+          policy: record.retention ?? this.#retentionPolicy,
+          now: this.#now(),
+          keepFrom,
+        })
+      }
+      const last = page.at(-1)
+      if (last === undefined || page.length < 200) return
+      after = last.name
+    }
+  }
+
+  /** Removes clients not seen for the TTL (connected clients are seen now). */
+  async runClientGc(): Promise<number> {
+    const now = this.#now()
+    if (this.#connectedClients.size > 0) {
+      await this.store.touchClients([...this.#connectedClients.keys()], now)
+    }
+    this.#rate.prune()
+    const ttl = this.#options.clientTtlMs ?? engineDefaults.clientTtlMs
+    return this.store.gcClients(now - ttl)
+  }
+}

@@ -1,0 +1,284 @@
+import { ErrorCode, SeqlineError } from '@seqline/protocol'
+import {
+  checkAppend,
+  checkAppendShape,
+  newStreamRecord,
+  planAppend,
+  sameStreamConfig,
+  trimmedTail,
+} from './store-rules.js'
+import type {
+  AppendRequest,
+  AppendResult,
+  ClientRecord,
+  CreateStreamInput,
+  CreateStreamResult,
+  CursorRecord,
+  ProducerState,
+  StoredMessage,
+  Store,
+  StreamRecord,
+  TrimRequest,
+} from './store.js'
+
+/** A retained message with the producer epoch, which the lookup of older duplicates needs. */
+interface MessageRow {
+  readonly message: StoredMessage
+  readonly producerEpoch: number | null
+}
+
+/**
+ * A `Store` in plain maps, for unit tests and single-process demos that need no durability. It has
+ * exactly the semantics of `SqliteStore` (both pass test/support/store-conformance.ts), including
+ * group commit: `append` validates each request before it writes anything, so a rejected request
+ * leaves no trace and the batch is applied as one step.
+ *
+ * @example
+ * const store = new MemoryStore()
+ * await store.init()
+ */
+export class MemoryStore implements Store {
+  readonly #streams = new Map<string, StreamRecord>()
+  /** Per stream, the retained messages in offset order: `rows[i].offset === tail + i`. */
+  readonly #messages = new Map<string, MessageRow[]>()
+  readonly #producers = new Map<string, Map<string, ProducerState>>()
+  readonly #clients = new Map<string, ClientRecord>()
+  /** Per client, its cursors by stream. */
+  readonly #cursors = new Map<string, Map<string, CursorRecord>>()
+
+  async init(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  async createStream(input: CreateStreamInput): Promise<CreateStreamResult> {
+    const existing = this.#streams.get(input.name)
+    if (existing !== undefined) {
+      return { kind: sameStreamConfig(existing, input) ? 'exists' : 'conflict', stream: existing }
+    }
+    let stream = newStreamRecord(input.name, input.contentType, input.now, input)
+    const initial = input.initial ?? []
+    if (initial.length > 0) {
+      const plan = planAppend(stream, {
+        stream: input.name,
+        payloads: initial,
+        from: input.from ?? null,
+        now: input.now,
+      })
+      stream = plan.stream
+      this.#writeMessages(input.name, plan.messages, null)
+    }
+    if (input.closed === true) stream = { ...stream, closed: true }
+    this.#streams.set(input.name, stream)
+    return { kind: 'created', stream }
+  }
+
+  async getStream(name: string): Promise<StreamRecord | undefined> {
+    return this.#streams.get(name)
+  }
+
+  async deleteStream(name: string): Promise<boolean> {
+    const existed = this.#streams.delete(name)
+    this.#messages.delete(name)
+    this.#producers.delete(name)
+    for (const cursors of this.#cursors.values()) cursors.delete(name)
+    return existed
+  }
+
+  async listStreams(after: string | undefined, limit: number): Promise<StreamRecord[]> {
+    return [...this.#streams.values()]
+      .filter((s) => after === undefined || s.name > after)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .slice(0, Math.max(0, limit))
+  }
+
+  async touchStream(name: string, now: number): Promise<void> {
+    const stream = this.#streams.get(name)
+    if (stream === undefined || stream.lastAccessAt >= now) return
+    this.#streams.set(name, { ...stream, lastAccessAt: now })
+  }
+
+  async append(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
+    return batch.map((request) => this.#appendOne(request))
+  }
+
+  #appendOne(request: AppendRequest): AppendResult {
+    const malformed = checkAppendShape(request)
+    if (malformed !== undefined) return malformed
+    let stream = this.#streams.get(request.stream)
+    if (stream === undefined) {
+      if (request.createIfMissing === undefined) {
+        return {
+          kind: 'rejected',
+          code: ErrorCode.STREAM_NOT_FOUND,
+          message: `stream ${request.stream} does not exist`,
+        }
+      }
+      // Validated against the record it would create; stored only if the request is accepted.
+      stream = newStreamRecord(request.stream, request.createIfMissing.contentType, request.now)
+    }
+    const verdict = checkAppend(stream, request, {
+      producer: (id) => this.#producers.get(request.stream)?.get(id),
+      offsetOf: (id, epoch, seq) => this.#offsetOf(request.stream, id, epoch, seq),
+    })
+    if (verdict.kind !== 'accept') return verdict
+
+    const plan = planAppend(stream, request)
+    this.#streams.set(request.stream, plan.stream)
+    this.#writeMessages(request.stream, plan.messages, request.producer?.epoch ?? null)
+    if (request.producer !== undefined && plan.producer !== undefined) {
+      let producers = this.#producers.get(request.stream)
+      if (producers === undefined) {
+        producers = new Map()
+        this.#producers.set(request.stream, producers)
+      }
+      producers.set(request.producer.id, plan.producer)
+    }
+    return plan.result
+  }
+
+  #writeMessages(
+    name: string,
+    messages: readonly StoredMessage[],
+    producerEpoch: number | null,
+  ): void {
+    if (messages.length === 0) return
+    let rows = this.#messages.get(name)
+    if (rows === undefined) {
+      rows = []
+      this.#messages.set(name, rows)
+    }
+    // Copy the bytes: the caller may reuse its buffers, the SQLite store copies them too.
+    for (const m of messages) rows.push({ message: { ...m, data: m.data.slice() }, producerEpoch })
+  }
+
+  #offsetOf(name: string, producerId: string, epoch: number, seq: number): number | undefined {
+    const rows = this.#messages.get(name) ?? []
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const row = rows[i]
+      if (
+        row !== undefined &&
+        row.message.producer === producerId &&
+        row.producerEpoch === epoch &&
+        row.message.seq === seq
+      ) {
+        return row.message.offset
+      }
+    }
+    return undefined
+  }
+
+  async read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
+    const stream = this.#streams.get(name)
+    const rows = this.#messages.get(name)
+    if (stream === undefined || rows === undefined || limit <= 0) return []
+    const start = Math.max(0, Math.floor(after) + 1 - stream.tail)
+    return rows.slice(start, start + limit).map((row) => row.message)
+  }
+
+  async getProducer(stream: string, producerId: string): Promise<ProducerState | undefined> {
+    return this.#producers.get(stream)?.get(producerId)
+  }
+
+  async createClient(record: ClientRecord): Promise<void> {
+    if (this.#clients.has(record.id)) {
+      throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
+    }
+    this.#clients.set(record.id, { ...record })
+  }
+
+  async getClient(id: string): Promise<ClientRecord | undefined> {
+    return this.#clients.get(id)
+  }
+
+  async countClientsOfUser(userId: string): Promise<number> {
+    let count = 0
+    for (const client of this.#clients.values()) if (client.userId === userId) count++
+    return count
+  }
+
+  async touchClients(ids: readonly string[], now: number): Promise<void> {
+    for (const id of ids) {
+      const client = this.#clients.get(id)
+      if (client !== undefined && client.lastSeenAt < now) {
+        this.#clients.set(id, { ...client, lastSeenAt: now })
+      }
+    }
+  }
+
+  async deleteClient(id: string): Promise<boolean> {
+    this.#cursors.delete(id)
+    return this.#clients.delete(id)
+  }
+
+  async gcClients(seenBefore: number): Promise<number> {
+    let count = 0
+    for (const client of [...this.#clients.values()]) {
+      if (client.lastSeenAt < seenBefore) {
+        this.#clients.delete(client.id)
+        this.#cursors.delete(client.id)
+        count++
+      }
+    }
+    return count
+  }
+
+  async saveCursors(
+    entries: readonly Omit<CursorRecord, 'updatedAt'>[],
+    now: number,
+  ): Promise<void> {
+    for (const entry of entries) {
+      // An ack racing the client's garbage collection must not resurrect its cursors.
+      if (!this.#clients.has(entry.clientId)) continue
+      let cursors = this.#cursors.get(entry.clientId)
+      if (cursors === undefined) {
+        cursors = new Map()
+        this.#cursors.set(entry.clientId, cursors)
+      }
+      const current = cursors.get(entry.stream)
+      if (current === undefined || current.epoch !== entry.epoch || entry.offset > current.offset) {
+        cursors.set(entry.stream, {
+          clientId: entry.clientId,
+          stream: entry.stream,
+          epoch: entry.epoch,
+          offset: entry.offset,
+          updatedAt: now,
+        })
+      }
+    }
+  }
+
+  async getCursors(clientId: string): Promise<CursorRecord[]> {
+    return [...(this.#cursors.get(clientId)?.values() ?? [])].sort((a, b) =>
+      compareText(a.stream, b.stream),
+    )
+  }
+
+  async getCursorsOfStream(stream: string): Promise<CursorRecord[]> {
+    const result: CursorRecord[] = []
+    for (const cursors of this.#cursors.values()) {
+      const cursor = cursors.get(stream)
+      if (cursor !== undefined) result.push(cursor)
+    }
+    return result.sort((a, b) => compareText(a.clientId, b.clientId))
+  }
+
+  async trim(name: string, request: TrimRequest): Promise<number> {
+    const stream = this.#streams.get(name)
+    if (stream === undefined) return 0
+    const rows = this.#messages.get(name) ?? []
+    const ageCut =
+      request.policy.maxAgeMs === undefined
+        ? undefined
+        : rows.find((row) => row.message.ts >= request.now - (request.policy.maxAgeMs ?? 0))
+            ?.message.offset
+    const tail = trimmedTail(stream, request, ageCut)
+    if (tail === stream.tail) return tail
+    rows.splice(0, tail - stream.tail)
+    this.#streams.set(name, { ...stream, tail })
+    return tail
+  }
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

@@ -1,0 +1,180 @@
+import type Database from 'better-sqlite3'
+import { ErrorCode, SeqlineError } from '@seqline/protocol'
+
+// The SQLite schema of `SqliteStore`: its migrations and the statements that run over it, kept
+// together so that a column change and the SQL that reads it change in one place.
+
+// Schema migrations, applied in order; `PRAGMA user_version` records how many have run. Append
+// new migrations, never edit a released one: a database in the field has already run it.
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE streams (
+    name                 TEXT PRIMARY KEY,
+    epoch                TEXT NOT NULL,
+    content_type         TEXT NOT NULL,
+    head                 INTEGER NOT NULL,
+    tail                 INTEGER NOT NULL,
+    created_at           INTEGER NOT NULL,
+    closed               INTEGER NOT NULL DEFAULT 0,
+    closed_by_producer   TEXT,
+    closed_by_epoch      INTEGER,
+    closed_by_seq        INTEGER,
+    ttl_seconds          INTEGER,
+    expires_at           INTEGER,
+    last_access_at       INTEGER NOT NULL,
+    stream_seq           TEXT,
+    retention_max_age_ms INTEGER,
+    retention_max_count  INTEGER
+  );
+
+  -- Clustered by (stream, offset): reads and trims are range scans of one B-tree.
+  CREATE TABLE messages (
+    stream         TEXT NOT NULL,
+    offset         INTEGER NOT NULL,
+    producer       TEXT,
+    producer_epoch INTEGER,
+    seq            INTEGER,
+    from_user      TEXT,
+    ts             INTEGER NOT NULL,
+    data           BLOB NOT NULL,
+    PRIMARY KEY (stream, offset)
+  ) WITHOUT ROWID;
+
+  -- Finds the offset of an older duplicate publish (Store.append); server-side publishes carry
+  -- no producer and stay out of the index.
+  CREATE INDEX messages_by_producer ON messages (stream, producer, producer_epoch, seq)
+    WHERE producer IS NOT NULL;
+
+  CREATE TABLE producers (
+    stream      TEXT NOT NULL,
+    producer_id TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    last_seq    INTEGER NOT NULL,
+    last_offset INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (stream, producer_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE clients (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL,
+    secret_hash  TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+  );
+  CREATE INDEX clients_by_user ON clients (user_id);
+  CREATE INDEX clients_by_last_seen ON clients (last_seen_at);
+
+  CREATE TABLE cursors (
+    client_id  TEXT NOT NULL,
+    stream     TEXT NOT NULL,
+    epoch      TEXT NOT NULL,
+    offset     INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (client_id, stream)
+  ) WITHOUT ROWID;
+  CREATE INDEX cursors_by_stream ON cursors (stream, client_id);
+  `,
+]
+
+/** The schema version this code writes: the number of migrations. */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
+
+/**
+ * Brings the schema up to date in one transaction. Idempotent: a database at the current version
+ * is left as is; one from a newer build is refused.
+ */
+export function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number
+    if (version > MIGRATIONS.length) {
+      // A newer Seqline wrote this file; running old code on it could corrupt it.
+      throw new SeqlineError(
+        ErrorCode.INTERNAL,
+        `database schema version ${version} is newer than this build's ${MIGRATIONS.length}`,
+      )
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] ?? '')
+    if (version !== MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`)
+  }).immediate()
+}
+
+// Every statement SqliteStore runs, by name.
+const SQL = {
+  getStream: 'SELECT * FROM streams WHERE name = ?',
+  insertStream: `
+      INSERT INTO streams (name, epoch, content_type, head, tail, created_at, closed,
+        closed_by_producer, closed_by_epoch, closed_by_seq, ttl_seconds, expires_at,
+        last_access_at, stream_seq, retention_max_age_ms, retention_max_count)
+      VALUES (@name, @epoch, @content_type, @head, @tail, @created_at, @closed,
+        @closed_by_producer, @closed_by_epoch, @closed_by_seq, @ttl_seconds, @expires_at,
+        @last_access_at, @stream_seq, @retention_max_age_ms, @retention_max_count)`,
+  updateStreamAfterAppend: `
+      UPDATE streams SET head = @head, closed = @closed, closed_by_producer = @closed_by_producer,
+        closed_by_epoch = @closed_by_epoch, closed_by_seq = @closed_by_seq,
+        stream_seq = @stream_seq, last_access_at = @last_access_at
+      WHERE name = @name`,
+  deleteStream: 'DELETE FROM streams WHERE name = ?',
+  listStreams:
+    'SELECT * FROM streams WHERE @after IS NULL OR name > @after ORDER BY name LIMIT @limit',
+  touchStream: 'UPDATE streams SET last_access_at = MAX(last_access_at, @now) WHERE name = @name',
+  setTail: 'UPDATE streams SET tail = ? WHERE name = ?',
+
+  insertMessage: `
+      INSERT INTO messages (stream, offset, producer, producer_epoch, seq, from_user, ts, data)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  readMessages: `
+      SELECT offset, producer, seq, from_user, ts, data FROM messages
+      WHERE stream = ? AND offset > ? ORDER BY offset LIMIT ?`,
+  offsetOfPublish: `
+      SELECT MAX(offset) AS offset FROM messages
+      WHERE stream = ? AND producer = ? AND producer_epoch = ? AND seq = ?`,
+  firstYoungMessage:
+    'SELECT offset FROM messages WHERE stream = ? AND ts >= ? ORDER BY offset LIMIT 1',
+  deleteMessagesBelow: 'DELETE FROM messages WHERE stream = ? AND offset < ?',
+  deleteMessagesOfStream: 'DELETE FROM messages WHERE stream = ?',
+
+  getProducer:
+    'SELECT epoch, last_seq, last_offset, updated_at FROM producers WHERE stream = ? AND producer_id = ?',
+  upsertProducer: `
+      INSERT INTO producers (stream, producer_id, epoch, last_seq, last_offset, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (stream, producer_id) DO UPDATE SET epoch = excluded.epoch,
+        last_seq = excluded.last_seq, last_offset = excluded.last_offset,
+        updated_at = excluded.updated_at`,
+  deleteProducersOfStream: 'DELETE FROM producers WHERE stream = ?',
+
+  insertClient: `
+      INSERT INTO clients (id, user_id, secret_hash, created_at, last_seen_at)
+      VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+  getClient: 'SELECT * FROM clients WHERE id = ?',
+  countClientsOfUser: 'SELECT COUNT(*) AS n FROM clients WHERE user_id = ?',
+  touchClient: 'UPDATE clients SET last_seen_at = MAX(last_seen_at, @now) WHERE id = @id',
+  deleteClient: 'DELETE FROM clients WHERE id = ?',
+  deleteStaleClients: 'DELETE FROM clients WHERE last_seen_at < ?',
+
+  // Cursors only move forward within an epoch; another epoch replaces them. The INSERT … SELECT
+  // drops entries of unknown clients (an ack racing the client's garbage collection).
+  upsertCursor: `
+      INSERT INTO cursors (client_id, stream, epoch, offset, updated_at)
+      SELECT @clientId, @stream, @epoch, @offset, @now
+      WHERE EXISTS (SELECT 1 FROM clients WHERE id = @clientId)
+      ON CONFLICT (client_id, stream) DO UPDATE SET epoch = excluded.epoch,
+        offset = excluded.offset, updated_at = excluded.updated_at
+      WHERE cursors.epoch <> excluded.epoch OR excluded.offset > cursors.offset`,
+  getCursors: 'SELECT * FROM cursors WHERE client_id = ? ORDER BY stream',
+  getCursorsOfStream: 'SELECT * FROM cursors WHERE stream = ? ORDER BY client_id',
+  deleteCursorsOfClient: 'DELETE FROM cursors WHERE client_id = ?',
+  deleteCursorsOfStream: 'DELETE FROM cursors WHERE stream = ?',
+  deleteCursorsOfStaleClients:
+    'DELETE FROM cursors WHERE client_id IN (SELECT id FROM clients WHERE last_seen_at < ?)',
+} as const
+
+/** Every statement `SqliteStore` runs, prepared once per connection and reused (better-sqlite3). */
+export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement }
+
+/** Prepares every statement of `SQL` on this connection. */
+export function prepareStatements(db: Database.Database): Statements {
+  const entries = Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)] as const)
+  return Object.fromEntries(entries) as Statements
+}

@@ -1,0 +1,474 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { ErrorCode, SeqlineError } from '@seqline/protocol'
+import {
+  checkAppend,
+  checkAppendShape,
+  newStreamRecord,
+  planAppend,
+  sameStreamConfig,
+  trimmedTail,
+} from './store-rules.js'
+import type {
+  AppendRequest,
+  AppendResult,
+  ClientRecord,
+  CreateStreamInput,
+  CreateStreamResult,
+  CursorRecord,
+  ProducerState,
+  StoredMessage,
+  Store,
+  StreamRecord,
+  TrimRequest,
+} from './store.js'
+import { migrate, prepareStatements, type Statements } from './sqlite-schema.js'
+
+/** Options of `SqliteStore`. */
+export interface SqliteStoreOptions {
+  /** Database file; its parent directory is created if needed. */
+  readonly path: string
+  /** How long a write waits for another connection's lock before failing, ms. */
+  readonly busyTimeoutMs?: number
+}
+
+/** Defaults of `SqliteStoreOptions`. */
+export const sqliteStoreDefaults = {
+  busyTimeoutMs: 5_000,
+} as const
+
+interface StreamRow {
+  name: string
+  epoch: string
+  content_type: string
+  head: number
+  tail: number
+  created_at: number
+  closed: number
+  closed_by_producer: string | null
+  closed_by_epoch: number | null
+  closed_by_seq: number | null
+  ttl_seconds: number | null
+  expires_at: number | null
+  last_access_at: number
+  stream_seq: string | null
+  retention_max_age_ms: number | null
+  retention_max_count: number | null
+}
+
+interface MessageRow {
+  offset: number
+  producer: string | null
+  seq: number | null
+  from_user: string | null
+  ts: number
+  data: Buffer
+}
+
+interface ProducerRow {
+  epoch: number
+  last_seq: number
+  last_offset: number
+  updated_at: number
+}
+
+interface ClientRow {
+  id: string
+  user_id: string
+  secret_hash: string
+  created_at: number
+  last_seen_at: number
+}
+
+interface CursorRow {
+  client_id: string
+  stream: string
+  epoch: string
+  offset: number
+  updated_at: number
+}
+
+/**
+ * The default `Store`: one SQLite file through better-sqlite3, in WAL mode. A `Store.append`
+ * batch is one transaction, so a tick's publishes cost one fsync (group commit, DESIGN §3).
+ *
+ * Durability (G1): with WAL, `synchronous=NORMAL` survives a process crash but may lose the last
+ * commits on power loss, because the WAL is only synced at checkpoints. An acknowledged publish
+ * must survive both, so the store runs with `synchronous=FULL`: every commit syncs the WAL before
+ * `append` resolves.
+ *
+ * better-sqlite3 is synchronous; the methods still return Promises to honour the `Store` seam.
+ *
+ * @example
+ * const store = new SqliteStore({ path: './data/seqline.db' })
+ * await store.init()
+ */
+export class SqliteStore implements Store {
+  readonly #options: Required<SqliteStoreOptions>
+  #db: Database.Database | undefined
+  #statements: Statements | undefined
+
+  constructor(options: SqliteStoreOptions) {
+    this.#options = {
+      path: options.path,
+      busyTimeoutMs: options.busyTimeoutMs ?? sqliteStoreDefaults.busyTimeoutMs,
+    }
+  }
+
+  async init(): Promise<void> {
+    if (this.#db !== undefined) return
+    if (this.#options.path !== ':memory:') {
+      mkdirSync(dirname(this.#options.path), { recursive: true })
+    }
+    const db = new Database(this.#options.path)
+    try {
+      db.pragma('journal_mode = WAL')
+      db.pragma('synchronous = FULL')
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.#options.busyTimeoutMs))}`)
+      migrate(db)
+      this.#statements = prepareStatements(db)
+    } catch (error) {
+      db.close()
+      throw error
+    }
+    this.#db = db
+  }
+
+  async close(): Promise<void> {
+    const db = this.#db
+    this.#db = undefined
+    this.#statements = undefined
+    db?.close()
+  }
+
+  async createStream(input: CreateStreamInput): Promise<CreateStreamResult> {
+    const { db, st } = this.#open()
+    return db
+      .transaction((): CreateStreamResult => {
+        const existing = readStream(st, input.name)
+        if (existing !== undefined) {
+          return {
+            kind: sameStreamConfig(existing, input) ? 'exists' : 'conflict',
+            stream: existing,
+          }
+        }
+        let stream = newStreamRecord(input.name, input.contentType, input.now, input)
+        const initial = input.initial ?? []
+        if (initial.length > 0) {
+          const plan = planAppend(stream, {
+            stream: input.name,
+            payloads: initial,
+            from: input.from ?? null,
+            now: input.now,
+          })
+          stream = plan.stream
+          for (const m of plan.messages) insertMessage(st, input.name, m, null)
+        }
+        if (input.closed === true) stream = { ...stream, closed: true }
+        st.insertStream.run(streamParams(stream))
+        return { kind: 'created', stream }
+      })
+      .immediate()
+  }
+
+  async getStream(name: string): Promise<StreamRecord | undefined> {
+    return readStream(this.#open().st, name)
+  }
+
+  async deleteStream(name: string): Promise<boolean> {
+    const { db, st } = this.#open()
+    return db
+      .transaction((): boolean => {
+        st.deleteMessagesOfStream.run(name)
+        st.deleteProducersOfStream.run(name)
+        st.deleteCursorsOfStream.run(name)
+        return st.deleteStream.run(name).changes > 0
+      })
+      .immediate()
+  }
+
+  async listStreams(after: string | undefined, limit: number): Promise<StreamRecord[]> {
+    const rows = this.#open().st.listStreams.all({
+      after: after ?? null,
+      limit: Math.max(0, limit),
+    }) as StreamRow[]
+    return rows.map(toStreamRecord)
+  }
+
+  async touchStream(name: string, now: number): Promise<void> {
+    this.#open().st.touchStream.run({ now, name })
+  }
+
+  async append(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
+    const { db, st } = this.#open()
+    // One IMMEDIATE transaction for the whole batch: one WAL sync for all of it, and the write
+    // lock is taken up front so that another process cannot slip in between our reads and writes.
+    return db.transaction((): AppendResult[] => batch.map((r) => appendOne(st, r))).immediate()
+  }
+
+  async read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0) return []
+    const rows = this.#open().st.readMessages.all(name, after, limit) as MessageRow[]
+    return rows.map(toStoredMessage)
+  }
+
+  async getProducer(stream: string, producerId: string): Promise<ProducerState | undefined> {
+    return readProducer(this.#open().st, stream, producerId)
+  }
+
+  async createClient(record: ClientRecord): Promise<void> {
+    const { st } = this.#open()
+    const inserted = st.insertClient.run(
+      record.id,
+      record.userId,
+      record.secretHash,
+      record.createdAt,
+      record.lastSeenAt,
+    )
+    if (inserted.changes === 0) {
+      throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
+    }
+  }
+
+  async getClient(id: string): Promise<ClientRecord | undefined> {
+    const row = this.#open().st.getClient.get(id) as ClientRow | undefined
+    return row === undefined ? undefined : toClientRecord(row)
+  }
+
+  async countClientsOfUser(userId: string): Promise<number> {
+    return (this.#open().st.countClientsOfUser.get(userId) as { n: number }).n
+  }
+
+  async touchClients(ids: readonly string[], now: number): Promise<void> {
+    const { db, st } = this.#open()
+    db.transaction(() => {
+      for (const id of ids) st.touchClient.run({ now, id })
+    }).immediate()
+  }
+
+  async deleteClient(id: string): Promise<boolean> {
+    const { db, st } = this.#open()
+    return db
+      .transaction((): boolean => {
+        st.deleteCursorsOfClient.run(id)
+        return st.deleteClient.run(id).changes > 0
+      })
+      .immediate()
+  }
+
+  async gcClients(seenBefore: number): Promise<number> {
+    const { db, st } = this.#open()
+    return db
+      .transaction((): number => {
+        st.deleteCursorsOfStaleClients.run(seenBefore)
+        return st.deleteStaleClients.run(seenBefore).changes
+      })
+      .immediate()
+  }
+
+  async saveCursors(
+    entries: readonly Omit<CursorRecord, 'updatedAt'>[],
+    now: number,
+  ): Promise<void> {
+    const { db, st } = this.#open()
+    db.transaction(() => {
+      for (const e of entries)
+        st.upsertCursor.run({
+          clientId: e.clientId,
+          stream: e.stream,
+          epoch: e.epoch,
+          offset: e.offset,
+          now,
+        })
+    }).immediate()
+  }
+
+  async getCursors(clientId: string): Promise<CursorRecord[]> {
+    const rows = this.#open().st.getCursors.all(clientId) as CursorRow[]
+    return rows.map(toCursorRecord)
+  }
+
+  async getCursorsOfStream(stream: string): Promise<CursorRecord[]> {
+    const rows = this.#open().st.getCursorsOfStream.all(stream) as CursorRow[]
+    return rows.map(toCursorRecord)
+  }
+
+  async trim(name: string, request: TrimRequest): Promise<number> {
+    const { db, st } = this.#open()
+    return db
+      .transaction((): number => {
+        const stream = readStream(st, name)
+        if (stream === undefined) return 0
+        const { maxAgeMs } = request.policy
+        const youngest =
+          maxAgeMs === undefined
+            ? undefined
+            : (
+                st.firstYoungMessage.get(name, request.now - maxAgeMs) as
+                  { offset: number } | undefined
+              )?.offset
+        const tail = trimmedTail(stream, request, youngest)
+        if (tail === stream.tail) return tail
+        st.deleteMessagesBelow.run(name, tail)
+        st.setTail.run(tail, name)
+        return tail
+      })
+      .immediate()
+  }
+
+  #open(): { db: Database.Database; st: Statements } {
+    if (this.#db === undefined || this.#statements === undefined) {
+      throw new SeqlineError(ErrorCode.INTERNAL, 'the SQLite store is not open: call init() first')
+    }
+    return { db: this.#db, st: this.#statements }
+  }
+}
+
+function appendOne(st: Statements, request: AppendRequest): AppendResult {
+  const malformed = checkAppendShape(request)
+  if (malformed !== undefined) return malformed
+  let stream = readStream(st, request.stream)
+  const exists = stream !== undefined
+  if (stream === undefined) {
+    if (request.createIfMissing === undefined) {
+      return {
+        kind: 'rejected',
+        code: ErrorCode.STREAM_NOT_FOUND,
+        message: `stream ${request.stream} does not exist`,
+      }
+    }
+    // Validated against the record it would create; inserted only if the request is accepted.
+    stream = newStreamRecord(request.stream, request.createIfMissing.contentType, request.now)
+  }
+  const verdict = checkAppend(stream, request, {
+    producer: (id) => readProducer(st, request.stream, id),
+    offsetOf: (id, epoch, seq) =>
+      (st.offsetOfPublish.get(request.stream, id, epoch, seq) as { offset: number | null })
+        .offset ?? undefined,
+  })
+  if (verdict.kind !== 'accept') return verdict
+
+  const plan = planAppend(stream, request)
+  const producerEpoch = request.producer?.epoch ?? null
+  for (const m of plan.messages) insertMessage(st, request.stream, m, producerEpoch)
+  if (exists) st.updateStreamAfterAppend.run(streamParams(plan.stream))
+  else st.insertStream.run(streamParams(plan.stream))
+  if (request.producer !== undefined && plan.producer !== undefined) {
+    const p = plan.producer
+    st.upsertProducer.run(
+      request.stream,
+      request.producer.id,
+      p.epoch,
+      p.lastSeq,
+      p.lastOffset,
+      p.updatedAt,
+    )
+  }
+  return plan.result
+}
+
+function insertMessage(
+  st: Statements,
+  stream: string,
+  m: StoredMessage,
+  producerEpoch: number | null,
+): void {
+  st.insertMessage.run(stream, m.offset, m.producer, producerEpoch, m.seq, m.from, m.ts, m.data)
+}
+
+function readStream(st: Statements, name: string): StreamRecord | undefined {
+  const row = st.getStream.get(name) as StreamRow | undefined
+  return row === undefined ? undefined : toStreamRecord(row)
+}
+
+function readProducer(st: Statements, stream: string, id: string): ProducerState | undefined {
+  const row = st.getProducer.get(stream, id) as ProducerRow | undefined
+  if (row === undefined) return undefined
+  return {
+    epoch: row.epoch,
+    lastSeq: row.last_seq,
+    lastOffset: row.last_offset,
+    updatedAt: row.updated_at,
+  }
+}
+
+function streamParams(s: StreamRecord): StreamRow {
+  return {
+    name: s.name,
+    epoch: s.epoch,
+    content_type: s.contentType,
+    head: s.head,
+    tail: s.tail,
+    created_at: s.createdAt,
+    closed: s.closed ? 1 : 0,
+    closed_by_producer: s.closedBy?.id ?? null,
+    closed_by_epoch: s.closedBy?.epoch ?? null,
+    closed_by_seq: s.closedBy?.seq ?? null,
+    ttl_seconds: s.ttlSeconds,
+    expires_at: s.expiresAt,
+    last_access_at: s.lastAccessAt,
+    stream_seq: s.streamSeq,
+    retention_max_age_ms: s.retention?.maxAgeMs ?? null,
+    retention_max_count: s.retention?.maxCount ?? null,
+  }
+}
+
+function toStreamRecord(row: StreamRow): StreamRecord {
+  const hasRetention = row.retention_max_age_ms !== null || row.retention_max_count !== null
+  return {
+    name: row.name,
+    epoch: row.epoch,
+    contentType: row.content_type,
+    head: row.head,
+    tail: row.tail,
+    createdAt: row.created_at,
+    closed: row.closed !== 0,
+    closedBy:
+      row.closed_by_producer === null || row.closed_by_epoch === null || row.closed_by_seq === null
+        ? null
+        : { id: row.closed_by_producer, epoch: row.closed_by_epoch, seq: row.closed_by_seq },
+    ttlSeconds: row.ttl_seconds,
+    expiresAt: row.expires_at,
+    lastAccessAt: row.last_access_at,
+    streamSeq: row.stream_seq,
+    retention: hasRetention
+      ? {
+          ...(row.retention_max_age_ms === null ? {} : { maxAgeMs: row.retention_max_age_ms }),
+          ...(row.retention_max_count === null ? {} : { maxCount: row.retention_max_count }),
+        }
+      : null,
+  }
+}
+
+function toStoredMessage(row: MessageRow): StoredMessage {
+  return {
+    offset: row.offset,
+    producer: row.producer,
+    seq: row.seq,
+    from: row.from_user,
+    ts: row.ts,
+    // A plain Uint8Array view (no copy), so that both stores hand out the same type.
+    data: new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength),
+  }
+}
+
+function toClientRecord(row: ClientRow): ClientRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    secretHash: row.secret_hash,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+  }
+}
+
+function toCursorRecord(row: CursorRow): CursorRecord {
+  return {
+    clientId: row.client_id,
+    stream: row.stream,
+    epoch: row.epoch,
+    offset: row.offset,
+    updatedAt: row.updated_at,
+  }
+}

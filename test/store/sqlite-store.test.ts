@@ -1,0 +1,184 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ErrorCode } from '@seqline/protocol'
+import { SQLITE_SCHEMA_VERSION } from '../../packages/server/src/store/sqlite-schema.js'
+import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js'
+import { runStoreConformance } from '../support/store-conformance.js'
+
+const T0 = 1_700_000_000_000
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+const text = (data: Uint8Array): string => new TextDecoder().decode(data)
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'seqline-sqlite-'))
+}
+
+runStoreConformance('SqliteStore', async () => {
+  const dir = await tempDir()
+  return {
+    store: new SqliteStore({ path: join(dir, 'seqline.db') }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  }
+})
+
+describe('SqliteStore on disk', () => {
+  let dir: string
+  let path: string
+  const open: SqliteStore[] = []
+
+  async function openStore(): Promise<SqliteStore> {
+    const store = new SqliteStore({ path })
+    await store.init()
+    open.push(store)
+    return store
+  }
+
+  beforeEach(async () => {
+    dir = await tempDir()
+    // A nested, not yet existing directory: the store creates it.
+    path = join(dir, 'nested', 'data', 'seqline.db')
+  })
+
+  afterEach(async () => {
+    for (const store of open.splice(0)) await store.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('keeps everything across a close and a reopen of the same file', async () => {
+    const first = await openStore()
+    const created = await first.createStream({
+      name: 'room:a',
+      contentType: 'application/json',
+      ttlSeconds: 60,
+      retention: { maxCount: 10 },
+      initial: [bytes('"hello"')],
+      from: 'alice',
+      now: T0,
+    })
+    await first.append([
+      {
+        stream: 'room:a',
+        payloads: [bytes('1'), bytes('2')],
+        from: 'bob',
+        producer: { id: 'p', epoch: 1, seq: 0 },
+        streamSeq: '0001',
+        close: true,
+        now: T0 + 1,
+      },
+    ])
+    await first.createClient({
+      id: 'c1',
+      userId: 'alice',
+      secretHash: 'h',
+      createdAt: T0,
+      lastSeenAt: T0,
+    })
+    await first.saveCursors(
+      [{ clientId: 'c1', stream: 'room:a', epoch: created.stream.epoch, offset: 2 }],
+      T0 + 2,
+    )
+    const before = await first.getStream('room:a')
+    await first.close()
+
+    const second = await openStore()
+    const after = await second.getStream('room:a')
+    expect(after).toEqual(before)
+    expect(after).toMatchObject({
+      head: 3,
+      closed: true,
+      closedBy: { id: 'p', epoch: 1, seq: 0 },
+      streamSeq: '0001',
+      ttlSeconds: 60,
+      retention: { maxCount: 10 },
+    })
+    const messages = await second.read('room:a', 0, 10)
+    expect(messages.map((m) => [m.offset, text(m.data), m.from])).toEqual([
+      [1, '"hello"', 'alice'],
+      [2, '1', 'bob'],
+      [3, '2', 'bob'],
+    ])
+    expect(await second.getProducer('room:a', 'p')).toEqual({
+      epoch: 1,
+      lastSeq: 0,
+      lastOffset: 3,
+      updatedAt: T0 + 1,
+    })
+    expect(await second.getClient('c1')).toMatchObject({ userId: 'alice' })
+    expect(await second.getCursors('c1')).toEqual([
+      {
+        clientId: 'c1',
+        stream: 'room:a',
+        epoch: created.stream.epoch,
+        offset: 2,
+        updatedAt: T0 + 2,
+      },
+    ])
+    // The retry of the closing publish is still recognised after the restart.
+    const [retry] = await second.append([
+      {
+        stream: 'room:a',
+        payloads: [bytes('1'), bytes('2')],
+        from: 'bob',
+        producer: { id: 'p', epoch: 1, seq: 0 },
+        close: true,
+        now: T0 + 3,
+      },
+    ])
+    expect(retry).toMatchObject({ kind: 'duplicate', offset: 3, closed: true })
+  })
+
+  it('lets a second store on the same file see what the first one committed', async () => {
+    const first = await openStore()
+    await first.createStream({ name: 'room:a', contentType: 'application/json', now: T0 })
+    await first.append([{ stream: 'room:a', payloads: [bytes('1')], from: null, now: T0 }])
+    await first.close()
+    const second = await openStore()
+    expect((await second.read('room:a', 0, 10)).map((m) => text(m.data))).toEqual(['1'])
+    const [result] = await second.append([
+      { stream: 'room:a', payloads: [bytes('2')], from: null, now: T0 },
+    ])
+    expect(result).toMatchObject({ kind: 'appended', head: 2 })
+  })
+
+  it('runs the schema migrations once and is idempotent on reopen', async () => {
+    const first = await openStore()
+    await first.init()
+    await first.createStream({ name: 'room:a', contentType: 'application/json', now: T0 })
+    await first.close()
+    await (await openStore()).close()
+    await openStore()
+    const raw = new Database(path, { readonly: true })
+    try {
+      expect(raw.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION)
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal')
+      const tables = raw
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .all()
+        .map((row) => (row as { name: string }).name)
+      expect(tables).toEqual(['clients', 'cursors', 'messages', 'producers', 'streams'])
+      expect(raw.prepare('SELECT COUNT(*) AS n FROM streams').get()).toEqual({ n: 1 })
+    } finally {
+      raw.close()
+    }
+  })
+
+  it('refuses a database written by a newer schema version', async () => {
+    await (await openStore()).close()
+    open.length = 0
+    const raw = new Database(path)
+    raw.pragma(`user_version = ${SQLITE_SCHEMA_VERSION + 1}`)
+    raw.close()
+    await expect(new SqliteStore({ path }).init()).rejects.toMatchObject({
+      code: ErrorCode.INTERNAL,
+    })
+  })
+
+  it('rejects calls before init()', async () => {
+    await expect(new SqliteStore({ path }).getStream('room:a')).rejects.toMatchObject({
+      code: ErrorCode.INTERNAL,
+    })
+  })
+})

@@ -1,0 +1,1076 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ErrorCode } from '@seqline/protocol'
+import type {
+  AppendRequest,
+  AppendResult,
+  ClientRecord,
+  ProducerRef,
+  Store,
+  StoredMessage,
+} from '../../packages/server/src/store/store.js'
+
+/** What a conformance run needs: a fresh, not yet initialised store and a way to dispose of it. */
+export type StoreFactory = () => Promise<{ store: Store; cleanup(): Promise<void> }>
+
+const T0 = 1_700_000_000_000
+const JSON_TYPE = 'application/json'
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+function bytes(text: string): Uint8Array {
+  return encoder.encode(text)
+}
+
+function texts(messages: readonly StoredMessage[]): string[] {
+  return messages.map((m) => decoder.decode(m.data))
+}
+
+function offsets(messages: readonly StoredMessage[]): number[] {
+  return messages.map((m) => m.offset)
+}
+
+function pub(
+  stream: string,
+  payloads: readonly string[],
+  extra: Partial<AppendRequest> = {},
+): AppendRequest {
+  return { stream, payloads: payloads.map(bytes), from: 'alice', now: T0, ...extra }
+}
+
+function producer(id: string, epoch: number, seq: number): ProducerRef {
+  return { id, epoch, seq }
+}
+
+function client(id: string, userId: string, lastSeenAt = T0): ClientRecord {
+  return { id, userId, secretHash: `hash-${id}`, createdAt: T0, lastSeenAt }
+}
+
+function appended(result: AppendResult | undefined): Extract<AppendResult, { kind: 'appended' }> {
+  if (result?.kind !== 'appended')
+    throw new Error(`expected appended, got ${JSON.stringify(result)}`)
+  return result
+}
+
+/**
+ * The one conformance suite every `Store` passes (STYLE.md: Hono's `runTest({ newRouter })`). The
+ * factory returns a fresh store; the suite calls `init()` and `close()` itself.
+ */
+export function runStoreConformance(name: string, factory: StoreFactory): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store
+    let cleanup: () => Promise<void>
+
+    beforeEach(async () => {
+      const made = await factory()
+      store = made.store
+      cleanup = made.cleanup
+      await store.init()
+    })
+
+    afterEach(async () => {
+      await store.close()
+      await cleanup()
+    })
+
+    async function create(stream: string, extra: { initial?: string[]; closed?: boolean } = {}) {
+      const result = await store.createStream({
+        name: stream,
+        contentType: JSON_TYPE,
+        now: T0,
+        closed: extra.closed ?? false,
+        initial: (extra.initial ?? []).map(bytes),
+        from: 'alice',
+      })
+      expect(result.kind).toBe('created')
+      return result.stream
+    }
+
+    async function appendOne(request: AppendRequest): Promise<AppendResult> {
+      const [result] = await store.append([request])
+      if (result === undefined) throw new Error('append returned no result')
+      return result
+    }
+
+    async function head(stream: string): Promise<number | undefined> {
+      return (await store.getStream(stream))?.head
+    }
+
+    describe('createStream', () => {
+      it('creates an empty stream with head 0, tail 1 and an epoch', async () => {
+        const result = await store.createStream({ name: 'room:a', contentType: JSON_TYPE, now: T0 })
+        expect(result.kind).toBe('created')
+        expect(result.stream).toMatchObject({
+          name: 'room:a',
+          contentType: JSON_TYPE,
+          head: 0,
+          tail: 1,
+          createdAt: T0,
+          closed: false,
+          closedBy: null,
+          ttlSeconds: null,
+          expiresAt: null,
+          lastAccessAt: T0,
+          streamSeq: null,
+          retention: null,
+        })
+        expect(result.stream.epoch).toMatch(/^[0-9a-z]{10}$/)
+        expect(await store.getStream('room:a')).toEqual(result.stream)
+      })
+
+      it('keeps TTL, expiry and retention', async () => {
+        const result = await store.createStream({
+          name: 'room:a',
+          contentType: 'text/plain',
+          ttlSeconds: 60,
+          expiresAt: T0 + 5_000,
+          retention: { maxAgeMs: 1_000, maxCount: 10 },
+          now: T0,
+        })
+        const stored = await store.getStream('room:a')
+        expect(stored).toEqual(result.stream)
+        expect(stored).toMatchObject({
+          ttlSeconds: 60,
+          expiresAt: T0 + 5_000,
+          retention: { maxAgeMs: 1_000, maxCount: 10 },
+        })
+        await store.createStream({
+          name: 'room:b',
+          contentType: 'text/plain',
+          retention: { maxCount: 3 },
+          now: T0,
+        })
+        expect((await store.getStream('room:b'))?.retention).toEqual({ maxCount: 3 })
+      })
+
+      it('returns exists for the same configuration without touching the stream', async () => {
+        const first = await store.createStream({
+          name: 'room:a',
+          contentType: JSON_TYPE,
+          ttlSeconds: 30,
+          now: T0,
+        })
+        const again = await store.createStream({
+          name: 'room:a',
+          contentType: JSON_TYPE,
+          ttlSeconds: 30,
+          now: T0 + 1_000,
+          initial: [bytes('1')],
+        })
+        expect(again).toEqual({ kind: 'exists', stream: first.stream })
+        expect(await head('room:a')).toBe(0)
+      })
+
+      it('treats content types that differ in case or parameters as the same', async () => {
+        await create('room:a')
+        const again = await store.createStream({
+          name: 'room:a',
+          contentType: 'Application/JSON; charset=utf-8',
+          now: T0,
+        })
+        expect(again.kind).toBe('exists')
+      })
+
+      it('returns conflict when content type, TTL, expiry or closure differ', async () => {
+        await store.createStream({
+          name: 'room:a',
+          contentType: JSON_TYPE,
+          ttlSeconds: 30,
+          now: T0,
+        })
+        const base = { name: 'room:a', contentType: JSON_TYPE, ttlSeconds: 30, now: T0 }
+        expect((await store.createStream({ ...base, contentType: 'text/plain' })).kind).toBe(
+          'conflict',
+        )
+        expect((await store.createStream({ ...base, ttlSeconds: 31 })).kind).toBe('conflict')
+        expect((await store.createStream({ ...base, ttlSeconds: null })).kind).toBe('conflict')
+        expect((await store.createStream({ ...base, expiresAt: T0 })).kind).toBe('conflict')
+        const closed = await store.createStream({ ...base, closed: true })
+        expect(closed.kind).toBe('conflict')
+        expect(closed.stream.closed).toBe(false)
+      })
+
+      it('appends the initial messages in the same step as the creation', async () => {
+        const stream = await create('room:a', { initial: ['"a"', '"b"'] })
+        expect(stream).toMatchObject({ head: 2, tail: 1 })
+        const messages = await store.read('room:a', 0, 10)
+        expect(offsets(messages)).toEqual([1, 2])
+        expect(texts(messages)).toEqual(['"a"', '"b"'])
+        expect(messages[0]).toMatchObject({ producer: null, seq: null, from: 'alice', ts: T0 })
+      })
+
+      it('creates a closed stream whose initial content is final', async () => {
+        const stream = await create('room:a', { initial: ['"done"'], closed: true })
+        expect(stream).toMatchObject({ closed: true, closedBy: null, head: 1 })
+        expect(
+          (
+            await store.createStream({
+              name: 'room:a',
+              contentType: JSON_TYPE,
+              now: T0,
+              closed: true,
+            })
+          ).kind,
+        ).toBe('exists')
+        expect(await appendOne(pub('room:a', ['"more"']))).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.STREAM_CLOSED,
+          closed: true,
+        })
+      })
+
+      it('draws a new epoch when a deleted stream is created again', async () => {
+        const first = await create('room:a', { initial: ['1'] })
+        await store.deleteStream('room:a')
+        const second = await create('room:a')
+        expect(second.epoch).not.toBe(first.epoch)
+        expect(second).toMatchObject({ head: 0, tail: 1 })
+      })
+    })
+
+    describe('getStream, listStreams, touchStream', () => {
+      it('returns undefined for an unknown stream', async () => {
+        expect(await store.getStream('nope')).toBeUndefined()
+      })
+
+      it('lists streams in name order, a page at a time', async () => {
+        for (const n of ['c', 'a', 'e', 'b', 'd']) await create(`room:${n}`)
+        const page1 = await store.listStreams(undefined, 2)
+        expect(page1.map((s) => s.name)).toEqual(['room:a', 'room:b'])
+        const page2 = await store.listStreams('room:b', 2)
+        expect(page2.map((s) => s.name)).toEqual(['room:c', 'room:d'])
+        const page3 = await store.listStreams('room:d', 2)
+        expect(page3.map((s) => s.name)).toEqual(['room:e'])
+        expect(await store.listStreams('room:e', 2)).toEqual([])
+        expect(page1[0]).toEqual(await store.getStream('room:a'))
+      })
+
+      it('moves lastAccessAt forward and never back', async () => {
+        await create('room:a')
+        await store.touchStream('room:a', T0 + 500)
+        expect((await store.getStream('room:a'))?.lastAccessAt).toBe(T0 + 500)
+        await store.touchStream('room:a', T0 + 100)
+        expect((await store.getStream('room:a'))?.lastAccessAt).toBe(T0 + 500)
+        await store.touchStream('nope', T0)
+        expect(await store.getStream('nope')).toBeUndefined()
+      })
+    })
+
+    describe('append', () => {
+      it('assigns gapless offsets across requests and batches', async () => {
+        await create('room:a')
+        const [r1, r2] = await store.append([pub('room:a', ['1', '2']), pub('room:a', ['3'])])
+        const r3 = await appendOne(pub('room:a', ['4', '5', '6']))
+        expect(offsets(appended(r1).messages)).toEqual([1, 2])
+        expect(appended(r1).head).toBe(2)
+        expect(offsets(appended(r2).messages)).toEqual([3])
+        expect(offsets(appended(r3).messages)).toEqual([4, 5, 6])
+        expect(appended(r3).head).toBe(6)
+        const all = await store.read('room:a', 0, 100)
+        expect(offsets(all)).toEqual([1, 2, 3, 4, 5, 6])
+        expect(texts(all)).toEqual(['1', '2', '3', '4', '5', '6'])
+        expect(await store.getStream('room:a')).toMatchObject({ head: 6, tail: 1 })
+      })
+
+      it('returns the stored messages with the commit time, sender and producer', async () => {
+        const stream = await create('room:a')
+        const result = appended(
+          await appendOne(
+            pub('room:a', ['{"x":1}'], {
+              now: T0 + 42,
+              from: 'bob',
+              producer: producer('p', 0, 0),
+            }),
+          ),
+        )
+        expect(result.epoch).toBe(stream.epoch)
+        expect(result.closed).toBe(false)
+        expect(result.messages).toHaveLength(1)
+        expect(result.messages[0]).toMatchObject({
+          offset: 1,
+          producer: 'p',
+          seq: 0,
+          from: 'bob',
+          ts: T0 + 42,
+        })
+        const [read] = await store.read('room:a', 0, 10)
+        expect(read).toMatchObject({ offset: 1, producer: 'p', seq: 0, from: 'bob', ts: T0 + 42 })
+        expect(texts(read === undefined ? [] : [read])).toEqual(['{"x":1}'])
+        expect((await store.getStream('room:a'))?.lastAccessAt).toBe(T0 + 42)
+      })
+
+      it('keeps the bytes exactly as appended', async () => {
+        await create('room:a')
+        const raw = new Uint8Array([0, 1, 127, 128, 254, 255])
+        await store.append([{ stream: 'room:a', payloads: [raw], from: null, now: T0 }])
+        const [message] = await store.read('room:a', 0, 1)
+        expect(Array.from(message?.data ?? [])).toEqual([0, 1, 127, 128, 254, 255])
+        expect(message?.from).toBeNull()
+      })
+
+      it('commits many requests to many streams in one call, each with its own result', async () => {
+        await create('room:a')
+        await create('room:b')
+        const batch: AppendRequest[] = []
+        for (let i = 0; i < 300; i++) {
+          batch.push(pub(i % 2 === 0 ? 'room:a' : 'room:b', [String(i)], { now: T0 + i }))
+        }
+        const results = await store.append(batch)
+        expect(results).toHaveLength(300)
+        results.forEach((result, i) => {
+          expect(appended(result).messages[0]?.offset).toBe(Math.floor(i / 2) + 1)
+        })
+        expect(await head('room:a')).toBe(150)
+        expect(await head('room:b')).toBe(150)
+        expect(texts(await store.read('room:b', 148, 10))).toEqual(['297', '299'])
+      })
+
+      it('isolates a rejected request: the others commit, the offsets stay gapless', async () => {
+        await create('room:a')
+        const results = await store.append([
+          pub('room:a', ['1']),
+          pub('room:nope', ['x']),
+          pub('room:a', ['x'], { producer: producer('p', 0, 5) }),
+          pub('room:a', ['2']),
+        ])
+        expect(results.map((r) => r.kind)).toEqual(['appended', 'rejected', 'rejected', 'appended'])
+        expect(offsets(appended(results[3]).messages)).toEqual([2])
+        expect(texts(await store.read('room:a', 0, 10))).toEqual(['1', '2'])
+        expect(await store.getProducer('room:a', 'p')).toBeUndefined()
+        expect(await store.getStream('room:nope')).toBeUndefined()
+      })
+
+      it('rejects an append to an unknown stream with STREAM_NOT_FOUND', async () => {
+        expect(await appendOne(pub('room:nope', ['1']))).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.STREAM_NOT_FOUND,
+        })
+      })
+
+      it('creates a missing stream with createIfMissing', async () => {
+        const result = appended(
+          await appendOne(pub('room:new', ['1'], { createIfMissing: { contentType: JSON_TYPE } })),
+        )
+        const stream = await store.getStream('room:new')
+        expect(stream).toMatchObject({
+          contentType: JSON_TYPE,
+          head: 1,
+          tail: 1,
+          createdAt: T0,
+          closed: false,
+        })
+        expect(result.epoch).toBe(stream?.epoch)
+        const again = appended(
+          await appendOne(pub('room:new', ['2'], { createIfMissing: { contentType: JSON_TYPE } })),
+        )
+        expect(again.epoch).toBe(stream?.epoch)
+        expect(again.head).toBe(2)
+      })
+
+      it('creates a missing stream once when a batch appends to it twice', async () => {
+        const make = { createIfMissing: { contentType: JSON_TYPE } }
+        const [a, b] = await store.append([
+          pub('room:new', ['1'], make),
+          pub('room:new', ['2'], make),
+        ])
+        expect(appended(a).epoch).toBe(appended(b).epoch)
+        expect(offsets(appended(b).messages)).toEqual([2])
+      })
+
+      it('does not create the stream when the request that would create it is rejected', async () => {
+        const result = await appendOne(
+          pub('room:new', ['1'], {
+            createIfMissing: { contentType: JSON_TYPE },
+            producer: producer('p', 0, 3),
+          }),
+        )
+        expect(result).toMatchObject({ kind: 'rejected', code: ErrorCode.PRODUCER_SEQ_GAP })
+        expect(await store.getStream('room:new')).toBeUndefined()
+      })
+
+      it('rejects an empty append without close with BAD_REQUEST', async () => {
+        await create('room:a')
+        expect(await appendOne(pub('room:a', []))).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.BAD_REQUEST,
+        })
+        expect(
+          await appendOne(pub('room:new', [], { createIfMissing: { contentType: JSON_TYPE } })),
+        ).toMatchObject({ kind: 'rejected', code: ErrorCode.BAD_REQUEST })
+        expect(await store.getStream('room:new')).toBeUndefined()
+        expect(await head('room:a')).toBe(0)
+      })
+
+      it('rejects a content type mismatch with CONFLICT and accepts an equivalent one', async () => {
+        await create('room:a')
+        expect(await appendOne(pub('room:a', ['x'], { contentType: 'text/plain' }))).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.CONFLICT,
+        })
+        expect(
+          (
+            await appendOne(
+              pub('room:a', ['1'], { contentType: 'application/json; charset=utf-8' }),
+            )
+          ).kind,
+        ).toBe('appended')
+        expect(await head('room:a')).toBe(1)
+      })
+
+      it('accepts a close-only request whatever its content type', async () => {
+        await create('room:a')
+        const result = appended(
+          await appendOne(pub('room:a', [], { close: true, contentType: 'text/plain' })),
+        )
+        expect(result.closed).toBe(true)
+      })
+
+      it('accepts a strictly greater Stream-Seq and rejects a regression with CONFLICT', async () => {
+        await create('room:a')
+        expect((await appendOne(pub('room:a', ['1'], { streamSeq: '0001' }))).kind).toBe('appended')
+        expect((await store.getStream('room:a'))?.streamSeq).toBe('0001')
+        expect(await appendOne(pub('room:a', ['x'], { streamSeq: '0001' }))).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.CONFLICT,
+        })
+        expect(await appendOne(pub('room:a', ['x'], { streamSeq: '0000' }))).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.CONFLICT,
+        })
+        // Without Stream-Seq an append does not take part in the ordering.
+        expect((await appendOne(pub('room:a', ['2']))).kind).toBe('appended')
+        expect((await appendOne(pub('room:a', ['3'], { streamSeq: '0002' }))).kind).toBe('appended')
+        expect(texts(await store.read('room:a', 0, 10))).toEqual(['1', '2', '3'])
+        expect((await store.getStream('room:a'))?.streamSeq).toBe('0002')
+      })
+
+      it('compares Stream-Seq as a string, not as a number', async () => {
+        await create('room:a')
+        expect((await appendOne(pub('room:a', ['1'], { streamSeq: '9' }))).kind).toBe('appended')
+        expect(await appendOne(pub('room:a', ['x'], { streamSeq: '10' }))).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.CONFLICT,
+        })
+        expect((await appendOne(pub('room:a', ['2'], { streamSeq: '9a' }))).kind).toBe('appended')
+      })
+
+      it('applies Stream-Seq checks in batch order', async () => {
+        await create('room:a')
+        const results = await store.append([
+          pub('room:a', ['1'], { streamSeq: 'b' }),
+          pub('room:a', ['x'], { streamSeq: 'a' }),
+          pub('room:a', ['2'], { streamSeq: 'c' }),
+        ])
+        expect(results.map((r) => r.kind)).toEqual(['appended', 'rejected', 'appended'])
+        expect((await store.getStream('room:a'))?.streamSeq).toBe('c')
+      })
+    })
+
+    describe('append with a producer', () => {
+      it('accepts a new producer at seq 0 and records its state', async () => {
+        await create('room:a')
+        const result = appended(
+          await appendOne(
+            pub('room:a', ['1', '2'], { producer: producer('p', 3, 0), now: T0 + 7 }),
+          ),
+        )
+        const state = { epoch: 3, lastSeq: 0, lastOffset: 2, updatedAt: T0 + 7 }
+        expect(result.producer).toEqual(state)
+        expect(await store.getProducer('room:a', 'p')).toEqual(state)
+        expect(await store.getProducer('room:a', 'q')).toBeUndefined()
+      })
+
+      it('rejects a new producer that does not start at seq 0 with a gap expecting 0', async () => {
+        await create('room:a')
+        expect(await appendOne(pub('room:a', ['1'], { producer: producer('p', 0, 4) }))).toEqual({
+          kind: 'rejected',
+          code: ErrorCode.PRODUCER_SEQ_GAP,
+          message: expect.any(String),
+          expectedSeq: 0,
+          receivedSeq: 4,
+        })
+        expect(await head('room:a')).toBe(0)
+      })
+
+      it('accepts the next seq and reports a gap with expected and received seq', async () => {
+        await create('room:a')
+        await appendOne(pub('room:a', ['0'], { producer: producer('p', 0, 0) }))
+        expect(
+          (await appendOne(pub('room:a', ['1'], { producer: producer('p', 0, 1) }))).kind,
+        ).toBe('appended')
+        expect(
+          await appendOne(pub('room:a', ['x'], { producer: producer('p', 0, 3) })),
+        ).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.PRODUCER_SEQ_GAP,
+          expectedSeq: 2,
+          receivedSeq: 3,
+        })
+        expect(await store.getProducer('room:a', 'p')).toMatchObject({ lastSeq: 1, lastOffset: 2 })
+      })
+
+      it('reports a retry of the last publish as a duplicate with its last offset', async () => {
+        const stream = await create('room:a')
+        await appendOne(pub('room:a', ['a'], { producer: producer('p', 0, 0) }))
+        await appendOne(pub('room:a', ['b', 'c'], { producer: producer('p', 0, 1) }))
+        const retry = await appendOne(pub('room:a', ['b', 'c'], { producer: producer('p', 0, 1) }))
+        expect(retry).toEqual({
+          kind: 'duplicate',
+          epoch: stream.epoch,
+          offset: 3,
+          lastSeq: 1,
+          closed: false,
+        })
+        expect(await head('room:a')).toBe(3)
+      })
+
+      it('reports a retry of an older publish with that publish’s real offset', async () => {
+        await create('room:a')
+        await appendOne(pub('room:a', ['a'], { producer: producer('p', 0, 0) }))
+        await appendOne(pub('room:a', ['x'])) // another writer in between
+        await appendOne(pub('room:a', ['b', 'c'], { producer: producer('p', 0, 1) }))
+        await appendOne(pub('room:a', ['d'], { producer: producer('p', 0, 2) }))
+        expect(
+          await appendOne(pub('room:a', ['b', 'c'], { producer: producer('p', 0, 1) })),
+        ).toMatchObject({ kind: 'duplicate', offset: 4, lastSeq: 2 })
+        expect(
+          await appendOne(pub('room:a', ['a'], { producer: producer('p', 0, 0) })),
+        ).toMatchObject({
+          kind: 'duplicate',
+          offset: 1,
+          lastSeq: 2,
+        })
+        expect(await head('room:a')).toBe(5)
+      })
+
+      it('finds an older duplicate by producer epoch, not only by seq', async () => {
+        await create('room:a')
+        await appendOne(pub('room:a', ['e0s0'], { producer: producer('p', 0, 0) }))
+        await appendOne(pub('room:a', ['e0s1'], { producer: producer('p', 0, 1) }))
+        await appendOne(pub('room:a', ['e1s0'], { producer: producer('p', 1, 0) }))
+        await appendOne(pub('room:a', ['e1s1'], { producer: producer('p', 1, 1) }))
+        expect(
+          await appendOne(pub('room:a', ['e1s0'], { producer: producer('p', 1, 0) })),
+        ).toMatchObject({
+          kind: 'duplicate',
+          offset: 3,
+        })
+      })
+
+      it('reports offset 0 for an older duplicate whose messages were trimmed', async () => {
+        await create('room:a')
+        await appendOne(pub('room:a', ['a'], { producer: producer('p', 0, 0) }))
+        await appendOne(pub('room:a', ['b'], { producer: producer('p', 0, 1) }))
+        await store.trim('room:a', { policy: { maxCount: 1 }, now: T0 })
+        expect(
+          await appendOne(pub('room:a', ['a'], { producer: producer('p', 0, 0) })),
+        ).toMatchObject({
+          kind: 'duplicate',
+          offset: 0,
+          lastSeq: 1,
+        })
+        // The last publish is known from the producer state even when trimmed.
+        await store.trim('room:a', { policy: { maxCount: 0 }, now: T0 })
+        expect(
+          await appendOne(pub('room:a', ['b'], { producer: producer('p', 0, 1) })),
+        ).toMatchObject({
+          kind: 'duplicate',
+          offset: 2,
+        })
+      })
+
+      it('fences a stale epoch with PRODUCER_FENCED and the current epoch', async () => {
+        await create('room:a')
+        await appendOne(pub('room:a', ['a'], { producer: producer('p', 2, 0) }))
+        expect(
+          await appendOne(pub('room:a', ['x'], { producer: producer('p', 1, 1) })),
+        ).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.PRODUCER_FENCED,
+          producerEpoch: 2,
+        })
+        // A retry from the old epoch is fenced too, not reported as a duplicate.
+        expect(
+          await appendOne(pub('room:a', ['x'], { producer: producer('p', 1, 0) })),
+        ).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.PRODUCER_FENCED,
+        })
+        expect(await head('room:a')).toBe(1)
+      })
+
+      it('accepts an epoch bump at seq 0 and resets lastSeq', async () => {
+        await create('room:a')
+        await appendOne(pub('room:a', ['a'], { producer: producer('p', 0, 0) }))
+        await appendOne(pub('room:a', ['b'], { producer: producer('p', 0, 1) }))
+        const bumped = appended(
+          await appendOne(pub('room:a', ['c'], { producer: producer('p', 1, 0), now: T0 + 1 })),
+        )
+        expect(bumped.producer).toEqual({ epoch: 1, lastSeq: 0, lastOffset: 3, updatedAt: T0 + 1 })
+        expect(await store.getProducer('room:a', 'p')).toEqual(bumped.producer)
+        expect(
+          (await appendOne(pub('room:a', ['d'], { producer: producer('p', 1, 1) }))).kind,
+        ).toBe('appended')
+      })
+
+      it('rejects an epoch bump that does not start at seq 0 with INVALID_PRODUCER', async () => {
+        await create('room:a')
+        await appendOne(pub('room:a', ['a'], { producer: producer('p', 0, 0) }))
+        expect(
+          await appendOne(pub('room:a', ['x'], { producer: producer('p', 1, 1) })),
+        ).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.INVALID_PRODUCER,
+        })
+        expect(await store.getProducer('room:a', 'p')).toMatchObject({ epoch: 0, lastSeq: 0 })
+      })
+
+      it('sequences and deduplicates publishes of one producer within one batch', async () => {
+        await create('room:a')
+        const results = await store.append([
+          pub('room:a', ['0'], { producer: producer('p', 0, 0) }),
+          pub('room:a', ['1'], { producer: producer('p', 0, 1) }),
+          pub('room:a', ['1'], { producer: producer('p', 0, 1) }),
+          pub('room:a', ['x'], { producer: producer('p', 0, 5) }),
+          pub('room:a', ['2'], { producer: producer('p', 0, 2) }),
+          pub('room:a', ['0'], { producer: producer('p', 0, 0) }),
+        ])
+        expect(results.map((r) => r.kind)).toEqual([
+          'appended',
+          'appended',
+          'duplicate',
+          'rejected',
+          'appended',
+          'duplicate',
+        ])
+        expect(results[2]).toMatchObject({ offset: 2, lastSeq: 1 })
+        expect(results[5]).toMatchObject({ offset: 1, lastSeq: 2 })
+        expect(texts(await store.read('room:a', 0, 10))).toEqual(['0', '1', '2'])
+      })
+
+      it('keeps producer state per stream', async () => {
+        await create('room:a')
+        await create('room:b')
+        await appendOne(pub('room:a', ['a'], { producer: producer('p', 0, 0) }))
+        await appendOne(pub('room:a', ['a'], { producer: producer('p', 0, 1) }))
+        expect(
+          (await appendOne(pub('room:b', ['b'], { producer: producer('p', 0, 0) }))).kind,
+        ).toBe('appended')
+        expect(await store.getProducer('room:b', 'p')).toMatchObject({ lastSeq: 0, lastOffset: 1 })
+      })
+
+      it('reports a duplicate before a Stream-Seq regression so that a retry stays idempotent', async () => {
+        await create('room:a')
+        const request = pub('room:a', ['a'], { producer: producer('p', 0, 0), streamSeq: '1' })
+        await appendOne(request)
+        expect(await appendOne(request)).toMatchObject({ kind: 'duplicate', offset: 1 })
+      })
+    })
+
+    describe('closure', () => {
+      it('closes a stream atomically with a final append', async () => {
+        await create('room:a')
+        const result = appended(
+          await appendOne(pub('room:a', ['last'], { close: true, producer: producer('p', 0, 0) })),
+        )
+        expect(result).toMatchObject({ head: 1, closed: true })
+        expect(await store.getStream('room:a')).toMatchObject({
+          closed: true,
+          closedBy: { id: 'p', epoch: 0, seq: 0 },
+          head: 1,
+        })
+      })
+
+      it('rejects appends to a closed stream with STREAM_CLOSED', async () => {
+        await create('room:a')
+        await appendOne(pub('room:a', ['last'], { close: true }))
+        expect(await appendOne(pub('room:a', ['x']))).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.STREAM_CLOSED,
+          closed: true,
+        })
+        expect(
+          await appendOne(pub('room:a', ['x'], { producer: producer('q', 0, 0) })),
+        ).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.STREAM_CLOSED,
+          closed: true,
+        })
+        expect(await head('room:a')).toBe(1)
+      })
+
+      it('checks closure before the content type', async () => {
+        await create('room:a')
+        await appendOne(pub('room:a', [], { close: true }))
+        expect(await appendOne(pub('room:a', ['x'], { contentType: 'text/plain' }))).toMatchObject({
+          code: ErrorCode.STREAM_CLOSED,
+        })
+      })
+
+      it('reports a retry of the closing publish as a duplicate of the closed stream', async () => {
+        const stream = await create('room:a', { initial: ['0'] })
+        const close = pub('room:a', ['a', 'b'], { close: true, producer: producer('p', 0, 0) })
+        await appendOne(close)
+        expect(await appendOne(close)).toEqual({
+          kind: 'duplicate',
+          epoch: stream.epoch,
+          offset: 3,
+          lastSeq: 0,
+          closed: true,
+        })
+        // Another seq of the same producer is not the closing publish.
+        expect(
+          await appendOne(pub('room:a', ['c'], { producer: producer('p', 0, 1) })),
+        ).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.STREAM_CLOSED,
+        })
+        expect(await head('room:a')).toBe(3)
+      })
+
+      it('closes without data and reports its retry at the final offset', async () => {
+        await create('room:a', { initial: ['0', '1'] })
+        await appendOne(pub('room:a', ['2'], { producer: producer('p', 0, 0) }))
+        const result = appended(
+          await appendOne(pub('room:a', [], { close: true, producer: producer('p', 0, 1) })),
+        )
+        expect(result).toMatchObject({ messages: [], head: 3, closed: true })
+        expect(await store.getProducer('room:a', 'p')).toMatchObject({ lastSeq: 1, lastOffset: 3 })
+        expect(
+          await appendOne(pub('room:a', [], { close: true, producer: producer('p', 0, 1) })),
+        ).toMatchObject({ kind: 'duplicate', offset: 3, closed: true })
+      })
+
+      it('treats a close-only request without producer on a closed stream as idempotent', async () => {
+        await create('room:a', { initial: ['0'] })
+        await appendOne(pub('room:a', [], { close: true }))
+        const again = appended(await appendOne(pub('room:a', [], { close: true })))
+        expect(again).toMatchObject({ messages: [], head: 1, closed: true })
+        expect(await appendOne(pub('room:a', ['x'], { close: true }))).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.STREAM_CLOSED,
+        })
+      })
+
+      it('creates a missing stream already closed with createIfMissing and close', async () => {
+        const result = appended(
+          await appendOne(
+            pub('room:new', ['1'], { close: true, createIfMissing: { contentType: JSON_TYPE } }),
+          ),
+        )
+        expect(result.closed).toBe(true)
+        expect(await store.getStream('room:new')).toMatchObject({ head: 1, closed: true })
+      })
+    })
+
+    describe('read', () => {
+      it('returns messages after an offset, in order, a page at a time', async () => {
+        await create('room:a', { initial: ['1', '2', '3', '4', '5'] })
+        expect(offsets(await store.read('room:a', 0, 2))).toEqual([1, 2])
+        expect(offsets(await store.read('room:a', 2, 2))).toEqual([3, 4])
+        expect(offsets(await store.read('room:a', 4, 2))).toEqual([5])
+        expect(await store.read('room:a', 5, 2)).toEqual([])
+        expect(await store.read('room:a', 99, 2)).toEqual([])
+        expect(await store.read('room:a', 0, 0)).toEqual([])
+        expect(offsets(await store.read('room:a', -1, 10))).toEqual([1, 2, 3, 4, 5])
+      })
+
+      it('returns an empty list for an unknown stream', async () => {
+        expect(await store.read('nope', 0, 10)).toEqual([])
+      })
+
+      it('starts at the tail when asked for trimmed history', async () => {
+        await create('room:a', { initial: ['1', '2', '3', '4', '5'] })
+        await store.trim('room:a', { policy: { maxCount: 2 }, now: T0 })
+        expect(offsets(await store.read('room:a', 0, 10))).toEqual([4, 5])
+        expect(offsets(await store.read('room:a', 4, 10))).toEqual([5])
+      })
+    })
+
+    describe('trim', () => {
+      async function seedByAge(stream: string): Promise<void> {
+        await create(stream)
+        // Offsets 1..5 committed at T0, T0+10, …, T0+40.
+        for (let i = 0; i < 5; i++)
+          await appendOne(pub(stream, [String(i + 1)], { now: T0 + i * 10 }))
+      }
+
+      it('keeps the newest maxCount messages and returns the new tail', async () => {
+        await create('room:a', { initial: ['1', '2', '3', '4', '5'] })
+        expect(await store.trim('room:a', { policy: { maxCount: 3 }, now: T0 })).toBe(3)
+        expect(await store.getStream('room:a')).toMatchObject({ head: 5, tail: 3 })
+        expect(offsets(await store.read('room:a', 0, 10))).toEqual([3, 4, 5])
+        // Trimming again with the same policy changes nothing.
+        expect(await store.trim('room:a', { policy: { maxCount: 3 }, now: T0 })).toBe(3)
+      })
+
+      it('deletes messages older than maxAgeMs and keeps those at the limit', async () => {
+        await seedByAge('room:a')
+        // Cut-off T0+20: offsets 1 and 2 (T0, T0+10) go; offset 3 (exactly T0+20) stays.
+        expect(await store.trim('room:a', { policy: { maxAgeMs: 30 }, now: T0 + 50 })).toBe(3)
+        expect(offsets(await store.read('room:a', 0, 10))).toEqual([3, 4, 5])
+      })
+
+      it('applies whichever of age and count trims more', async () => {
+        await seedByAge('room:a')
+        expect(
+          await store.trim('room:a', { policy: { maxAgeMs: 1_000, maxCount: 2 }, now: T0 + 50 }),
+        ).toBe(4)
+        expect(
+          await store.trim('room:a', { policy: { maxAgeMs: 5, maxCount: 100 }, now: T0 + 50 }),
+        ).toBe(6)
+      })
+
+      it('never deletes offsets at or after keepFrom', async () => {
+        await create('room:a', { initial: ['1', '2', '3', '4', '5'] })
+        expect(await store.trim('room:a', { policy: { maxCount: 0 }, now: T0, keepFrom: 3 })).toBe(
+          3,
+        )
+        expect(offsets(await store.read('room:a', 0, 10))).toEqual([3, 4, 5])
+        // keepFrom below the tail never moves the tail back.
+        expect(await store.trim('room:a', { policy: { maxCount: 0 }, now: T0, keepFrom: 1 })).toBe(
+          3,
+        )
+        expect((await store.getStream('room:a'))?.tail).toBe(3)
+      })
+
+      it('sets the tail to head + 1 when everything is trimmed and keeps the head', async () => {
+        await create('room:a', { initial: ['1', '2', '3'] })
+        expect(await store.trim('room:a', { policy: { maxAgeMs: 0 }, now: T0 + 1 })).toBe(4)
+        expect(await store.getStream('room:a')).toMatchObject({ head: 3, tail: 4 })
+        expect(await store.read('room:a', 0, 10)).toEqual([])
+        // Offsets are never reused: the next append continues after the old head.
+        const next = appended(await appendOne(pub('room:a', ['4'])))
+        expect(offsets(next.messages)).toEqual([4])
+        expect(await store.getStream('room:a')).toMatchObject({ head: 4, tail: 4 })
+        expect(offsets(await store.read('room:a', 0, 10))).toEqual([4])
+      })
+
+      it('leaves an empty stream at head 0, tail 1', async () => {
+        await create('room:a')
+        expect(await store.trim('room:a', { policy: { maxCount: 0, maxAgeMs: 0 }, now: T0 })).toBe(
+          1,
+        )
+        expect(await store.getStream('room:a')).toMatchObject({ head: 0, tail: 1 })
+      })
+
+      it('trims nothing with an empty policy', async () => {
+        await create('room:a', { initial: ['1', '2'] })
+        expect(await store.trim('room:a', { policy: {}, now: T0 + 1e9 })).toBe(1)
+        expect(offsets(await store.read('room:a', 0, 10))).toEqual([1, 2])
+      })
+
+      it('returns 0 for an unknown stream', async () => {
+        expect(await store.trim('nope', { policy: { maxCount: 0 }, now: T0 })).toBe(0)
+      })
+
+      it('stops trimming by age at the first message young enough', async () => {
+        await create('room:a')
+        // A clock step back between nodes: offset 2 is younger than offset 3.
+        await appendOne(pub('room:a', ['1'], { now: T0 }))
+        await appendOne(pub('room:a', ['2'], { now: T0 + 100 }))
+        await appendOne(pub('room:a', ['3'], { now: T0 + 10 }))
+        expect(await store.trim('room:a', { policy: { maxAgeMs: 50 }, now: T0 + 100 })).toBe(2)
+        expect(offsets(await store.read('room:a', 0, 10))).toEqual([2, 3])
+      })
+    })
+
+    describe('deleteStream', () => {
+      it('deletes the stream with its messages, producers and cursors only', async () => {
+        await create('room:a', { initial: ['1'] })
+        await create('room:b', { initial: ['1'] })
+        for (const s of ['room:a', 'room:b']) {
+          await appendOne(pub(s, ['2'], { producer: producer('p', 0, 0) }))
+        }
+        await store.createClient(client('c1', 'alice'))
+        const epochA = (await store.getStream('room:a'))?.epoch ?? ''
+        const epochB = (await store.getStream('room:b'))?.epoch ?? ''
+        await store.saveCursors(
+          [
+            { clientId: 'c1', stream: 'room:a', epoch: epochA, offset: 1 },
+            { clientId: 'c1', stream: 'room:b', epoch: epochB, offset: 2 },
+          ],
+          T0,
+        )
+
+        expect(await store.deleteStream('room:a')).toBe(true)
+        expect(await store.deleteStream('room:a')).toBe(false)
+        expect(await store.getStream('room:a')).toBeUndefined()
+        expect(await store.read('room:a', 0, 10)).toEqual([])
+        expect(await store.getProducer('room:a', 'p')).toBeUndefined()
+        expect(await store.getCursorsOfStream('room:a')).toEqual([])
+        expect((await store.getCursors('c1')).map((c) => c.stream)).toEqual(['room:b'])
+        expect(offsets(await store.read('room:b', 0, 10))).toEqual([1, 2])
+        expect(await store.getProducer('room:b', 'p')).toMatchObject({ lastOffset: 2 })
+        expect(await store.getClient('c1')).toBeDefined()
+      })
+
+      it('lets a recreated stream start from offset 1 with fresh producer state', async () => {
+        await create('room:a', { initial: ['1', '2'] })
+        await appendOne(pub('room:a', ['3'], { producer: producer('p', 0, 0) }))
+        await store.deleteStream('room:a')
+        await create('room:a')
+        const result = appended(
+          await appendOne(pub('room:a', ['x'], { producer: producer('p', 0, 0) })),
+        )
+        expect(offsets(result.messages)).toEqual([1])
+      })
+    })
+
+    describe('clients', () => {
+      it('creates, reads and counts clients per user', async () => {
+        await store.createClient(client('c1', 'alice'))
+        await store.createClient(client('c2', 'alice'))
+        await store.createClient(client('c3', 'bob'))
+        expect(await store.getClient('c1')).toEqual(client('c1', 'alice'))
+        expect(await store.getClient('nope')).toBeUndefined()
+        expect(await store.countClientsOfUser('alice')).toBe(2)
+        expect(await store.countClientsOfUser('bob')).toBe(1)
+        expect(await store.countClientsOfUser('carol')).toBe(0)
+      })
+
+      it('rejects a second client with the same id with CONFLICT', async () => {
+        await store.createClient(client('c1', 'alice'))
+        await expect(store.createClient(client('c1', 'mallory'))).rejects.toMatchObject({
+          code: ErrorCode.CONFLICT,
+        })
+        expect((await store.getClient('c1'))?.userId).toBe('alice')
+      })
+
+      it('moves lastSeenAt forward and ignores unknown ids', async () => {
+        await store.createClient(client('c1', 'alice'))
+        await store.createClient(client('c2', 'alice'))
+        await store.touchClients(['c1', 'nope'], T0 + 100)
+        expect((await store.getClient('c1'))?.lastSeenAt).toBe(T0 + 100)
+        expect((await store.getClient('c2'))?.lastSeenAt).toBe(T0)
+        expect(await store.getClient('nope')).toBeUndefined()
+        await store.touchClients(['c1'], T0 + 50)
+        expect((await store.getClient('c1'))?.lastSeenAt).toBe(T0 + 100)
+      })
+
+      it('deletes a client with its cursors', async () => {
+        await create('room:a')
+        await store.createClient(client('c1', 'alice'))
+        await store.createClient(client('c2', 'alice'))
+        await store.saveCursors(
+          [
+            { clientId: 'c1', stream: 'room:a', epoch: 'e', offset: 1 },
+            { clientId: 'c2', stream: 'room:a', epoch: 'e', offset: 2 },
+          ],
+          T0,
+        )
+        expect(await store.deleteClient('c1')).toBe(true)
+        expect(await store.deleteClient('c1')).toBe(false)
+        expect(await store.getClient('c1')).toBeUndefined()
+        expect(await store.getCursors('c1')).toEqual([])
+        expect((await store.getCursorsOfStream('room:a')).map((c) => c.clientId)).toEqual(['c2'])
+        // A client registered again under that id does not inherit the old cursors.
+        await store.createClient(client('c1', 'alice'))
+        expect(await store.getCursors('c1')).toEqual([])
+      })
+
+      it('garbage-collects clients not seen since a time, with their cursors', async () => {
+        await store.createClient(client('old1', 'alice', T0))
+        await store.createClient(client('old2', 'bob', T0 + 10))
+        await store.createClient(client('edge', 'bob', T0 + 20))
+        await store.createClient(client('new', 'alice', T0 + 30))
+        await store.saveCursors(
+          [
+            { clientId: 'old1', stream: 'room:a', epoch: 'e', offset: 1 },
+            { clientId: 'new', stream: 'room:a', epoch: 'e', offset: 1 },
+          ],
+          T0,
+        )
+        expect(await store.gcClients(T0 + 20)).toBe(2)
+        expect(await store.getClient('old1')).toBeUndefined()
+        expect(await store.getClient('old2')).toBeUndefined()
+        expect(await store.getClient('edge')).toBeDefined()
+        expect(await store.getClient('new')).toBeDefined()
+        expect((await store.getCursorsOfStream('room:a')).map((c) => c.clientId)).toEqual(['new'])
+        expect(await store.gcClients(T0 + 20)).toBe(0)
+      })
+    })
+
+    describe('cursors', () => {
+      beforeEach(async () => {
+        await store.createClient(client('c1', 'alice'))
+        await store.createClient(client('c2', 'bob'))
+      })
+
+      it('saves a cursor and moves it only forward within an epoch', async () => {
+        await store.saveCursors([{ clientId: 'c1', stream: 'room:a', epoch: 'e1', offset: 5 }], T0)
+        await store.saveCursors(
+          [{ clientId: 'c1', stream: 'room:a', epoch: 'e1', offset: 3 }],
+          T0 + 10,
+        )
+        expect(await store.getCursors('c1')).toEqual([
+          { clientId: 'c1', stream: 'room:a', epoch: 'e1', offset: 5, updatedAt: T0 },
+        ])
+        await store.saveCursors(
+          [{ clientId: 'c1', stream: 'room:a', epoch: 'e1', offset: 8 }],
+          T0 + 20,
+        )
+        expect(await store.getCursors('c1')).toEqual([
+          { clientId: 'c1', stream: 'room:a', epoch: 'e1', offset: 8, updatedAt: T0 + 20 },
+        ])
+      })
+
+      it('replaces a cursor of another epoch even with a lower offset', async () => {
+        await store.saveCursors([{ clientId: 'c1', stream: 'room:a', epoch: 'e1', offset: 50 }], T0)
+        await store.saveCursors(
+          [{ clientId: 'c1', stream: 'room:a', epoch: 'e2', offset: 2 }],
+          T0 + 5,
+        )
+        expect(await store.getCursors('c1')).toEqual([
+          { clientId: 'c1', stream: 'room:a', epoch: 'e2', offset: 2, updatedAt: T0 + 5 },
+        ])
+      })
+
+      it('applies the entries of one call in order', async () => {
+        await store.saveCursors(
+          [
+            { clientId: 'c1', stream: 'room:a', epoch: 'e1', offset: 4 },
+            { clientId: 'c1', stream: 'room:a', epoch: 'e1', offset: 9 },
+            { clientId: 'c1', stream: 'room:a', epoch: 'e1', offset: 6 },
+          ],
+          T0,
+        )
+        expect((await store.getCursors('c1'))[0]?.offset).toBe(9)
+      })
+
+      it('ignores cursors of unknown clients', async () => {
+        await store.saveCursors(
+          [
+            { clientId: 'ghost', stream: 'room:a', epoch: 'e1', offset: 1 },
+            { clientId: 'c1', stream: 'room:a', epoch: 'e1', offset: 1 },
+          ],
+          T0,
+        )
+        expect(await store.getCursors('ghost')).toEqual([])
+        expect((await store.getCursorsOfStream('room:a')).map((c) => c.clientId)).toEqual(['c1'])
+      })
+
+      it('lists cursors by client in stream order and by stream in client order', async () => {
+        await store.saveCursors(
+          [
+            { clientId: 'c2', stream: 'room:b', epoch: 'e', offset: 1 },
+            { clientId: 'c1', stream: 'room:b', epoch: 'e', offset: 2 },
+            { clientId: 'c1', stream: 'room:a', epoch: 'e', offset: 3 },
+          ],
+          T0,
+        )
+        expect((await store.getCursors('c1')).map((c) => [c.stream, c.offset])).toEqual([
+          ['room:a', 3],
+          ['room:b', 2],
+        ])
+        expect(
+          (await store.getCursorsOfStream('room:b')).map((c) => [c.clientId, c.offset]),
+        ).toEqual([
+          ['c1', 2],
+          ['c2', 1],
+        ])
+        expect(await store.getCursors('nobody')).toEqual([])
+      })
+    })
+  })
+}
