@@ -47,6 +47,8 @@ export interface ServerConfig {
   readonly shutdownRetryAfterMs: { readonly min: number; readonly max: number }
   /** Directory of static files to serve (a web app), if any. */
   readonly staticDir: string | undefined
+  /** Browser origins allowed to open a WebSocket (`Origin` header); undefined allows any. */
+  readonly allowedOrigins: readonly string[] | undefined
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -73,9 +75,18 @@ export const defaults: ServerConfig = deepFreeze({
   logLevel: 'info',
   shutdownRetryAfterMs: { min: 1_000, max: 5_000 },
   staticDir: undefined,
+  allowedOrigins: undefined,
 })
 
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const LOG_LEVELS: readonly LogLevel[] = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+]
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] }
 
@@ -97,27 +108,117 @@ const MAX_MS = 10 * 365 * DAY_MS
  * `SEQLINE_` + the flag in upper snake case (`--heartbeat-ms` → `SEQLINE_HEARTBEAT_MS`).
  */
 export const settings: readonly Setting[] = [
-  { flag: 'port', help: 'TCP port (0: any free port)', kind: 'int', min: 0, max: 65_535, apply: (c, v) => (c.port = v as number) },
-  { flag: 'host', help: 'interface to listen on', kind: 'string', apply: (c, v) => (c.host = v as string) },
-  { flag: 'store', help: 'sqlite:<path> or memory:', kind: 'string', apply: (c, v) => (c.store = v as string) },
-  { flag: 'auth', help: 'dev (INSECURE) | jwt:<secret> | jwt:<path-to-jwks.json>', kind: 'string', apply: (c, v) => (c.auth = v as string) },
-  { flag: 'jwt-issuer', help: 'required JWT "iss"', kind: 'string', apply: (c, v) => (c.jwt.issuer = v as string) },
-  { flag: 'jwt-audience', help: 'required JWT "aud"', kind: 'string', apply: (c, v) => (c.jwt.audience = v as string) },
-  { flag: 'jwt-user-claim', help: 'JWT claim holding the user id', kind: 'string', apply: (c, v) => (c.jwt.userClaim = v as string) },
-  { flag: 'heartbeat-ms', help: 'client ping interval', kind: 'int', min: 100, max: 600_000, apply: (c, v) => (c.heartbeatMs = v as number) },
-  { flag: 'max-payload-bytes', help: 'largest payload / frame', kind: 'int', min: 1, max: 64 * 1024 * 1024, apply: (c, v) => (c.limits.maxPayloadBytes = v as number) },
-  { flag: 'publish-rate', help: 'publishes per second per client', kind: 'int', min: 1, max: 1_000_000, apply: (c, v) => (c.limits.publishRatePerSec = v as number) },
-  { flag: 'publish-burst', help: 'publish burst per client', kind: 'int', min: 1, max: 1_000_000, apply: (c, v) => (c.limits.publishBurst = v as number) },
-  { flag: 'max-streams-per-connection', help: 'subscriptions per connection', kind: 'int', min: 1, max: 1_000_000, apply: (c, v) => (c.limits.maxStreamsPerConnection = v as number) },
-  { flag: 'max-connections-per-client', help: 'open connections per client id', kind: 'int', min: 1, max: 1_000, apply: (c, v) => (c.limits.maxConnectionsPerClient = v as number) },
-  { flag: 'max-clients-per-user', help: 'registered clients per user', kind: 'int', min: 1, max: 1_000_000, apply: (c, v) => (c.limits.maxClientsPerUser = v as number) },
+  {
+    flag: 'port',
+    help: 'TCP port (0: any free port)',
+    kind: 'int',
+    min: 0,
+    max: 65_535,
+    apply: (c, v) => (c.port = v as number),
+  },
+  {
+    flag: 'host',
+    help: 'interface to listen on',
+    kind: 'string',
+    apply: (c, v) => (c.host = v as string),
+  },
+  {
+    flag: 'store',
+    help: 'sqlite:<path> or memory:',
+    kind: 'string',
+    apply: (c, v) => (c.store = v as string),
+  },
+  {
+    flag: 'auth',
+    help: 'dev (INSECURE) | jwt:<secret> | jwt:<path-to-jwks.json>',
+    kind: 'string',
+    apply: (c, v) => (c.auth = v as string),
+  },
+  {
+    flag: 'jwt-issuer',
+    help: 'required JWT "iss"',
+    kind: 'string',
+    apply: (c, v) => (c.jwt.issuer = v as string),
+  },
+  {
+    flag: 'jwt-audience',
+    help: 'required JWT "aud"',
+    kind: 'string',
+    apply: (c, v) => (c.jwt.audience = v as string),
+  },
+  {
+    flag: 'jwt-user-claim',
+    help: 'JWT claim holding the user id',
+    kind: 'string',
+    apply: (c, v) => (c.jwt.userClaim = v as string),
+  },
+  {
+    flag: 'heartbeat-ms',
+    help: 'client ping interval',
+    kind: 'int',
+    min: 100,
+    max: 600_000,
+    apply: (c, v) => (c.heartbeatMs = v as number),
+  },
+  {
+    flag: 'max-payload-bytes',
+    help: 'largest payload / frame',
+    kind: 'int',
+    min: 1,
+    max: 64 * 1024 * 1024,
+    apply: (c, v) => (c.limits.maxPayloadBytes = v as number),
+  },
+  {
+    flag: 'publish-rate',
+    help: 'publishes per second per client',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    apply: (c, v) => (c.limits.publishRatePerSec = v as number),
+  },
+  {
+    flag: 'publish-burst',
+    help: 'publish burst per client',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    apply: (c, v) => (c.limits.publishBurst = v as number),
+  },
+  {
+    flag: 'max-streams-per-connection',
+    help: 'subscriptions per connection',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    apply: (c, v) => (c.limits.maxStreamsPerConnection = v as number),
+  },
+  {
+    flag: 'max-connections-per-client',
+    help: 'open connections per client id',
+    kind: 'int',
+    min: 1,
+    max: 1_000,
+    apply: (c, v) => (c.limits.maxConnectionsPerClient = v as number),
+  },
+  {
+    flag: 'max-clients-per-user',
+    help: 'registered clients per user',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    apply: (c, v) => (c.limits.maxClientsPerUser = v as number),
+  },
   {
     flag: 'retention-max-age-ms',
     help: 'default retention by age (0: keep forever)',
     kind: 'int',
     min: 0,
     max: MAX_MS,
-    apply: (c, v) => (c.retention.defaultPolicy = { ...c.retention.defaultPolicy, maxAgeMs: v === 0 ? undefined : (v as number) }),
+    apply: (c, v) =>
+      (c.retention.defaultPolicy = {
+        ...c.retention.defaultPolicy,
+        maxAgeMs: v === 0 ? undefined : (v as number),
+      }),
   },
   {
     flag: 'retention-max-count',
@@ -125,13 +226,58 @@ export const settings: readonly Setting[] = [
     kind: 'int',
     min: 0,
     max: Number.MAX_SAFE_INTEGER,
-    apply: (c, v) => (c.retention.defaultPolicy = { ...c.retention.defaultPolicy, maxCount: v === 0 ? undefined : (v as number) }),
+    apply: (c, v) =>
+      (c.retention.defaultPolicy = {
+        ...c.retention.defaultPolicy,
+        maxCount: v === 0 ? undefined : (v as number),
+      }),
   },
-  { flag: 'retention-interval-ms', help: 'retention job period', kind: 'int', min: 100, max: MAX_MS, apply: (c, v) => (c.retention.intervalMs = v as number) },
-  { flag: 'client-ttl-ms', help: 'forget clients unseen for this long', kind: 'int', min: 1_000, max: MAX_MS, apply: (c, v) => (c.clientTtlMs = v as number) },
-  { flag: 'gc-interval-ms', help: 'client GC job period', kind: 'int', min: 100, max: MAX_MS, apply: (c, v) => (c.gcIntervalMs = v as number) },
-  { flag: 'log-level', help: LOG_LEVELS.join(' | '), kind: LOG_LEVELS, apply: (c, v) => (c.logLevel = v as LogLevel) },
-  { flag: 'static-dir', help: 'directory of static files to serve', kind: 'string', apply: (c, v) => (c.staticDir = v as string) },
+  {
+    flag: 'retention-interval-ms',
+    help: 'retention job period',
+    kind: 'int',
+    min: 100,
+    max: MAX_MS,
+    apply: (c, v) => (c.retention.intervalMs = v as number),
+  },
+  {
+    flag: 'client-ttl-ms',
+    help: 'forget clients unseen for this long',
+    kind: 'int',
+    min: 1_000,
+    max: MAX_MS,
+    apply: (c, v) => (c.clientTtlMs = v as number),
+  },
+  {
+    flag: 'gc-interval-ms',
+    help: 'client GC job period',
+    kind: 'int',
+    min: 100,
+    max: MAX_MS,
+    apply: (c, v) => (c.gcIntervalMs = v as number),
+  },
+  {
+    flag: 'log-level',
+    help: LOG_LEVELS.join(' | '),
+    kind: LOG_LEVELS,
+    apply: (c, v) => (c.logLevel = v as LogLevel),
+  },
+  {
+    flag: 'allowed-origins',
+    help: 'comma-separated browser origins allowed to connect (default: any)',
+    kind: 'string',
+    apply: (c, v) =>
+      (c.allowedOrigins = (v as string)
+        .split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== '')),
+  },
+  {
+    flag: 'static-dir',
+    help: 'directory of static files to serve',
+    kind: 'string',
+    apply: (c, v) => (c.staticDir = v as string),
+  },
 ]
 
 /** The environment variable of a flag: `heartbeat-ms` → `SEQLINE_HEARTBEAT_MS`. */

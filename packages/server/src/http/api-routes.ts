@@ -12,7 +12,13 @@ import { readJsonBody } from './read-json-body.js'
 export interface ApiContext {
   readonly engine: Pick<
     Engine,
-    'registerClient' | 'forgetClient' | 'ownClient' | 'ack' | 'getCursors' | 'presenceOf' | 'authorize'
+    | 'registerClient'
+    | 'forgetClient'
+    | 'ownClient'
+    | 'ack'
+    | 'getCursors'
+    | 'presenceOf'
+    | 'authorize'
   >
   readonly authenticate: Authenticate
   readonly metrics: Metrics

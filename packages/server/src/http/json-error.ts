@@ -18,7 +18,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
  */
 export function sendJsonError(res: ServerResponse, err: unknown): void {
   const error =
-    err instanceof SeqlineError ? err : new SeqlineError(ErrorCode.INTERNAL, 'Internal server error')
+    err instanceof SeqlineError
+      ? err
+      : new SeqlineError(ErrorCode.INTERNAL, 'Internal server error')
   if (res.headersSent) {
     // Too late for a status line: cutting the connection is the only honest signal left.
     res.destroy()

@@ -54,7 +54,9 @@ export function readJsonBody(
     }
     const onError = (cause: Error): void => {
       cleanup()
-      reject(new SeqlineError(ErrorCode.BAD_REQUEST, 'The request body could not be read', { cause }))
+      reject(
+        new SeqlineError(ErrorCode.BAD_REQUEST, 'The request body could not be read', { cause }),
+      )
     }
     const onAborted = (): void => onError(new Error('request aborted'))
     req.on('data', onData)

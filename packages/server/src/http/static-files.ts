@@ -98,7 +98,10 @@ async function sendFile(
 ): Promise<void> {
   const lastModified = new Date(Math.floor(mtime.getTime() / 1000) * 1000)
   const since = Date.parse(req.headers['if-modified-since'] ?? '')
-  res.setHeader('Content-Type', CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream')
+  res.setHeader(
+    'Content-Type',
+    CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream',
+  )
   res.setHeader('Last-Modified', lastModified.toUTCString())
   res.setHeader('X-Content-Type-Options', 'nosniff')
   // Fingerprinted build assets (name-abc12345.js) never change; everything else is revalidated.

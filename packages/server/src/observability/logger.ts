@@ -74,7 +74,9 @@ function prettyDestination(out: NodeJS.WritableStream): DestinationStream {
       const level = LEVEL_NAMES[entry.level as number] ?? String(entry.level)
       const fields = Object.entries(entry)
         .filter(([key]) => !OMITTED_KEYS.has(key))
-        .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+        .map(
+          ([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+        )
       const parts = [time.toISOString().slice(11, 23), level, String(entry.msg ?? ''), ...fields]
       out.write(parts.join(' ') + '\n')
     },

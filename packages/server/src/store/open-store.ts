@@ -21,7 +21,8 @@ export async function openStore(spec: string | Store): Promise<Store> {
 function storeOf(spec: string): Store {
   if (spec.startsWith('sqlite:')) {
     const path = spec.slice('sqlite:'.length)
-    if (path === '') throw new Error('Store "sqlite:" needs a file path, e.g. sqlite:./data/seqline.db')
+    if (path === '')
+      throw new Error('Store "sqlite:" needs a file path, e.g. sqlite:./data/seqline.db')
     return new SqliteStore({ path })
   }
   if (spec === 'memory:' || spec === 'memory') return new MemoryStore()

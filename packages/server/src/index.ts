@@ -1,0 +1,45 @@
+// The public API of @seqline/server. Anything not exported here is internal.
+
+export { createServer } from './server.js'
+export type { SeqlineServer, SeqlineServerOptions } from './server.js'
+
+export { Engine, engineDefaults } from './engine/engine.js'
+export type { CommitEvent, EngineOptions } from './engine/engine.js'
+
+export { openStore } from './store/open-store.js'
+export { SqliteStore } from './store/sqlite-store.js'
+export type { SqliteStoreOptions } from './store/sqlite-store.js'
+export { MemoryStore } from './store/memory-store.js'
+export { JSON_CONTENT_TYPE } from './store/store.js'
+export type {
+  AppendRequest,
+  AppendResult,
+  ClientRecord,
+  CreateStreamInput,
+  CreateStreamResult,
+  CursorRecord,
+  ProducerRef,
+  ProducerState,
+  RetentionPolicy,
+  Store,
+  StoredMessage,
+  StreamRecord,
+  TrimRequest,
+} from './store/store.js'
+
+export { allowAll } from './auth/authenticator.js'
+export type { Authenticate, Authorize, AuthorizeAction } from './auth/authenticator.js'
+export { devAuthenticate } from './auth/dev-auth.js'
+export { createJwtAuthenticate } from './auth/jwt-auth.js'
+export type { JwtAuthOptions, JwtKeySource } from './auth/jwt-auth.js'
+export { parseAuthOption } from './auth/parse-auth-option.js'
+
+export { defaults, parseConfig } from './config.js'
+export type { ServerConfig, ServerLimits } from './config.js'
+
+export { createLogger } from './observability/logger.js'
+export type { LogLevel, Logger, LoggerOptions } from './observability/logger.js'
+export { createMetrics } from './observability/metrics.js'
+export type { Metrics, PublishResult } from './observability/metrics.js'
+
+export { ErrorCode, SeqlineError } from '@seqline/protocol'
