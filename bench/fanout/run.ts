@@ -5,7 +5,7 @@
 //   npx tsx bench/fanout/run.ts [--subscribers 100] [--rate 2000] [--seconds 10] [--bytes 100]
 //
 // Servers run as child processes; the publisher and the subscribers run here. Loopback only.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -40,6 +40,18 @@ interface Result {
   readonly p50: number
   readonly p99: number
   readonly lost: number
+  /** Server CPU seconds (user + system) per second of the measured window. */
+  readonly serverCpu: number
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
 }
 
 /** A payload of about BYTES bytes of JSON carrying its send time. */
@@ -47,7 +59,15 @@ function payload(sentAt: number): { t0: number; pad: string } {
   return { t0: sentAt, pad: 'x'.repeat(Math.max(0, BYTES - 40)) }
 }
 
-const T0 = /"t0":([0-9.]+)/
+const T0_KEY = Buffer.from('"t0":')
+
+/** Reads the send time out of a frame without parsing it (the subscribers must stay cheap). */
+function sentAtOf(data: Buffer): number {
+  const at = data.indexOf(T0_KEY)
+  if (at < 0) return Number.NaN
+  const end = data.indexOf(44 /* , */, at)
+  return Number(data.toString('latin1', at + T0_KEY.length, end))
+}
 
 function open(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -76,6 +96,7 @@ function nextFrame(ws: WebSocket, t: string): Promise<Record<string, unknown>> {
  */
 async function measure(
   name: string,
+  serverPid: number,
   connectSubscriber: () => Promise<WebSocket>,
   connectPublisher: () => Promise<(data: unknown) => void>,
 ): Promise<Result> {
@@ -86,10 +107,9 @@ async function measure(
   for (let i = 0; i < SUBSCRIBERS; i++) {
     const ws = await connectSubscriber()
     ws.on('message', (data: Buffer) => {
-      const match = T0.exec(data.toString('latin1', 0, 200))
-      if (match === null) return
-      const sentAt = Number(match[1])
-      if (!measuring || sentAt < measureStart) return
+      if (!measuring) return
+      const sentAt = sentAtOf(data)
+      if (!(sentAt >= measureStart)) return
       delivered += 1
       latency.record(performance.now() - sentAt)
     })
@@ -97,6 +117,7 @@ async function measure(
   }
   const publish = await connectPublisher()
   let measureStart = Number.POSITIVE_INFINITY
+  let cpuStart = Number.NaN
   let sent = 0
   const perTick = (RATE * TICK_MS) / 1000
   const started = performance.now()
@@ -108,6 +129,7 @@ async function measure(
       if (!measuring && elapsed >= WARMUP * 1000) {
         measuring = true
         measureStart = performance.now()
+        cpuStart = cpuSeconds(serverPid)
       }
       if (elapsed >= total) {
         clearInterval(timer)
@@ -126,6 +148,7 @@ async function measure(
     }, TICK_MS)
   })
   const windowMs = performance.now() - measureStart
+  const serverCpu = (cpuSeconds(serverPid) - cpuStart) / (windowMs / 1000)
   // Let in-flight deliveries land before counting.
   await new Promise((r) => setTimeout(r, 1500))
   for (const ws of subscribers) ws.terminate()
@@ -137,6 +160,7 @@ async function measure(
     p50: latency.percentile(50),
     p99: latency.percentile(99),
     lost: sent * SUBSCRIBERS - delivered,
+    serverCpu,
   }
 }
 
@@ -165,6 +189,7 @@ async function seqline(): Promise<Result> {
   try {
     return await measure(
       'seqline (durable, SQLite)',
+      server.pid,
       async () => {
         const ws = await open(url)
         ws.send(JSON.stringify({ t: 'hello', token: 'bench-sub' }))
@@ -191,11 +216,13 @@ async function seqline(): Promise<Result> {
 
 async function rawWs(): Promise<Result> {
   const script = fileURLToPath(new URL('./raw-ws-server.ts', import.meta.url))
-  const server = await spawnServer(['--import', 'tsx', script])
+  const profile = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`]
+  const server = await spawnServer([...profile, '--import', 'tsx', script])
   const url = `ws://127.0.0.1:${server.port}`
   try {
     return await measure(
       'raw ws broadcast (no storage)',
+      server.pid,
       () => open(url),
       async () => {
         const ws = await open(url)
@@ -208,19 +235,21 @@ async function rawWs(): Promise<Result> {
 }
 
 const fmt = (n: number, digits = 1): string => n.toFixed(digits)
-if (values.only === 'seqline') {
-  console.log(await seqline())
+if (values.only !== undefined) {
+  console.log(values.only === 'seqline' ? await seqline() : await rawWs())
   process.exit(0)
 }
 const results = [await rawWs(), await seqline()]
 console.log(
   `\nfan-out: ${SUBSCRIBERS} subscribers, ${RATE} msg/s offered, ~${BYTES}-byte messages, ${SECONDS}s measured\n`,
 )
-console.log('| server | deliveries/s | p50 ms | p99 ms | not delivered in window |')
-console.log('| --- | ---: | ---: | ---: | ---: |')
+console.log(
+  '| server | deliveries/s | p50 ms | p99 ms | not delivered in window | server CPU (cores) | server µs CPU / delivery |',
+)
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of results) {
   console.log(
-    `| ${r.name} | ${fmt(r.deliveriesPerSec, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.lost} |`,
+    `| ${r.name} | ${fmt(r.deliveriesPerSec, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.lost} | ${fmt(r.serverCpu, 2)} | ${fmt((r.serverCpu / r.deliveriesPerSec) * 1e6, 2)} |`,
   )
 }
 const [raw, durable] = results as [Result, Result]

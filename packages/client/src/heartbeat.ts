@@ -26,7 +26,12 @@ export class Heartbeat {
   #lastPing = 0
   #handle: TimerHandle | undefined
 
-  constructor(clock: Clock, hooks: HeartbeatHooks, intervalMs: number, timeoutMs = intervalMs * 1.5) {
+  constructor(
+    clock: Clock,
+    hooks: HeartbeatHooks,
+    intervalMs: number,
+    timeoutMs = intervalMs * 1.5,
+  ) {
     this.#clock = clock
     this.#hooks = hooks
     this.#intervalMs = intervalMs

@@ -90,12 +90,14 @@ export class CursorPump implements HubMember {
           continue
         }
         let sent = 0
-        for (const message of batch) {
-          this.sink.send(message.frame)
-          this.position = message.offset
-          sent += 1
-          if (this.sink.bufferedAmount > this.options.highWaterMark) break
-        }
+        this.sink.batch(() => {
+          for (const message of batch) {
+            this.sink.send(message.frame)
+            this.position = message.offset
+            sent += 1
+            if (this.sink.bufferedAmount > this.options.highWaterMark) break
+          }
+        })
         this.events.delivered(sent)
       }
     } catch (err) {

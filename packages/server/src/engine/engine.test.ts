@@ -23,6 +23,9 @@ class ManualSink implements FrameSink {
     this.frames.push(JSON.parse(frame.toString()) as ServerFrame)
     if (!this.autoFlush) this.#unflushedBytes += frame.byteLength
   }
+  batch(write: () => void): void {
+    write()
+  }
   whenDrained(): Promise<void> {
     if (this.#unflushedBytes === 0) return Promise.resolve()
     return new Promise((resolve) => this.#waiters.push(resolve))

@@ -46,6 +46,8 @@ export interface EngineOptions {
   /** Clients not seen for this long are garbage-collected with their cursors. */
   readonly clientTtlMs?: number | undefined
   readonly gcIntervalMs?: number | undefined
+  /** How often streams past their TTL / `Stream-Expires-At` are deleted. */
+  readonly expiryIntervalMs?: number | undefined
   /** How often batched acks are written. */
   readonly cursorFlushMs?: number | undefined
   /** Bytes queued on a socket above which its pumps pause (G6). */
@@ -63,6 +65,7 @@ export const engineDefaults = {
   retentionIntervalMs: 60_000,
   clientTtlMs: 30 * 24 * 3600 * 1000,
   gcIntervalMs: 3600_000,
+  expiryIntervalMs: 1_000,
   cursorFlushMs: 250,
   highWaterMark: 1024 * 1024,
   pageSize: 512,
@@ -131,6 +134,15 @@ export class Engine {
         'client-gc',
         options.gcIntervalMs ?? engineDefaults.gcIntervalMs,
         () => this.runClientGc().then(() => undefined),
+        this.#logger,
+      ),
+      // Durable Streams TTL / Expires-At (§5.1): expired streams are deleted (soft-deleted when
+      // forks reference them). HTTP requests also check expiry themselves, so this job only
+      // bounds how long an expired, untouched stream keeps its storage.
+      new PeriodicJob(
+        'stream-expiry',
+        options.expiryIntervalMs ?? engineDefaults.expiryIntervalMs,
+        () => this.runExpiry().then(() => undefined),
         this.#logger,
       ),
       new PeriodicJob(
@@ -327,17 +339,23 @@ export class Engine {
     await this.authorize(session.userId, stream, 'read')
     let record = await this.store.getStream(stream)
     if (record === undefined) {
-      record = (
-        await this.store.createStream({
-          name: stream,
-          contentType: JSON_CONTENT_TYPE,
-          now: this.#now(),
-        })
-      ).stream
+      const created = await this.store.createStream({
+        name: stream,
+        contentType: JSON_CONTENT_TYPE,
+        now: this.#now(),
+      })
+      // Only a fork can be rejected; this is none, but the union says so (Durable Streams §4.2).
+      if (created.kind === 'rejected') throw new SeqlineError(created.code, created.message)
+      record = created.stream
     }
+    // A soft-deleted stream is a tombstone kept for its forks (Durable Streams §4.2).
+    if (record.softDeleted) throw new SeqlineError(ErrorCode.GONE, 'the stream was deleted')
     let start = from
     if (start === undefined) {
-      const cursor = (await this.store.getCursors(session.clientId)).find(
+      // Through getCursors(), which writes the acks still buffered (cursorFlushMs) first: a client
+      // that acks, drops and reconnects within one flush interval must resume from that ack, not
+      // from an older cursor or — without any — from 'latest', which would skip what it missed (G2).
+      const cursor = (await this.getCursors(session.clientId)).find(
         (c) => c.stream === stream,
       )
       start =
@@ -596,6 +614,19 @@ export class Engine {
       const last = page.at(-1)
       if (last === undefined || page.length < 200) return
       after = last.name
+    }
+  }
+
+  /**
+   * Deletes streams whose TTL or absolute expiry has passed (Durable Streams §5.1); returns how
+   * many. Subscribers and live HTTP readers of a deleted stream are told as for any delete.
+   */
+  async runExpiry(): Promise<number> {
+    let count = 0
+    for (;;) {
+      const names = await this.store.expiredStreams(this.#now(), 200)
+      for (const name of names) if (await this.deleteStream(name)) count += 1
+      if (names.length < 200) return count
     }
   }
 

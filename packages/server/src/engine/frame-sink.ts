@@ -13,4 +13,9 @@ export interface FrameSink {
   send(frame: Buffer): void
   /** Resolves once everything sent so far has been flushed, or the sink closed. */
   whenDrained(): Promise<void>
+  /**
+   * Runs `write` with the underlying socket corked, so a burst of frames leaves in one system call
+   * (and, on TCP, in as few segments as possible) instead of one per frame.
+   */
+  batch(write: () => void): void
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { Duplex } from 'node:stream'
 import {
   CLOSE_POLICY,
   CLOSE_REPLACED,
@@ -53,9 +54,10 @@ export class WsConnection {
 
   constructor(
     readonly socket: WebSocket,
+    stream: Duplex,
     private readonly ctx: WsConnectionContext,
   ) {
-    this.sink = new WsSink(this.id, socket)
+    this.sink = new WsSink(this.id, socket, stream)
     socket.on('message', (data, isBinary) => {
       this.alive = true
       const text = isBinary ? undefined : Array.isArray(data) ? Buffer.concat(data) : data

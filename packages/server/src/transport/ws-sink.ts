@@ -1,5 +1,8 @@
+import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import type { FrameSink } from '../engine/frame-sink.js'
+
+const TEXT = { binary: false } as const
 
 /**
  * A FrameSink over one `ws` socket. `ws` calls a send's callback once the frame has been handed
@@ -17,6 +20,8 @@ export class WsSink implements FrameSink {
   constructor(
     readonly id: string,
     private readonly socket: WebSocket,
+    /** The upgraded TCP socket `ws` writes to; ours since the `upgrade` event handed it to us. */
+    private readonly stream: Duplex,
   ) {
     socket.once('close', () => this.#release())
   }
@@ -32,7 +37,17 @@ export class WsSink implements FrameSink {
   send(frame: Buffer): void {
     if (this.closed) return
     this.#unflushed += 1
-    this.socket.send(frame, { binary: false }, this.#afterWrite)
+    this.socket.send(frame, TEXT, this.#afterWrite)
+  }
+
+  batch(write: () => void): void {
+    // `ws` corks and uncorks around each frame; the outer cork holds every frame until we are done.
+    this.stream.cork()
+    try {
+      write()
+    } finally {
+      this.stream.uncork()
+    }
   }
 
   whenDrained(): Promise<void> {

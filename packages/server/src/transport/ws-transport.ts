@@ -61,7 +61,7 @@ export function attachWebSocket(httpServer: HttpServer, options: WsTransportOpti
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new WsConnection(ws, {
+      const connection = new WsConnection(ws, socket, {
         engine,
         authenticate: options.authenticate,
         registry,

@@ -1,0 +1,43 @@
+export { createClient, defaults, SeqlineClient } from './seqline-client.js'
+export type { ClientEvents, ClientOptions } from './seqline-client.js'
+export type { ConnectionState, ConnectionStateKind, StateChange } from './connection-state.js'
+export { StreamHandle } from './stream-handle.js'
+export type {
+  ResetEvent,
+  ResetInfo,
+  SignalEvent,
+  SnapshotResult,
+  StreamEvents,
+  SubscribeOptions,
+  SubscribedEvent,
+  Subscription,
+} from './stream-handle.js'
+export type { PublishOutcome, PublishResult } from './outbox.js'
+export { ClientError, ClientErrorCode } from './client-error.js'
+export type { Disposer } from './emitter.js'
+export type { Storage } from './storage/storage.js'
+export { MemoryStorage } from './storage/memory-storage.js'
+export { FileStorage } from './storage/file-storage.js'
+export { IndexedDbStorage } from './storage/indexeddb-storage.js'
+export { SessionStorageStorage, browserStorage } from './storage/session-identity.js'
+export type {
+  Transport,
+  TransportCloseInfo,
+  TransportHandlers,
+  TransportLink,
+} from './transport.js'
+export { webSocketTransport, webSocketUrl } from './websocket-transport.js'
+export type {
+  WebSocketConstructor,
+  WebSocketLike,
+  WebSocketTransportOptions,
+} from './websocket-transport.js'
+export type { Environment, EnvironmentHooks } from './environment.js'
+export { browserEnvironment } from './environment.js'
+export type { Clock, TimerHandle } from './clock.js'
+export { systemClock } from './clock.js'
+export { ManualClock } from './manual-clock.js'
+export type { BackoffOptions } from './backoff.js'
+export { backoffDelay } from './backoff.js'
+export { ErrorCode, SeqlineError } from '@seqline/protocol'
+export type { Message, Position, PresenceEntry, StartFrom } from '@seqline/protocol'

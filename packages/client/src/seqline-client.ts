@@ -1,0 +1,379 @@
+import {
+  type ClientFrame,
+  type ErrorFrame,
+  ErrorCode,
+  type HelloFrame,
+  SeqlineError,
+  type ServerFrame,
+  type WelcomeFrame,
+} from '@seqline/protocol'
+import { AckBatcher } from './ack-batcher.js'
+import type { BackoffOptions } from './backoff.js'
+import { ClientError, ClientErrorCode } from './client-error.js'
+import { type Clock, systemClock } from './clock.js'
+import { Connection } from './connection.js'
+import type { ConnectionState, StateChange } from './connection-state.js'
+import { type Disposer, Emitter } from './emitter.js'
+import { type Environment, browserEnvironment } from './environment.js'
+import { type Identity, loadIdentity, saveIdentity } from './identity.js'
+import { Outbox, type PublishOutcome } from './outbox.js'
+import { PositionStore } from './position-store.js'
+import { randomId } from './random-id.js'
+import { MemoryStorage } from './storage/memory-storage.js'
+import { browserStorage } from './storage/session-identity.js'
+import type { Storage } from './storage/storage.js'
+import { StreamHandle } from './stream-handle.js'
+import type { Transport } from './transport.js'
+import { type WebSocketConstructor, webSocketTransport } from './websocket-transport.js'
+
+/** Options of {@link createClient}. Only `url` and `token` are required; see {@link defaults}. */
+export interface ClientOptions {
+  /** The server's http(s) base URL, e.g. `https://chat.example.com`. */
+  readonly url: string
+  /** The user's token, or a function returning a fresh one for every connection. */
+  readonly token: string | (() => string | Promise<string>)
+  /**
+   * Where identity, positions and the outbox live. Default: {@link browserStorage} in browsers,
+   * {@link MemoryStorage} elsewhere (pass a {@link FileStorage} in Node to survive restarts).
+   */
+  readonly storage?: Storage
+  /** WebSocket constructor; default: the global one, else the `ws` package. */
+  readonly WebSocket?: WebSocketConstructor
+  /** Replaces the transport entirely (tests, a future HTTP fallback). */
+  readonly transport?: Transport
+  /** Time source; tests pass a {@link ManualClock}. */
+  readonly clock?: Clock
+  /** Random source in [0, 1) for jitter. */
+  readonly random?: () => number
+  /** Network and page-lifecycle signals; default: the browser's, none in Node. `null`: none. */
+  readonly environment?: Environment | null
+  /** Reconnect backoff (full jitter, capped). */
+  readonly backoff?: BackoffOptions
+  /** Time allowed from dialing to `welcome`. */
+  readonly connectTimeoutMs?: number
+  /** Overrides the heartbeat interval announced by the server. */
+  readonly heartbeatMs?: number
+  /** Delay before processed offsets are acked, batching a burst into one `ack` per stream. */
+  readonly ackDelayMs?: number
+  /** Unacknowledged publishes pipelined per stream. */
+  readonly maxInFlight?: number
+}
+
+/** Default values of the optional {@link ClientOptions}. */
+export const defaults = {
+  backoff: { baseMs: 500, maxMs: 30_000 },
+  connectTimeoutMs: 10_000,
+  ackDelayMs: 100,
+  maxInFlight: 64,
+} as const
+
+/** Events of a {@link SeqlineClient}. */
+export interface ClientEvents {
+  /** The connection state changed. */
+  state: StateChange
+  /** The server accepted a `hello`; `replaced` tells why a new client id was issued. */
+  identity: { clientId: string; userId: string; replaced: 'unknown' | 'in-use' | undefined }
+  /** A publish ended, including those restored from storage that no promise awaits. */
+  published: { stream: string; seq: number; outcome: PublishOutcome }
+  /** A problem that does not close the client (storage, a refused hello, a server error). */
+  error: Error
+}
+
+/**
+ * A Seqline client: one connection, many streams, delivery state that outlives sockets (G7).
+ * Create it with {@link createClient}.
+ */
+export class SeqlineClient {
+  readonly #options: ClientOptions
+  readonly #storage: Storage
+  readonly #clock: Clock
+  readonly #random: () => number
+  readonly #events = new Emitter<ClientEvents>()
+  readonly #streams = new Map<string, StreamHandle<never>>()
+  readonly #connection: Connection
+  readonly #outbox: Outbox
+  readonly #positions: PositionStore
+  readonly #acks: AckBatcher
+  readonly #disposers: Disposer[] = []
+  readonly #ready: Promise<void>
+  #identity: Identity | undefined
+  /** Connection id held last by this object: lets a reconnect take over its own slot. Memory only. */
+  #takeover: string | undefined
+  /** Why the next `welcome` will carry a new client id, when we already know (CLIENT_UNKNOWN). */
+  #expectReplaced: 'unknown' | undefined
+  #closing: Promise<void> | undefined
+
+  constructor(options: ClientOptions) {
+    this.#options = options
+    this.#clock = options.clock ?? systemClock
+    this.#random = options.random ?? Math.random
+    this.#storage = options.storage ?? defaultStorage()
+    const backoff = options.backoff ?? defaults.backoff
+    const send = (frame: ClientFrame): boolean => this.#connection.send(frame)
+    this.#positions = new PositionStore(this.#storage, (error) => this.#storageFailed(error))
+    this.#acks = new AckBatcher(this.#clock, options.ackDelayMs ?? defaults.ackDelayMs, send)
+    this.#outbox = new Outbox({
+      storage: this.#storage,
+      clock: this.#clock,
+      random: this.#random,
+      backoff,
+      send,
+      maxInFlight: options.maxInFlight ?? defaults.maxInFlight,
+      onSettled: (entry, outcome) => this.#events.emit('published', { ...entry, outcome }),
+    })
+    this.#connection = new Connection({
+      transport:
+        options.transport ??
+        webSocketTransport(
+          options.WebSocket === undefined
+            ? { url: options.url }
+            : { url: options.url, WebSocket: options.WebSocket },
+        ),
+      clock: this.#clock,
+      random: this.#random,
+      backoff,
+      connectTimeoutMs: options.connectTimeoutMs ?? defaults.connectTimeoutMs,
+      heartbeatMs: options.heartbeatMs,
+      hello: () => this.#hello(),
+      onWelcome: (frame) => this.#welcome(frame),
+      onFrame: (frame) => this.#receive(frame),
+      onHelloError: (frame) => this.#helloRefused(frame),
+      onStateChange: (change) => this.#stateChanged(change),
+    })
+    this.#ready = this.#start()
+  }
+
+  /** Current connection state. */
+  get state(): ConnectionState {
+    return this.#connection.state
+  }
+
+  /** Server-assigned client id, once known. */
+  get clientId(): string | undefined {
+    return this.#identity?.clientId
+  }
+
+  /** Publishes waiting for their `puback`. */
+  get pendingPublishes(): number {
+    return this.#outbox.size
+  }
+
+  /** Resolves once identity and the outbox are loaded from storage. */
+  ready(): Promise<void> {
+    return this.#ready
+  }
+
+  /** Listens to a client event; returns the disposer. */
+  on<K extends keyof ClientEvents>(event: K, listener: (arg: ClientEvents[K]) => void): Disposer {
+    return this.#events.on(event, listener)
+  }
+
+  /**
+   * The handle of a stream; `T` types the `data` of its messages. The same name returns the same
+   * handle.
+   */
+  stream<T = unknown>(name: string): StreamHandle<T> {
+    let handle = this.#streams.get(name)
+    if (handle === undefined) {
+      handle = new StreamHandle<never>(name, {
+        send: (frame) => this.#connection.send(frame),
+        positions: this.#positions,
+        acks: this.#acks,
+        outbox: this.#outbox,
+        clock: this.#clock,
+        random: this.#random,
+        backoff: this.#options.backoff ?? defaults.backoff,
+        isOpen: () => this.#connection.state.kind === 'open',
+      })
+      this.#streams.set(name, handle)
+    }
+    return handle as unknown as StreamHandle<T>
+  }
+
+  /** Resolves when every publish (including restored ones) has been committed or has failed. */
+  async flushed(): Promise<void> {
+    await this.#ready
+    await this.#outbox.flushed()
+  }
+
+  /**
+   * Closes the connection, flushes acks and positions, and leaves nothing scheduled. Pending
+   * publishes reject with CLIENT_CLOSED but stay in storage for the next client.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#acks.flush()
+      this.#connection.close()
+      await this.#ready.catch(() => {})
+      await this.#positions.flush()
+    })()
+    return this.#closing
+  }
+
+  async #start(): Promise<void> {
+    try {
+      this.#identity = await loadIdentity(this.#storage)
+      this.#positions.use(namespaceOf(this.#identity))
+      await this.#outbox.load(namespaceOf(this.#identity), this.#identity.producerEpoch)
+    } catch (cause) {
+      this.#connection.close(
+        new ClientError(ClientErrorCode.STORAGE_FAILED, 'could not load client state', { cause }),
+      )
+      return
+    }
+    if (this.#connection.state.kind === 'closed') return
+    const environment =
+      this.#options.environment === undefined ? browserEnvironment() : this.#options.environment
+    if (environment !== undefined && environment !== null) {
+      this.#disposers.push(
+        environment.watch({
+          online: () => this.#connection.networkChanged(true),
+          offline: () => this.#connection.networkChanged(false),
+          wake: () => this.#connection.wake(),
+        }),
+      )
+    }
+    this.#connection.start(environment?.isOnline() ?? true)
+  }
+
+  async #hello(): Promise<HelloFrame> {
+    const token =
+      typeof this.#options.token === 'string' ? this.#options.token : await this.#options.token()
+    const identity = this.#identity
+    return {
+      t: 'hello',
+      token,
+      ...(identity?.clientId === undefined ? {} : { clientId: identity.clientId }),
+      ...(identity?.secret === undefined ? {} : { secret: identity.secret }),
+      ...(this.#takeover === undefined ? {} : { takeover: this.#takeover }),
+      onInUse: 'fresh',
+    }
+  }
+
+  #welcome(frame: WelcomeFrame): void {
+    const previous = this.#identity
+    if (previous === undefined) return
+    this.#takeover = frame.connectionId
+    const changed = previous.clientId !== frame.clientId
+    // A new id where we presented one means our old producer id is gone: see Outbox.rebind.
+    const replaced =
+      frame.replaced ??
+      (changed && previous.clientId !== undefined ? 'unknown' : this.#expectReplaced)
+    this.#expectReplaced = undefined
+    if (changed || frame.secret !== undefined) {
+      const next: Identity = {
+        localId: replaced === 'in-use' ? randomId() : previous.localId,
+        clientId: frame.clientId,
+        secret: frame.secret ?? previous.secret,
+        producerEpoch: previous.producerEpoch,
+      }
+      this.#identity = next
+      saveIdentity(this.#storage, next).catch((error: unknown) => this.#storageFailed(error))
+      if (replaced !== undefined) {
+        // Positions are per stream, not per client: they stay valid. A duplicated tab writes them
+        // under its own new namespace from now on.
+        if (replaced === 'in-use') this.#positions.use(namespaceOf(next), true)
+        this.#outbox
+          .rebind(replaced, namespaceOf(next), next.producerEpoch)
+          .catch((error: unknown) => this.#storageFailed(error))
+      }
+    }
+    this.#events.emit('identity', { clientId: frame.clientId, userId: frame.userId, replaced })
+    for (const handle of this.#streams.values()) handle.opened()
+    this.#acks.flush()
+    this.#outbox.opened()
+  }
+
+  #helloRefused(frame: ErrorFrame): 'fatal' | 'retry' | 'retry-now' {
+    const error = new SeqlineError(frame.code, frame.message)
+    if (frame.code === ErrorCode.CLIENT_UNKNOWN && this.#identity !== undefined) {
+      // Garbage-collected (DESIGN §9): register again on the next hello and resync.
+      const { clientId: _id, secret: _secret, ...rest } = this.#identity
+      this.#identity = rest
+      this.#expectReplaced = 'unknown'
+      return 'retry-now'
+    }
+    if (frame.code === ErrorCode.UNAUTHENTICATED || frame.code === ErrorCode.FORBIDDEN) {
+      return 'fatal'
+    }
+    this.#events.emit('error', error)
+    return 'retry'
+  }
+
+  #receive(frame: ServerFrame): void {
+    switch (frame.t) {
+      case 'puback':
+        this.#outbox.puback(frame)
+        return
+      case 'nack':
+        this.#outbox.nack(frame)
+        return
+      case 'error':
+        if (frame.stream !== undefined) this.#streams.get(frame.stream)?.receive(frame)
+        else if (frame.code === ErrorCode.UNAUTHENTICATED) {
+          this.#connection.close(new SeqlineError(frame.code, frame.message))
+        } else this.#events.emit('error', new SeqlineError(frame.code, frame.message))
+        return
+      case 'msg':
+      case 'caughtUp':
+      case 'reset':
+      case 'presence':
+      case 'presenceDelta':
+      case 'signal':
+        this.#streams.get(frame.stream)?.receive(frame)
+        return
+      default:
+    }
+  }
+
+  #stateChanged(change: StateChange): void {
+    if (change.from.kind === 'open' && change.to.kind !== 'open') {
+      for (const handle of this.#streams.values()) handle.disconnected()
+      this.#outbox.disconnected()
+    }
+    if (change.to.kind === 'closed') this.#shutdown()
+    this.#events.emit('state', change)
+    if (change.to.kind === 'closed' && change.to.error !== undefined) {
+      this.#events.emit('error', change.to.error)
+    }
+  }
+
+  /** Releases everything the client holds; after it nothing is attached or scheduled. */
+  #shutdown(): void {
+    for (const dispose of this.#disposers.splice(0)) dispose()
+    this.#acks.close()
+    this.#outbox.close()
+    for (const handle of this.#streams.values()) handle.close()
+  }
+
+  #storageFailed(cause: unknown): void {
+    this.#events.emit(
+      'error',
+      new ClientError(ClientErrorCode.STORAGE_FAILED, 'storage write failed', { cause }),
+    )
+  }
+}
+
+/**
+ * Creates a client and starts connecting.
+ *
+ * @example
+ * const client = createClient({ url: 'https://chat.example.com', token })
+ * const room = client.stream<{ text: string }>('room:general')
+ * room.subscribe({ onMessage: (m) => console.log(m.data.text) })
+ * const { offset } = await room.publish({ text: 'hi' })
+ */
+export function createClient(options: ClientOptions): SeqlineClient {
+  return new SeqlineClient(options)
+}
+
+function namespaceOf(identity: Identity): string {
+  return `${identity.localId}/`
+}
+
+function defaultStorage(): Storage {
+  const g = globalThis as { indexedDB?: unknown; sessionStorage?: unknown }
+  return g.indexedDB !== undefined && g.sessionStorage !== undefined
+    ? browserStorage()
+    : new MemoryStorage()
+}

@@ -1,0 +1,450 @@
+import type { AddressInfo } from 'node:net'
+import {
+  type ClientFrame,
+  type MsgFrame,
+  type ServerFrame,
+  parseClientFrame,
+  type Position,
+} from '@seqline/protocol'
+import { WebSocket, WebSocketServer } from 'ws'
+
+// A small in-process Seqline server speaking enough of protocol v1 to test the client end to end over
+// real sockets: an in-memory log per stream, idempotent producers, resume / reset, presence, signals,
+// plus fault injection (destroy sockets, blackhole, drop or duplicate live frames, lose pubacks).
+
+interface StreamState {
+  epoch: string
+  /** messages[i] has offset tail + i. */
+  messages: MsgFrame[]
+  tail: number
+  head: number
+  producers: Map<string, { epoch: number; lastSeq: number; offsets: Map<number, number> }>
+}
+
+interface ClientRecord {
+  readonly id: string
+  readonly secret: string
+  readonly userId: string
+  readonly cursors: Map<string, number>
+}
+
+interface Conn {
+  readonly ws: WebSocket
+  readonly id: string
+  client: ClientRecord | undefined
+  readonly subs: Set<string>
+  blackholed: boolean
+  readonly received: ClientFrame[]
+}
+
+/** Options of {@link FakeServer.start}. */
+export interface FakeServerOptions {
+  readonly heartbeatMs?: number
+}
+
+/** An in-process fake Seqline server on port 0. */
+export class FakeServer {
+  readonly url: string
+  readonly heartbeatMs: number
+  readonly #wss: WebSocketServer
+  readonly #streams = new Map<string, StreamState>()
+  readonly #clients = new Map<string, ClientRecord>()
+  readonly conns = new Set<Conn>()
+  #nextId = 1
+  #refusing = false
+  /** Live `msg` frames to drop before sending (gap injection), per stream. */
+  readonly dropLive = new Map<string, number>()
+  /** Send every live `msg` twice (at-least-once wire). */
+  duplicateLive = false
+  /** Commit publishes but never answer them (lost pubacks). */
+  losePubacks = false
+  /** Frames of every connection, in order. */
+  readonly frames: ClientFrame[] = []
+
+  private constructor(wss: WebSocketServer, heartbeatMs: number) {
+    this.#wss = wss
+    this.heartbeatMs = heartbeatMs
+    const { port } = wss.address() as AddressInfo
+    this.url = `http://127.0.0.1:${port}`
+    wss.on('connection', (ws) => this.#accept(ws))
+  }
+
+  static async start(options: FakeServerOptions = {}): Promise<FakeServer> {
+    const wss = await new Promise<WebSocketServer>((resolve) => {
+      const server: WebSocketServer = new WebSocketServer(
+        { host: '127.0.0.1', port: 0, path: '/v1/ws' },
+        () => resolve(server),
+      )
+    })
+    return new FakeServer(wss, options.heartbeatMs ?? 30_000)
+  }
+
+  /** Server-side publish. */
+  append(stream: string, data: unknown, from: string | null = null): MsgFrame {
+    return this.#commit(stream, data, from, null, null)
+  }
+
+  /** The committed messages of a stream, from the tail. */
+  log(stream: string): readonly MsgFrame[] {
+    return this.#stream(stream).messages
+  }
+
+  head(stream: string): Position {
+    const s = this.#stream(stream)
+    return { epoch: s.epoch, offset: s.head }
+  }
+
+  /** Retention: drops every message below `tail`. */
+  truncate(stream: string, tail: number): void {
+    const s = this.#stream(stream)
+    s.messages = s.messages.filter((m) => m.offset >= tail)
+    s.tail = tail
+  }
+
+  /** Recreates the stream's history under a new epoch (offsets restart at 1). */
+  resetEpoch(stream: string): void {
+    const s = this.#stream(stream)
+    s.epoch = `e${this.#nextId++}`
+    s.messages = []
+    s.tail = 1
+    s.head = 0
+    s.producers.clear()
+  }
+
+  /** The stream's last committed producer state, for assertions. */
+  producer(stream: string, producer: string): { epoch: number; lastSeq: number } | undefined {
+    return this.#stream(stream).producers.get(producer)
+  }
+
+  /** Destroys every socket abruptly (no close frame). */
+  destroyAll(): void {
+    for (const conn of this.conns) conn.ws.terminate()
+  }
+
+  /** Refuses (destroys) every new connection until `accept()`; with `drop`, also the current ones. */
+  refuse(drop = true): void {
+    this.#refusing = true
+    if (drop) this.destroyAll()
+  }
+
+  accept(): void {
+    this.#refusing = false
+  }
+
+  /** Current connections stop answering and sending, without closing: a half-open link. */
+  blackhole(): void {
+    for (const conn of this.conns) conn.blackholed = true
+  }
+
+  /** Sends `goaway` and closes every connection with 1001. */
+  goaway(retryAfterMs: number): void {
+    for (const conn of this.conns) {
+      this.#send(conn, { t: 'goaway', retryAfterMs })
+      conn.ws.close(1001, `retry=${retryAfterMs}`)
+    }
+  }
+
+  /** Garbage-collects a client: its next hello gets a new client (`replaced: 'unknown'`). */
+  forgetClient(id: string): void {
+    this.#clients.delete(id)
+  }
+
+  clientIds(): string[] {
+    return [...this.#clients.keys()]
+  }
+
+  async close(): Promise<void> {
+    for (const conn of this.conns) conn.ws.terminate()
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()))
+  }
+
+  #accept(ws: WebSocket): void {
+    if (this.#refusing) {
+      ws.terminate()
+      return
+    }
+    const conn: Conn = {
+      ws,
+      id: `conn${this.#nextId++}`,
+      client: undefined,
+      subs: new Set(),
+      blackholed: false,
+      received: [],
+    }
+    this.conns.add(conn)
+    ws.on('message', (data) => {
+      if (conn.blackholed) return
+      let frame: ClientFrame
+      try {
+        frame = parseClientFrame(String(data))
+      } catch (error) {
+        this.#send(conn, { t: 'error', code: 'BAD_FRAME', message: String(error) })
+        return
+      }
+      conn.received.push(frame)
+      this.frames.push(frame)
+      this.#handle(conn, frame)
+    })
+    ws.on('close', () => {
+      this.conns.delete(conn)
+      this.#left(conn)
+    })
+    ws.on('error', () => {})
+  }
+
+  #handle(conn: Conn, frame: ClientFrame): void {
+    if (frame.t === 'hello') return this.#hello(conn, frame)
+    const client = conn.client
+    if (client === undefined) {
+      return this.#send(conn, { t: 'error', code: 'HELLO_REQUIRED', message: 'hello first' })
+    }
+    switch (frame.t) {
+      case 'ping':
+        return this.#send(conn, { t: 'pong' })
+      case 'sub':
+        return this.#sub(conn, client, frame.stream, frame.from)
+      case 'unsub':
+        conn.subs.delete(frame.stream)
+        return
+      case 'ack':
+        client.cursors.set(frame.stream, frame.offset)
+        return
+      case 'signal':
+        for (const other of this.conns) {
+          if (other !== conn && other.subs.has(frame.stream)) {
+            this.#send(other, {
+              t: 'signal',
+              stream: frame.stream,
+              from: client.userId,
+              data: frame.data,
+            })
+          }
+        }
+        return
+      case 'pub':
+        return this.#pub(conn, client, frame)
+    }
+  }
+
+  #hello(conn: Conn, frame: Extract<ClientFrame, { t: 'hello' }>): void {
+    if (frame.token === 'bad') {
+      this.#send(conn, { t: 'error', code: 'UNAUTHENTICATED', message: 'bad token' })
+      conn.ws.close(1008)
+      return
+    }
+    const userId = frame.token
+    let replaced: 'unknown' | 'in-use' | undefined
+    let client = frame.clientId === undefined ? undefined : this.#clients.get(frame.clientId)
+    if (frame.clientId !== undefined && client === undefined) replaced = 'unknown'
+    if (client !== undefined && (client.secret !== frame.secret || client.userId !== userId)) {
+      this.#send(conn, { t: 'error', code: 'FORBIDDEN', message: 'not your client' })
+      conn.ws.close(1008)
+      return
+    }
+    if (client !== undefined) {
+      const live = [...this.conns].filter((c) => c !== conn && c.client === client)
+      const own = live.find((c) => c.id === frame.takeover)
+      if (own !== undefined) own.ws.close(4000)
+      else if (live.length > 0) {
+        client = undefined
+        replaced = 'in-use'
+      }
+    }
+    let secret: string | undefined
+    if (client === undefined) {
+      secret = `s${this.#nextId++}`
+      client = { id: `c${this.#nextId++}`, secret, userId, cursors: new Map() }
+      this.#clients.set(client.id, client)
+    }
+    conn.client = client
+    this.#send(conn, {
+      t: 'welcome',
+      clientId: client.id,
+      ...(secret === undefined ? {} : { secret }),
+      connectionId: conn.id,
+      userId,
+      heartbeatMs: this.heartbeatMs,
+      ...(replaced === undefined ? {} : { replaced }),
+    })
+  }
+
+  #sub(conn: Conn, client: ClientRecord, name: string, from: unknown): void {
+    const s = this.#stream(name)
+    const joined = !conn.subs.has(name)
+    conn.subs.add(name)
+    const start = (from ??
+      (client.cursors.has(name)
+        ? { epoch: s.epoch, offset: client.cursors.get(name) }
+        : 'latest')) as 'latest' | 'earliest' | Position
+    if (start === 'latest') {
+      this.#send(conn, {
+        t: 'caughtUp',
+        stream: name,
+        epoch: s.epoch,
+        head: s.head,
+        recovered: false,
+      })
+    } else if (start === 'earliest') {
+      for (const m of s.messages) this.#send(conn, m)
+      this.#send(conn, {
+        t: 'caughtUp',
+        stream: name,
+        epoch: s.epoch,
+        head: s.head,
+        recovered: false,
+      })
+    } else {
+      const reason =
+        start.epoch !== s.epoch
+          ? 'epoch'
+          : start.offset > s.head
+            ? 'ahead'
+            : start.offset + 1 < s.tail
+              ? 'truncated'
+              : undefined
+      if (reason !== undefined) {
+        this.#send(conn, {
+          t: 'reset',
+          stream: name,
+          reason,
+          epoch: s.epoch,
+          head: s.head,
+          tail: s.tail,
+        })
+      } else {
+        for (const m of s.messages) if (m.offset > start.offset) this.#send(conn, m)
+        this.#send(conn, {
+          t: 'caughtUp',
+          stream: name,
+          epoch: s.epoch,
+          head: s.head,
+          recovered: true,
+        })
+      }
+    }
+    this.#send(conn, { t: 'presence', stream: name, users: this.#presence(name) })
+    if (joined) this.#presenceChanged(conn, name, client.userId)
+  }
+
+  #pub(conn: Conn, client: ClientRecord, frame: Extract<ClientFrame, { t: 'pub' }>): void {
+    const s = this.#stream(frame.stream)
+    const state = s.producers.get(client.id)
+    const nack = (code: string, extra: object = {}): void =>
+      this.#send(conn, {
+        t: 'nack',
+        stream: frame.stream,
+        seq: frame.seq,
+        code,
+        message: code,
+        ...extra,
+      } as ServerFrame)
+    if (state !== undefined && frame.epoch < state.epoch) {
+      return nack('PRODUCER_FENCED', { producerEpoch: state.epoch })
+    }
+    if (state === undefined || frame.epoch > state.epoch) {
+      if (frame.seq !== 0) return nack('INVALID_PRODUCER')
+    } else if (frame.seq <= state.lastSeq) {
+      if (this.losePubacks) return
+      return this.#send(conn, {
+        t: 'puback',
+        stream: frame.stream,
+        seq: frame.seq,
+        offset: state.offsets.get(frame.seq) ?? 0,
+        epoch: s.epoch,
+        duplicate: true,
+      })
+    } else if (frame.seq !== state.lastSeq + 1) {
+      return nack('PRODUCER_SEQ_GAP', { expectedSeq: state.lastSeq + 1 })
+    }
+    const msg = this.#commit(frame.stream, frame.data, client.userId, client.id, frame.seq)
+    const next =
+      state !== undefined && state.epoch === frame.epoch
+        ? state
+        : { epoch: frame.epoch, lastSeq: -1, offsets: new Map() }
+    next.lastSeq = frame.seq
+    next.offsets.set(frame.seq, msg.offset)
+    s.producers.set(client.id, next)
+    if (!this.losePubacks) {
+      this.#send(conn, {
+        t: 'puback',
+        stream: frame.stream,
+        seq: frame.seq,
+        offset: msg.offset,
+        epoch: s.epoch,
+      })
+    }
+  }
+
+  #commit(
+    name: string,
+    data: unknown,
+    from: string | null,
+    producer: string | null,
+    seq: number | null,
+  ): MsgFrame {
+    const s = this.#stream(name)
+    s.head += 1
+    const msg: MsgFrame = {
+      t: 'msg',
+      stream: name,
+      offset: s.head,
+      epoch: s.epoch,
+      producer,
+      seq,
+      from,
+      ts: Date.now(),
+      data,
+    }
+    s.messages.push(msg)
+    for (const conn of this.conns) {
+      if (!conn.subs.has(name)) continue
+      const drop = this.dropLive.get(name) ?? 0
+      if (drop > 0) {
+        this.dropLive.set(name, drop - 1)
+        continue
+      }
+      this.#send(conn, msg)
+      if (this.duplicateLive) this.#send(conn, msg)
+    }
+    return msg
+  }
+
+  #presence(name: string): { user: string; clients: number }[] {
+    const counts = new Map<string, Set<string>>()
+    for (const conn of this.conns) {
+      if (conn.client === undefined || !conn.subs.has(name)) continue
+      const set = counts.get(conn.client.userId) ?? new Set()
+      set.add(conn.client.id)
+      counts.set(conn.client.userId, set)
+    }
+    return [...counts].map(([user, clients]) => ({ user, clients: clients.size }))
+  }
+
+  #presenceChanged(except: Conn | undefined, name: string, user: string): void {
+    const clients = this.#presence(name).find((p) => p.user === user)?.clients ?? 0
+    for (const conn of this.conns) {
+      if (conn !== except && conn.subs.has(name)) {
+        this.#send(conn, { t: 'presenceDelta', stream: name, user, clients })
+      }
+    }
+  }
+
+  #left(conn: Conn): void {
+    if (conn.client === undefined) return
+    for (const name of conn.subs) this.#presenceChanged(conn, name, conn.client.userId)
+  }
+
+  #stream(name: string): StreamState {
+    let s = this.#streams.get(name)
+    if (s === undefined) {
+      s = { epoch: `e${this.#nextId++}`, messages: [], tail: 1, head: 0, producers: new Map() }
+      this.#streams.set(name, s)
+    }
+    return s
+  }
+
+  #send(conn: Conn, frame: ServerFrame): void {
+    if (conn.blackholed || conn.ws.readyState !== WebSocket.OPEN) return
+    conn.ws.send(JSON.stringify(frame))
+  }
+}
