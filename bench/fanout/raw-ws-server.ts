@@ -15,3 +15,5 @@ wss.on('listening', () => {
   const address = wss.address()
   if (typeof address === 'object') console.log(JSON.stringify({ port: address.port }))
 })
+// Exit through process.exit so `--cpu-prof` profiles are written.
+process.on('SIGTERM', () => process.exit(0))

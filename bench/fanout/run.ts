@@ -167,7 +167,8 @@ async function measure(
 async function seqline(): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'seqline-bench-'))
   const cli = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url))
-  const profile = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`]
+  const profile =
+    values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`]
   const server: SpawnedServer = await spawnServer([
     ...profile,
     cli,
@@ -216,7 +217,8 @@ async function seqline(): Promise<Result> {
 
 async function rawWs(): Promise<Result> {
   const script = fileURLToPath(new URL('./raw-ws-server.ts', import.meta.url))
-  const profile = values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`]
+  const profile =
+    values['cpu-prof'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`]
   const server = await spawnServer([...profile, '--import', 'tsx', script])
   const url = `ws://127.0.0.1:${server.port}`
   try {

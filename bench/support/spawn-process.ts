@@ -12,7 +12,10 @@ export interface SpawnedServer {
  * Spawns `node <args>` and resolves with the first `port` found in a JSON line on stdout
  * (both Seqline's `listening` log line and the baseline servers print one).
  */
-export function spawnServer(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<SpawnedServer> {
+export function spawnServer(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<SpawnedServer> {
   const child: ChildProcess = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

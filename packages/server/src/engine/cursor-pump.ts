@@ -92,7 +92,7 @@ export class CursorPump implements HubMember {
         let sent = 0
         this.sink.batch(() => {
           for (const message of batch) {
-            this.sink.send(message.frame)
+            this.sink.sendMessage(message)
             this.position = message.offset
             sent += 1
             if (this.sink.bufferedAmount > this.options.highWaterMark) break

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryStore } from '../store/memory-store.js'
 import { Engine } from './engine.js'
 import type { FrameSink } from './frame-sink.js'
+import type { FramedMessage } from './message-frame.js'
 import type { Session } from './subscription.js'
 
 /** A sink whose kernel buffer we control: frames stay "unflushed" until `flush()`. */
@@ -22,6 +23,9 @@ class ManualSink implements FrameSink {
   send(frame: Buffer): void {
     this.frames.push(JSON.parse(frame.toString()) as ServerFrame)
     if (!this.autoFlush) this.#unflushedBytes += frame.byteLength
+  }
+  sendMessage(message: FramedMessage): void {
+    this.send(message.frame)
   }
   batch(write: () => void): void {
     write()

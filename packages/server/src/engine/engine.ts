@@ -41,8 +41,7 @@ export interface EngineOptions {
   readonly authorize?: Authorize | undefined
   readonly limits?: Partial<Limits> | undefined
   readonly retention?:
-    | { readonly defaultPolicy?: RetentionPolicy; readonly intervalMs?: number }
-    | undefined
+    { readonly defaultPolicy?: RetentionPolicy; readonly intervalMs?: number } | undefined
   /** Clients not seen for this long are garbage-collected with their cursors. */
   readonly clientTtlMs?: number | undefined
   readonly gcIntervalMs?: number | undefined
@@ -115,11 +114,7 @@ export class Engine {
     this.#now = options.now ?? Date.now
     this.limits = { ...defaultLimits, ...options.limits }
     this.#retentionPolicy = options.retention?.defaultPolicy ?? engineDefaults.retentionPolicy
-    this.#rate = new RateLimiter(
-      this.limits.publishRatePerSec,
-      this.limits.publishBurst,
-      this.#now,
-    )
+    this.#rate = new RateLimiter(this.limits.publishRatePerSec, this.limits.publishBurst, this.#now)
     this.#committer = new GroupCommitter(this.store, (batch, results, seconds) =>
       this.#committed(batch, results, seconds),
     )
@@ -355,9 +350,7 @@ export class Engine {
       // Through getCursors(), which writes the acks still buffered (cursorFlushMs) first: a client
       // that acks, drops and reconnects within one flush interval must resume from that ack, not
       // from an older cursor or — without any — from 'latest', which would skip what it missed (G2).
-      const cursor = (await this.getCursors(session.clientId)).find(
-        (c) => c.stream === stream,
-      )
+      const cursor = (await this.getCursors(session.clientId)).find((c) => c.stream === stream)
       start =
         cursor !== undefined && cursor.epoch === record.epoch
           ? { epoch: cursor.epoch, offset: cursor.offset }
@@ -386,7 +379,8 @@ export class Engine {
       decision.kind === 'replay' && decision.recovered,
       start,
     )
-    if (decision.kind === 'reset') subscription.sendReset(decision.reason, current.head, current.tail)
+    if (decision.kind === 'reset')
+      subscription.sendReset(decision.reason, current.head, current.tail)
     this.#subscriptions.add(subscription)
     session.sink.send(
       encodeFrame({ t: 'presence', stream, users: this.#presence.snapshot(stream) }),

@@ -1,3 +1,5 @@
+import type { FramedMessage } from './message-frame.js'
+
 /**
  * Where a subscription's frames go: one per connection (WebSocket today, SSE later). The engine
  * only needs to write, to know how much is queued, and to wait until the queue has drained —
@@ -11,6 +13,8 @@ export interface FrameSink {
   readonly bufferedAmount: number
   /** Queues one text frame. `frame` may be shared with other sinks and must not be mutated. */
   send(frame: Buffer): void
+  /** Queues one committed message; the message object is shared by every subscriber. */
+  sendMessage(message: FramedMessage): void
   /** Resolves once everything sent so far has been flushed, or the sink closed. */
   whenDrained(): Promise<void>
   /**

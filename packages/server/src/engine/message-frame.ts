@@ -5,7 +5,37 @@ import { JSON_CONTENT_TYPE } from '../store/store.js'
 /** A committed message with its `msg` frame, serialised once and shared by every subscriber. */
 export interface FramedMessage {
   readonly offset: number
+  /** The frame's JSON text. */
   readonly frame: Buffer
+  /** The complete WebSocket frame (header + text), built on first use by `webSocketFrame`. */
+  wire?: Buffer
+}
+
+/**
+ * The unmasked WebSocket text frame (RFC 6455 §5.2) carrying a message, built once and cached:
+ * server-to-client frames are identical for every subscriber, so fan-out writes the same bytes
+ * to every socket instead of framing the message once per subscriber.
+ */
+export function webSocketFrame(message: FramedMessage): Buffer {
+  if (message.wire !== undefined) return message.wire
+  const payload = message.frame
+  const length = payload.byteLength
+  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10
+  const wire = Buffer.allocUnsafe(headerLength + length)
+  wire[0] = 0x81 // FIN + text opcode
+  if (length < 126) {
+    wire[1] = length
+  } else if (length < 65536) {
+    wire[1] = 126
+    wire.writeUInt16BE(length, 2)
+  } else {
+    wire[1] = 127
+    wire.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
+    wire.writeUInt32BE(length >>> 0, 6)
+  }
+  payload.copy(wire, headerLength)
+  message.wire = wire
+  return wire
 }
 
 const decoder = new TextDecoder()

@@ -19,7 +19,10 @@ export class RateLimiter {
       this.#buckets.set(key, { tokens: this.burst - 1, at: now })
       return true
     }
-    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.ratePerSec)
+    bucket.tokens = Math.min(
+      this.burst,
+      bucket.tokens + ((now - bucket.at) / 1000) * this.ratePerSec,
+    )
     bucket.at = now
     if (bucket.tokens < 1) return false
     bucket.tokens -= 1

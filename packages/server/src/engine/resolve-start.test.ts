@@ -5,8 +5,16 @@ const stream = { epoch: 'e1', head: 100, tail: 41 }
 
 describe('resolveStart', () => {
   it('starts at the head for latest and just below the tail for earliest', () => {
-    expect(resolveStart(stream, 'latest')).toEqual({ kind: 'replay', position: 100, recovered: false })
-    expect(resolveStart(stream, 'earliest')).toEqual({ kind: 'replay', position: 40, recovered: false })
+    expect(resolveStart(stream, 'latest')).toEqual({
+      kind: 'replay',
+      position: 100,
+      recovered: false,
+    })
+    expect(resolveStart(stream, 'earliest')).toEqual({
+      kind: 'replay',
+      position: 40,
+      recovered: false,
+    })
   })
 
   it('replays from a retained position', () => {

@@ -16,6 +16,12 @@ export interface HubMember {
 export class StreamHub {
   readonly members = new Set<HubMember>()
   #window: FramedMessage[] = []
+  /**
+   * Index of the oldest message still in the window; entries before it are dead. Trimming moves
+   * this index instead of copying the array: a copy of the whole window (~20k frames at 4 MiB) on
+   * every commit made live fan-out quadratic — with one subscriber, publishing ran ~8× slower.
+   */
+  #first = 0
   #windowBytes = 0
 
   constructor(
@@ -57,9 +63,9 @@ export class StreamHub {
    * does not reach back to `position + 1` (the caller must read the store).
    */
   recentAfter(position: number, max: number): FramedMessage[] | undefined {
-    const first = this.#window[0]
+    const first = this.#window[this.#first]
     if (first === undefined || first.offset > position + 1) return undefined
-    const start = position + 1 - first.offset
+    const start = this.#first + position + 1 - first.offset
     if (start >= this.#window.length) return []
     return this.#window.slice(start, start + max)
   }
@@ -70,16 +76,20 @@ export class StreamHub {
   }
 
   #trimWindow(): void {
-    let drop = 0
-    while (this.#windowBytes > this.maxWindowBytes && drop < this.#window.length - 1) {
-      this.#windowBytes -= this.#window[drop]?.frame.byteLength ?? 0
-      drop += 1
+    while (this.#windowBytes > this.maxWindowBytes && this.#first < this.#window.length - 1) {
+      this.#windowBytes -= this.#window[this.#first]?.frame.byteLength ?? 0
+      this.#first += 1
     }
-    if (drop > 0) this.#window = this.#window.slice(drop)
+    // Compact once most of the array is dead: O(1) amortised per message.
+    if (this.#first > 1024 && this.#first * 2 > this.#window.length) {
+      this.#window = this.#window.slice(this.#first)
+      this.#first = 0
+    }
   }
 
   #clearWindow(): void {
     this.#window = []
+    this.#first = 0
     this.#windowBytes = 0
   }
 }

@@ -87,7 +87,8 @@ export class WsConnection {
     if (this.#state.kind === 'closed') return
     let frame: ClientFrame
     try {
-      if (text === undefined) throw new SeqlineError(ErrorCode.BAD_FRAME, 'binary frames are not accepted')
+      if (text === undefined)
+        throw new SeqlineError(ErrorCode.BAD_FRAME, 'binary frames are not accepted')
       frame = parseClientFrame(text)
     } catch (err) {
       this.#sendError(err)
@@ -221,7 +222,10 @@ export class WsConnection {
 
   async #subscribe(session: Session, frame: SubFrame): Promise<void> {
     const existing = this.#subscriptions.get(frame.stream)
-    if (existing === undefined && this.#subscriptions.size >= this.ctx.engine.limits.maxStreamsPerConnection) {
+    if (
+      existing === undefined &&
+      this.#subscriptions.size >= this.ctx.engine.limits.maxStreamsPerConnection
+    ) {
       throw new SeqlineError(
         ErrorCode.TOO_MANY_STREAMS,
         `a connection may follow at most ${this.ctx.engine.limits.maxStreamsPerConnection} streams`,

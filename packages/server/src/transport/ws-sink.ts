@@ -1,32 +1,28 @@
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import type { FrameSink } from '../engine/frame-sink.js'
+import { type FramedMessage, webSocketFrame } from '../engine/message-frame.js'
 
 const TEXT = { binary: false } as const
 
 /**
- * A FrameSink over one `ws` socket. `ws` calls a send's callback once the frame has been handed
- * to the kernel, so "every callback fired" means our user-space queue is empty: that is the drain
- * signal the cursor pumps wait for.
+ * A FrameSink over one `ws` socket. Control frames go through `ws`; committed messages are written
+ * as ready-made WebSocket frames (shared by every subscriber) straight to the upgraded TCP socket,
+ * which is ours since the `upgrade` event handed it to us. Both paths write whole frames
+ * synchronously to the same stream, so frames never interleave and order is kept.
+ *
+ * Backpressure is the socket's own: `bufferedAmount` is what `ws` and the socket still hold, and
+ * `whenDrained` waits for the socket's `drain` event.
  */
 export class WsSink implements FrameSink {
-  #unflushed = 0
-  #waiters: (() => void)[] = []
-  readonly #afterWrite = (): void => {
-    this.#unflushed -= 1
-    if (this.#unflushed === 0) this.#release()
-  }
-
   constructor(
     readonly id: string,
     private readonly socket: WebSocket,
-    /** The upgraded TCP socket `ws` writes to; ours since the `upgrade` event handed it to us. */
     private readonly stream: Duplex,
-  ) {
-    socket.once('close', () => this.#release())
-  }
+  ) {}
 
   get closed(): boolean {
+    // Once `ws` has sent (or received) a close frame no data frame may follow it (RFC 6455 §5.5.1).
     return this.socket.readyState !== this.socket.OPEN
   }
 
@@ -36,12 +32,16 @@ export class WsSink implements FrameSink {
 
   send(frame: Buffer): void {
     if (this.closed) return
-    this.#unflushed += 1
-    this.socket.send(frame, TEXT, this.#afterWrite)
+    this.socket.send(frame, TEXT)
+  }
+
+  sendMessage(message: FramedMessage): void {
+    if (this.closed) return
+    this.stream.write(webSocketFrame(message))
   }
 
   batch(write: () => void): void {
-    // `ws` corks and uncorks around each frame; the outer cork holds every frame until we are done.
+    // One cork around the burst: every frame leaves in one system call.
     this.stream.cork()
     try {
       write()
@@ -51,13 +51,15 @@ export class WsSink implements FrameSink {
   }
 
   whenDrained(): Promise<void> {
-    if (this.#unflushed === 0 || this.closed) return Promise.resolve()
-    return new Promise((resolve) => this.#waiters.push(resolve))
-  }
-
-  #release(): void {
-    const waiters = this.#waiters
-    this.#waiters = []
-    for (const resolve of waiters) resolve()
+    if (this.closed || !this.stream.writableNeedDrain) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.stream.off('drain', done)
+        this.stream.off('close', done)
+        resolve()
+      }
+      this.stream.on('drain', done)
+      this.stream.on('close', done)
+    })
   }
 }

@@ -29,7 +29,9 @@ export interface WsTransport {
    * Goes away gracefully: every connection gets `goaway` with a retry delay drawn uniformly from
    * `retryAfterMs` — so a rolling deploy does not turn into a reconnect stampede — then a 1001 close.
    */
-  close(options: { readonly retryAfterMs: { readonly min: number; readonly max: number } }): Promise<void>
+  close(options: {
+    readonly retryAfterMs: { readonly min: number; readonly max: number }
+  }): Promise<void>
 }
 
 /**
@@ -57,7 +59,9 @@ export function attachWebSocket(httpServer: HttpServer, options: WsTransportOpti
         options.allowedOrigins !== undefined &&
         !options.allowedOrigins.includes(origin))
     ) {
-      socket.end(closing ? 'HTTP/1.1 503 Service Unavailable\r\n\r\n' : 'HTTP/1.1 403 Forbidden\r\n\r\n')
+      socket.end(
+        closing ? 'HTTP/1.1 503 Service Unavailable\r\n\r\n' : 'HTTP/1.1 403 Forbidden\r\n\r\n',
+      )
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
