@@ -1,0 +1,64 @@
+import { type SeqlineClient, createClient, webSocketTransport } from '@seqline/client'
+import { ChaosTransport } from './chaos-transport.js'
+import { NetworkSwitch } from './network-switch.js'
+import { PendingStore } from './pending-store.js'
+import { WireStats } from './wire-stats.js'
+
+/** How the user signed in. */
+export interface Credentials {
+  /** Dev mode: the user id itself. JWT mode: the token. */
+  readonly token: string
+  /** The user id, once known (dev mode: the token; JWT mode: from the server's `welcome`). */
+  readonly user: string
+}
+
+/** Everything one tab's chat runs on: one Seqline client (a tab is a client, G7) and its tools. */
+export interface ChatSession {
+  readonly credentials: Credentials
+  readonly client: SeqlineClient
+  readonly network: NetworkSwitch
+  readonly transport: ChaosTransport
+  readonly stats: WireStats
+  readonly pending: PendingStore
+  /** `fetch` that honours the "offline" switch: HTTP is traffic too. */
+  readonly fetch: typeof fetch
+  close(): Promise<void>
+}
+
+/** Creates the session of one tab. */
+export function createChatSession(credentials: Credentials): ChatSession {
+  const url = location.origin
+  const network = new NetworkSwitch()
+  const stats = new WireStats()
+  const transport = new ChaosTransport({
+    inner: webSocketTransport({ url }),
+    stats,
+    blocked: () => network.simulatedOffline,
+  })
+  const client = createClient({
+    url,
+    token: credentials.token,
+    transport,
+    environment: network,
+    // A chat wants to be back quickly: a short, capped backoff (still with full jitter).
+    backoff: { baseMs: 250, maxMs: 5_000 },
+    connectTimeoutMs: 5_000,
+  })
+  const guardedFetch: typeof fetch = (input, init) =>
+    network.simulatedOffline
+      ? Promise.reject(new TypeError('offline (simulated)'))
+      : fetch(input, init)
+  return {
+    credentials,
+    client,
+    network,
+    transport,
+    stats,
+    pending: new PendingStore(`seqline-chat:pending:${credentials.user}`),
+    fetch: guardedFetch,
+    close: async () => {
+      transport.setChaos(false)
+      await client.close()
+    },
+  }
+}
