@@ -4,12 +4,14 @@
 //
 //   npx tsx bench/http/run.ts [--appends 20000] [--writers 32] [--streams 8] [--messages 20000]
 //                             [--readers 8] [--reads 40] [--bytes 100]
+//                             [--only seqline|reference] [--cpu-prof <dir>]
 //
 // 1. Append throughput: `writers` concurrent keep-alive connections POST `appends` JSON messages
 //    of about `bytes` bytes, round-robin over `streams` streams; appends/s.
 // 2. Catch-up read throughput: one JSON stream of `messages` messages (written in batches of 100);
 //    `readers` concurrent readers each read it `reads` times from `-1`, following
-//    Stream-Next-Offset until Stream-Up-To-Date; messages/s and MB/s.
+//    Stream-Next-Offset until Stream-Up-To-Date; messages/s and MB/s. The first read, by one reader
+//    with nothing cached, is reported on its own ("first read").
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,6 +31,8 @@ const { values } = parseArgs({
     reads: { type: 'string', default: '40' },
     bytes: { type: 'string', default: '100' },
     only: { type: 'string' },
+    /** Directory for a V8 CPU profile of the Seqline server. */
+    'cpu-prof': { type: 'string' },
   },
 })
 const APPENDS = Number(values.appends)
@@ -42,6 +46,8 @@ const BYTES = Number(values.bytes)
 interface Result {
   readonly name: string
   readonly appendsPerSec: number
+  /** The first read of the stream by one reader (nothing cached yet, JSON parsed). */
+  readonly coldReadMessagesPerSec: number
   readonly readMessagesPerSec: number
   readonly readMBPerSec: number
   readonly serverCpu: number
@@ -101,7 +107,9 @@ async function measure(name: string, server: SpawnedServer): Promise<Result> {
     const res = await client.send('POST', stream, JSON_TYPE, `[${batch.join(',')}]`)
     if (res.status !== 204) throw new Error(`${name}: batch POST answered ${res.status}`)
   }
-  const readAll = async (): Promise<{ messages: number; bytes: number }> => {
+  // Only the first read parses the JSON (to check it); the timed ones count bytes, so that the
+  // load generator, which shares the CPU with the server, spends as little as possible.
+  const readAll = async (parse = false): Promise<{ messages: number; bytes: number }> => {
     let offset = '-1'
     let messages = 0
     let bytes = 0
@@ -109,12 +117,15 @@ async function measure(name: string, server: SpawnedServer): Promise<Result> {
       const res = await client.send('GET', `${stream}?offset=${encodeURIComponent(offset)}`)
       if (res.status !== 200) throw new Error(`${name}: GET answered ${res.status}`)
       bytes += res.body.byteLength
-      messages += (JSON.parse(res.body.toString('utf8')) as unknown[]).length
+      if (parse) messages += (JSON.parse(res.body.toString('utf8')) as unknown[]).length
       offset = String(res.headers['stream-next-offset'])
-      if (res.headers['stream-up-to-date'] === 'true') return { messages, bytes }
+      if (res.headers['stream-up-to-date'] === 'true')
+        return { messages: parse ? messages : MESSAGES, bytes }
     }
   }
-  const check = await readAll()
+  const tCold = performance.now()
+  const check = await readAll(true)
+  const coldSeconds = (performance.now() - tCold) / 1000
   if (check.messages !== MESSAGES)
     throw new Error(`${name}: read ${check.messages} of ${MESSAGES} messages`)
   const cpu1 = cpuSeconds(server.pid)
@@ -139,6 +150,7 @@ async function measure(name: string, server: SpawnedServer): Promise<Result> {
   return {
     name,
     appendsPerSec: APPENDS / appendSeconds,
+    coldReadMessagesPerSec: MESSAGES / coldSeconds,
     readMessagesPerSec: messages / readSeconds,
     readMBPerSec: bytes / 1e6 / readSeconds,
     serverCpu: (appendCpu + readCpu) / (appendSeconds + readSeconds),
@@ -153,6 +165,9 @@ async function main(): Promise<void> {
   try {
     if (values.only === undefined || values.only === 'seqline') {
       const seqline = await spawnServer([
+        ...(values['cpu-prof'] === undefined
+          ? []
+          : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']]),
         cli,
         'serve',
         '--port',
@@ -191,11 +206,13 @@ async function main(): Promise<void> {
     `\nbench/http — ${cpus().length} × ${cpu}, Node ${process.version}; ${APPENDS} appends by ${WRITERS} writers over ${STREAMS} streams; ` +
       `${READERS} readers × ${READS / READERS} catch-up reads of ${MESSAGES} messages; ~${BYTES} B messages\n`,
   )
-  console.log('| server | appends/s | catch-up msgs/s | catch-up MB/s | server CPU |')
-  console.log('| --- | ---: | ---: | ---: | ---: |')
+  console.log(
+    '| server | appends/s | first read msgs/s | catch-up msgs/s | catch-up MB/s | server CPU |',
+  )
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
   for (const r of results) {
     console.log(
-      `| ${r.name} | ${Math.round(r.appendsPerSec)} | ${Math.round(r.readMessagesPerSec)} | ${r.readMBPerSec.toFixed(1)} | ${r.serverCpu.toFixed(2)} |`,
+      `| ${r.name} | ${Math.round(r.appendsPerSec)} | ${Math.round(r.coldReadMessagesPerSec)} | ${Math.round(r.readMessagesPerSec)} | ${r.readMBPerSec.toFixed(1)} | ${r.serverCpu.toFixed(2)} |`,
     )
   }
   const [seq, ref] = [

@@ -58,6 +58,8 @@ describe('SqliteStore on disk', () => {
       from: 'alice',
       now: T0,
     })
+    // A plain creation is never `rejected` (only forks are); narrow the union for `.stream`.
+    if (created.kind === 'rejected') throw new Error(created.message)
     await first.append([
       {
         stream: 'room:a',

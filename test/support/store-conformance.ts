@@ -4,9 +4,11 @@ import type {
   AppendRequest,
   AppendResult,
   ClientRecord,
+  CreateStreamResult,
   ProducerRef,
   Store,
   StoredMessage,
+  StreamRecord,
 } from '../../packages/server/src/store/store.js'
 
 /** What a conformance run needs: a fresh, not yet initialised store and a way to dispose of it. */
@@ -46,6 +48,12 @@ function client(id: string, userId: string, lastSeenAt = T0): ClientRecord {
   return { id, userId, secretHash: `hash-${id}`, createdAt: T0, lastSeenAt }
 }
 
+/** The stream of a creation that was not `rejected` (only forks can be). */
+function streamOf(result: CreateStreamResult): StreamRecord {
+  if (result.kind === 'rejected') throw new Error(`unexpected rejection: ${result.message}`)
+  return result.stream
+}
+
 function appended(result: AppendResult | undefined): Extract<AppendResult, { kind: 'appended' }> {
   if (result?.kind !== 'appended')
     throw new Error(`expected appended, got ${JSON.stringify(result)}`)
@@ -82,7 +90,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         initial: (extra.initial ?? []).map(bytes),
         from: 'alice',
       })
-      expect(result.kind).toBe('created')
+      if (result.kind !== 'created') throw new Error(`expected created, got ${result.kind}`)
       return result.stream
     }
 
@@ -100,7 +108,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       it('creates an empty stream with head 0, tail 1 and an epoch', async () => {
         const result = await store.createStream({ name: 'room:a', contentType: JSON_TYPE, now: T0 })
         expect(result.kind).toBe('created')
-        expect(result.stream).toMatchObject({
+        expect(streamOf(result)).toMatchObject({
           name: 'room:a',
           contentType: JSON_TYPE,
           head: 0,
@@ -114,8 +122,8 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           streamSeq: null,
           retention: null,
         })
-        expect(result.stream.epoch).toMatch(/^[0-9a-z]{10}$/)
-        expect(await store.getStream('room:a')).toEqual(result.stream)
+        expect(streamOf(result).epoch).toMatch(/^[0-9a-z]{10}$/)
+        expect(await store.getStream('room:a')).toEqual(streamOf(result))
       })
 
       it('keeps TTL, expiry and retention', async () => {
@@ -128,7 +136,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           now: T0,
         })
         const stored = await store.getStream('room:a')
-        expect(stored).toEqual(result.stream)
+        expect(stored).toEqual(streamOf(result))
         expect(stored).toMatchObject({
           ttlSeconds: 60,
           expiresAt: T0 + 5_000,
@@ -157,7 +165,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           now: T0 + 1_000,
           initial: [bytes('1')],
         })
-        expect(again).toEqual({ kind: 'exists', stream: first.stream })
+        expect(again).toEqual({ kind: 'exists', stream: streamOf(first) })
         expect(await head('room:a')).toBe(0)
       })
 
@@ -187,7 +195,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         expect((await store.createStream({ ...base, expiresAt: T0 })).kind).toBe('conflict')
         const closed = await store.createStream({ ...base, closed: true })
         expect(closed.kind).toBe('conflict')
-        expect(closed.stream.closed).toBe(false)
+        expect(streamOf(closed).closed).toBe(false)
       })
 
       it('appends the initial messages in the same step as the creation', async () => {
@@ -917,6 +925,158 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       })
     })
 
+    describe('forks (Durable Streams §4.2)', () => {
+      async function fork(
+        name: string,
+        source: string,
+        offset: number,
+        extra: { subOffset?: number; contentType?: string; initial?: string[] } = {},
+      ) {
+        return store.createStream({
+          name,
+          contentType: extra.contentType ?? JSON_TYPE,
+          now: T0 + 1,
+          initial: (extra.initial ?? []).map(bytes),
+          fork: { source, offset, subOffset: extra.subOffset ?? 0 },
+        })
+      }
+
+      it('copies the source up to the fork offset at the same offsets and epoch', async () => {
+        const source = await create('src', { initial: ['1', '2', '3'] })
+        const result = await fork('f', 'src', 2, { initial: ['x'] })
+        expect(result).toMatchObject({
+          kind: 'created',
+          stream: { epoch: source.epoch, head: 3, tail: 1, fork: { source: 'src', offset: 2 } },
+        })
+        const read = await store.read('f', 0, 10)
+        expect(offsets(read)).toEqual([1, 2, 3])
+        expect(texts(read)).toEqual(['1', '2', 'x'])
+        // The source is untouched and keeps growing on its own.
+        await appendOne(pub('src', ['4']))
+        expect(texts(await store.read('f', 0, 10))).toEqual(['1', '2', 'x'])
+        expect(await head('src')).toBe(4)
+      })
+
+      it('inherits no producer state and no Stream-Seq', async () => {
+        await create('src')
+        await appendOne(pub('src', ['1'], { producer: producer('p', 0, 0), streamSeq: 'b' }))
+        await fork('f', 'src', 1)
+        expect(await store.getProducer('f', 'p')).toBeUndefined()
+        expect((await store.getStream('f'))?.streamSeq).toBeNull()
+        expect((await store.read('f', 0, 10))[0]).toMatchObject({ producer: null, seq: null })
+        const again = await appendOne(
+          pub('f', ['2'], { producer: producer('p', 0, 0), streamSeq: 'a' }),
+        )
+        expect(appended(again).head).toBe(2)
+      })
+
+      it('takes a sub-offset as messages on JSON streams and as bytes otherwise', async () => {
+        await create('json', { initial: ['{"a":1}', '{"b":2}', '{"c":3}'] })
+        expect(await fork('fj', 'json', 0, { subOffset: 2 })).toMatchObject({ kind: 'created' })
+        expect(texts(await store.read('fj', 0, 10))).toEqual(['{"a":1}', '{"b":2}'])
+        await store.createStream({
+          name: 'text',
+          contentType: 'text/plain',
+          now: T0,
+          initial: [bytes('hello'), bytes('world')],
+        })
+        expect(
+          await fork('ft', 'text', 1, { subOffset: 3, contentType: 'text/plain' }),
+        ).toMatchObject({
+          kind: 'created',
+          stream: { head: 2 },
+        })
+        expect(texts(await store.read('ft', 0, 10))).toEqual(['hello', 'wor'])
+      })
+
+      it('rejects a missing source, a fork point past the head and a mismatched content type', async () => {
+        await create('src', { initial: ['1'] })
+        expect(await fork('f', 'nope', 0)).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.STREAM_NOT_FOUND,
+        })
+        expect(await fork('f', 'src', 2)).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.BAD_REQUEST,
+        })
+        expect(await fork('f', 'src', 0, { subOffset: 2 })).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.BAD_REQUEST,
+        })
+        expect(await fork('f', 'src', 1, { contentType: 'text/plain' })).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.CONFLICT,
+        })
+        expect(await store.getStream('f')).toBeUndefined()
+      })
+
+      it('is idempotent for the same lineage and conflicts for another', async () => {
+        await create('src', { initial: ['1', '2'] })
+        expect((await fork('f', 'src', 1)).kind).toBe('created')
+        expect((await fork('f', 'src', 1)).kind).toBe('exists')
+        expect((await fork('f', 'src', 2)).kind).toBe('conflict')
+        expect((await fork('f', 'src', 1, { subOffset: 1 })).kind).toBe('conflict')
+        expect((await create('plain')).name).toBe('plain')
+        expect((await fork('plain', 'src', 1)).kind).toBe('conflict')
+      })
+
+      it('soft-deletes a source with forks and removes it with its last fork, up the chain', async () => {
+        await create('a', { initial: ['1'] })
+        await fork('b', 'a', 1)
+        await fork('c', 'b', 1)
+        expect(await store.deleteStream('a')).toBe(true)
+        expect(await store.getStream('a')).toMatchObject({ softDeleted: true })
+        expect(await store.read('a', 0, 10)).toEqual([])
+        expect(await store.deleteStream('a')).toBe(false)
+        expect(await appendOne(pub('a', ['x']))).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.GONE,
+        })
+        expect((await create('x')).name).toBe('x')
+        const recreate = await store.createStream({ name: 'a', contentType: JSON_TYPE, now: T0 })
+        expect(recreate.kind).toBe('conflict')
+        expect(await fork('d', 'a', 0)).toMatchObject({
+          kind: 'rejected',
+          code: ErrorCode.CONFLICT,
+        })
+        expect(await store.deleteStream('b')).toBe(true)
+        expect(await store.getStream('b')).toMatchObject({ softDeleted: true })
+        expect(texts(await store.read('c', 0, 10))).toEqual(['1'])
+        expect(await store.deleteStream('c')).toBe(true)
+        expect(await store.getStream('c')).toBeUndefined()
+        expect(await store.getStream('b')).toBeUndefined()
+        expect(await store.getStream('a')).toBeUndefined()
+      })
+    })
+
+    describe('expiredStreams', () => {
+      it('lists live streams past their expiry or sliding TTL, in name order', async () => {
+        const put = (name: string, extra: { ttlSeconds?: number; expiresAt?: number }) =>
+          store.createStream({ name, contentType: JSON_TYPE, now: T0, ...extra })
+        await put('ttl', { ttlSeconds: 10 })
+        await put('abs', { expiresAt: T0 + 5_000 })
+        await put('forever', {})
+        expect(await store.expiredStreams(T0 + 4_999, 10)).toEqual([])
+        expect(await store.expiredStreams(T0 + 5_000, 10)).toEqual(['abs'])
+        await store.touchStream('ttl', T0 + 5_000)
+        expect(await store.expiredStreams(T0 + 14_999, 10)).toEqual(['abs'])
+        expect(await store.expiredStreams(T0 + 15_000, 10)).toEqual(['abs', 'ttl'])
+        expect(await store.expiredStreams(T0 + 15_000, 1)).toEqual(['abs'])
+      })
+
+      it('leaves soft-deleted streams out', async () => {
+        await store.createStream({ name: 'a', contentType: JSON_TYPE, now: T0, ttlSeconds: 1 })
+        await store.createStream({
+          name: 'b',
+          contentType: JSON_TYPE,
+          now: T0,
+          fork: { source: 'a', offset: 0, subOffset: 0 },
+        })
+        await store.deleteStream('a')
+        expect(await store.expiredStreams(T0 + 60_000, 10)).toEqual([])
+      })
+    })
+
     describe('clients', () => {
       it('creates, reads and counts clients per user', async () => {
         await store.createClient(client('c1', 'alice'))
@@ -967,6 +1127,21 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         // A client registered again under that id does not inherit the old cursors.
         await store.createClient(client('c1', 'alice'))
         expect(await store.getCursors('c1')).toEqual([])
+      })
+
+      it('replaces a client secret hash, and reports an unknown client', async () => {
+        // Optional on the Store interface until every store has it (see store.ts).
+        expect(store.updateClientSecret).toBeTypeOf('function')
+        await store.createClient(client('c1', 'alice'))
+        await store.createClient(client('c2', 'alice'))
+        expect(await store.updateClientSecret?.('c1', 'rotated-hash')).toBe(true)
+        expect(await store.getClient('c1')).toEqual({
+          ...client('c1', 'alice'),
+          secretHash: 'rotated-hash',
+        })
+        expect(await store.getClient('c2')).toEqual(client('c2', 'alice'))
+        expect(await store.updateClientSecret?.('nope', 'x')).toBe(false)
+        expect(await store.getClient('nope')).toBeUndefined()
       })
 
       it('garbage-collects clients not seen since a time, with their cursors', async () => {

@@ -140,11 +140,11 @@ describe('Connection', () => {
     expect(links).toHaveLength(2)
   })
 
-  it('detects a blackholed link within two heartbeat intervals and dials again', async () => {
+  it('detects a blackholed link within 1.125 heartbeat intervals and dials again', async () => {
     const { connection, links, clock, welcome } = setup()
     connection.start()
     await welcome()
-    clock.advance(1999)
+    clock.advance(1125)
     expect(links[0]!.sent.filter((f) => f.t === 'ping')).toHaveLength(1)
     expect(links[0]!.closed).toBe(true)
     expect(connection.state).toMatchObject({

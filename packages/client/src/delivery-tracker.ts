@@ -1,4 +1,5 @@
 import type { CaughtUpFrame, MsgFrame, Position, ResetFrame, StartFrom } from '@seqline/protocol'
+import { sameEpoch } from './offset-token.js'
 
 /** What the owner of a {@link DeliveryTracker} must do next, in order. */
 export type TrackerAction =
@@ -90,7 +91,7 @@ export class DeliveryTracker {
       this.#position = { epoch: msg.epoch, offset: msg.offset }
       return [{ kind: 'deliver', msg }]
     }
-    if (msg.epoch === position.epoch) {
+    if (sameEpoch(msg.epoch, position.epoch)) {
       if (msg.offset <= position.offset) return []
       if (msg.offset === position.offset + 1) {
         this.#position = { epoch: msg.epoch, offset: msg.offset }
@@ -109,7 +110,7 @@ export class DeliveryTracker {
     const position = this.#position
     if (position === undefined) {
       this.#position = { epoch: frame.epoch, offset: frame.head }
-    } else if (position.epoch !== frame.epoch || position.offset < frame.head) {
+    } else if (!sameEpoch(position.epoch, frame.epoch) || position.offset < frame.head) {
       // Replay is all-or-nothing, so ending below the head means a replayed frame was lost.
       return this.#catchUp()
     }
@@ -122,6 +123,20 @@ export class DeliveryTracker {
     // Already fetching: the running fetch answers this reset too, and the buffer keeps filling.
     if (this.#mode === 'snapshot') return []
     this.#catchingUp = false
+    const known = this.#position
+    if (
+      frame.reason === 'epoch' &&
+      known !== undefined &&
+      known.epoch !== frame.epoch &&
+      sameEpoch(known.epoch, frame.epoch)
+    ) {
+      // Our position came from an HTTP offset token (padded epoch) and the server compares epochs
+      // exactly: the same history, spelled differently. Adopt its spelling and ask again.
+      this.#position = { epoch: frame.epoch, offset: known.offset }
+      this.#catchingUp = true
+      this.#pendingSubs += 1
+      return [{ kind: 'resubscribe', from: this.#position }]
+    }
     if (hasSnapshot) {
       this.#mode = 'snapshot'
       this.#buffer = []

@@ -11,11 +11,13 @@ export interface HeartbeatHooks {
 /**
  * Detects a dead connection from the time of the last frame received, never from timer counts.
  *
- * It pings every `intervalMs` (the server answers `pong`, and counts our pings as liveness) and
- * checks every `intervalMs / 4` whether the server has been silent for `timeoutMs` (1.5 × the
- * interval by default). A healthy connection hears at least a pong per interval, so a blackholed one
- * is detected within `timeoutMs + intervalMs / 4` ≤ 2 intervals. A device that slept wakes with its
- * timers late: the first check then sees how long the server has really been silent and fails at once.
+ * It pings every `intervalMs / 2` (the server answers `pong`, and counts our pings as liveness) and
+ * checks every `intervalMs / 8` whether the server has been silent for `timeoutMs` (one interval by
+ * default). A healthy connection hears a pong at least every half interval (plus a round trip), which
+ * leaves half an interval of slack for a busy server; a blackholed one is detected within
+ * `timeoutMs + intervalMs / 8` = 1.125 intervals, so that with a short reconnect backoff it is
+ * *replaced* within 2 intervals. A device that slept wakes with its timers late: the first check then
+ * sees how long the server has really been silent and fails at once.
  */
 export class Heartbeat {
   readonly #clock: Clock
@@ -26,12 +28,7 @@ export class Heartbeat {
   #lastPing = 0
   #handle: TimerHandle | undefined
 
-  constructor(
-    clock: Clock,
-    hooks: HeartbeatHooks,
-    intervalMs: number,
-    timeoutMs = intervalMs * 1.5,
-  ) {
+  constructor(clock: Clock, hooks: HeartbeatHooks, intervalMs: number, timeoutMs = intervalMs) {
     this.#clock = clock
     this.#hooks = hooks
     this.#intervalMs = intervalMs
@@ -68,17 +65,17 @@ export class Heartbeat {
   check(): void {
     if (this.#handle === undefined) return
     if (this.#expired()) return
-    if (this.silentForMs > this.#intervalMs / 4) this.#ping()
+    if (this.silentForMs > this.#intervalMs / 8) this.#ping()
   }
 
   #schedule(): void {
-    this.#handle = this.#clock.setTimeout(() => this.#tick(), this.#intervalMs / 4)
+    this.#handle = this.#clock.setTimeout(() => this.#tick(), this.#intervalMs / 8)
   }
 
   #tick(): void {
     this.#handle = undefined
     if (this.#expired()) return
-    if (this.#clock.now() - this.#lastPing >= this.#intervalMs) this.#ping()
+    if (this.#clock.now() - this.#lastPing >= this.#intervalMs / 2) this.#ping()
     this.#schedule()
   }
 

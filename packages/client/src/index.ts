@@ -27,6 +27,9 @@ export type {
   TransportLink,
 } from './transport.js'
 export { webSocketTransport, webSocketUrl } from './websocket-transport.js'
+export { fallbackTransport } from './fallback-transport.js'
+export type { FallbackOptions } from './fallback-transport.js'
+export { offsetToPosition, positionToOffset, sameEpoch } from './offset-token.js'
 export type {
   WebSocketConstructor,
   WebSocketLike,

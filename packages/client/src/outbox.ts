@@ -100,6 +100,10 @@ export class Outbox {
   #defaultEpoch = 0
   #open = false
   #closed = false
+  #loaded = false
+  #markLoaded!: () => void
+  /** Resolves once `load()` finished (or the outbox closed). */
+  readonly #whenLoaded = new Promise<void>((resolve) => (this.#markLoaded = resolve))
 
   constructor(options: OutboxOptions) {
     this.#options = options
@@ -152,11 +156,18 @@ export class Outbox {
         producer.nextSeq = Math.max(producer.nextSeq, last.seq + 1)
       }
     }
+    this.#loaded = true
+    this.#markLoaded()
   }
 
   /** Enqueues a publish; resolves once committed. */
   publish(stream: string, data: unknown): Promise<PublishResult> {
     if (this.#closed) return Promise.reject(closedError())
+    // An app may publish right after createClient(), before the namespace and the stored producer
+    // states are known: numbering it now would use the wrong key and epoch (and `load` would then
+    // overwrite the queue). Callbacks on one promise run in registration order, so the publishes
+    // keep their call order.
+    if (!this.#loaded) return this.#whenLoaded.then(() => this.publish(stream, data))
     const queue = this.#queue(stream)
     if (queue.fenced !== undefined) return Promise.reject(queue.fenced)
     const entry: Entry = {
@@ -323,6 +334,7 @@ export class Outbox {
   close(): void {
     this.#open = false
     this.#closed = true
+    this.#markLoaded()
     for (const queue of this.#queues.values()) this.#cancelRetry(queue)
     const error = closedError()
     for (const waiter of this.#waiters.values()) waiter.reject(error)

@@ -24,6 +24,8 @@ import { browserStorage } from './storage/session-identity.js'
 import type { Storage } from './storage/storage.js'
 import { StreamHandle } from './stream-handle.js'
 import type { Transport } from './transport.js'
+import { fallbackTransport } from './fallback-transport.js'
+import { lazyTransport } from './lazy-transport.js'
 import { type WebSocketConstructor, webSocketTransport } from './websocket-transport.js'
 
 /** Options of {@link createClient}. Only `url` and `token` are required; see {@link defaults}. */
@@ -39,8 +41,15 @@ export interface ClientOptions {
   readonly storage?: Storage
   /** WebSocket constructor; default: the global one, else the `ws` package. */
   readonly WebSocket?: WebSocketConstructor
-  /** Replaces the transport entirely (tests, a future HTTP fallback). */
-  readonly transport?: Transport
+  /**
+   * How to reach the server. `'auto'` (default): WebSocket, falling back to HTTP for good when the
+   * WebSocket cannot connect although the server answers HTTP (see {@link fallbackTransport});
+   * `'websocket'`; `'http'` (Durable Streams endpoints: no signals, no envelope metadata — see
+   * `httpTransport` in `@seqline/client/http`, loaded lazily); or a {@link Transport} of your own.
+   */
+  readonly transport?: Transport | 'auto' | 'websocket' | 'http'
+  /** `fetch` for the HTTP transport; default: the global one. */
+  readonly fetch?: typeof fetch
   /** Time source; tests pass a {@link ManualClock}. */
   readonly clock?: Clock
   /** Random source in [0, 1) for jitter. */
@@ -122,13 +131,7 @@ export class SeqlineClient {
       onSettled: (entry, outcome) => this.#events.emit('published', { ...entry, outcome }),
     })
     this.#connection = new Connection({
-      transport:
-        options.transport ??
-        webSocketTransport(
-          options.WebSocket === undefined
-            ? { url: options.url }
-            : { url: options.url, WebSocket: options.WebSocket },
-        ),
+      transport: this.#transport(),
       clock: this.#clock,
       random: this.#random,
       backoff,
@@ -208,6 +211,32 @@ export class SeqlineClient {
       await this.#positions.flush()
     })()
     return this.#closing
+  }
+
+  #transport(): Transport {
+    const { transport = 'auto', url } = this.#options
+    if (typeof transport !== 'string') return transport
+    const ws = (): Transport =>
+      webSocketTransport(
+        this.#options.WebSocket === undefined
+          ? { url }
+          : { url, WebSocket: this.#options.WebSocket },
+      )
+    // Loaded on first use: code-split out of the main bundle (see scripts/check-bundle-size.mjs).
+    const http = (): Transport =>
+      lazyTransport('http', async () =>
+        (await import('./http-transport.js')).httpTransport({
+          url,
+          clock: this.#clock,
+          ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
+        }),
+      )
+    if (transport === 'websocket') return ws()
+    if (transport === 'http') return http()
+    return fallbackTransport(ws(), http, {
+      url,
+      ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
+    })
   }
 
   async #start(): Promise<void> {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { type ServerConfig, defaults, envNameOf, parseConfig, settings } from './config.js'
 import { createLogger } from './observability/logger.js'
 import { createServer } from './server.js'
+import { openStore } from './store/open-store.js'
 
 // `seqline serve [flags]`: the standalone server. Startup and shutdown are logged as JSON lines
 // (the `listening` line carries `port`, which test harnesses and process managers read).
@@ -15,6 +16,7 @@ function usage(): string {
   })
   return [
     'Usage: seqline serve [flags]',
+    '       seqline migrate [--store …]   apply schema migrations and exit',
     '',
     'Runs the Seqline server: durable streams with realtime WebSocket delivery.',
     'Every flag can also be set with its environment variable; a flag wins.',
@@ -47,6 +49,8 @@ function defaultText(flag: string): string {
     'client-ttl-ms': defaults.clientTtlMs,
     'gc-interval-ms': defaults.gcIntervalMs,
     'log-level': defaults.logLevel,
+    'long-poll-timeout-ms': defaults.longPollTimeoutMs,
+    'heal-interval-ms': defaults.healIntervalMs,
   }
   const value = known[flag]
   return value === undefined ? '' : String(value)
@@ -74,12 +78,22 @@ async function serve(config: ServerConfig): Promise<void> {
     allowedOrigins: config.allowedOrigins,
     staticDir: config.staticDir,
     shutdownRetryAfterMs: config.shutdownRetryAfterMs,
+    durableStreams: { longPollTimeoutMs: config.longPollTimeoutMs },
+    bus: config.bus,
+    busChannel: config.busChannel,
+    cluster: { healIntervalMs: config.healIntervalMs },
   })
   const { port } = await server.listen(config.port, config.host)
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`
   logger.info(
-    { port, host: config.host, url, store: config.store.split(':', 1)[0] },
+    {
+      port,
+      host: config.host,
+      url,
+      store: config.store.split(':', 1)[0],
+      bus: config.bus?.split(':', 1)[0],
+    },
     'seqline listening',
   )
 
@@ -104,6 +118,18 @@ async function serve(config: ServerConfig): Promise<void> {
   process.on('SIGINT', stop)
 }
 
+/**
+ * `seqline migrate [--store …]`: brings the store's schema up to date and exits, for operators
+ * who migrate before rolling out new nodes (`serve` migrates on start too; both are idempotent
+ * and safe to run on several nodes at once).
+ */
+async function migrate(argv: readonly string[]): Promise<void> {
+  const config = parseConfig(argv, process.env)
+  const store = await openStore(config.store)
+  await store.close()
+  process.stdout.write(`seqline: the ${config.store.split(':', 1)[0]} store schema is up to date\n`)
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -112,6 +138,10 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   if (command === '--version' || command === '-v') {
     process.stdout.write(`${version()}\n`)
+    return
+  }
+  if (command === 'migrate') {
+    await migrate(rest)
     return
   }
   if (command !== 'serve') {

@@ -19,8 +19,17 @@ export interface ServerLimits {
 export interface ServerConfig {
   readonly port: number
   readonly host: string
-  /** `sqlite:<path>` or `memory:`. */
+  /** `sqlite:<path>`, `memory:` or `postgres://…[?schema=name]`. */
   readonly store: string
+  /**
+   * Multi-node bus: `redis://…`, `postgres` (the store's database) or `postgres://…`; undefined
+   * for a single node.
+   */
+  readonly bus: string | undefined
+  /** Bus channel (deployments sharing a Redis or a database need different ones). */
+  readonly busChannel: string | undefined
+  /** How often a node compares the store's heads of the streams it serves with its own (bus). */
+  readonly healIntervalMs: number
   /** `dev` (insecure), `jwt:<secret>` or `jwt:<path-to-jwks.json>`. */
   readonly auth: string
   /** Checks added to JWT auth. */
@@ -49,6 +58,8 @@ export interface ServerConfig {
   readonly staticDir: string | undefined
   /** Browser origins allowed to open a WebSocket (`Origin` header); undefined allows any. */
   readonly allowedOrigins: readonly string[] | undefined
+  /** How long a Durable Streams `live=long-poll` read waits before answering 204. */
+  readonly longPollTimeoutMs: number
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -58,6 +69,9 @@ export const defaults: ServerConfig = deepFreeze({
   port: 8080,
   host: '0.0.0.0',
   store: 'sqlite:./data/seqline.db',
+  bus: undefined,
+  busChannel: undefined,
+  healIntervalMs: 1_000,
   auth: 'dev',
   jwt: { issuer: undefined, audience: undefined, userClaim: 'sub' },
   heartbeatMs: 15_000,
@@ -76,6 +90,7 @@ export const defaults: ServerConfig = deepFreeze({
   shutdownRetryAfterMs: { min: 1_000, max: 5_000 },
   staticDir: undefined,
   allowedOrigins: undefined,
+  longPollTimeoutMs: 30_000,
 })
 
 const LOG_LEVELS: readonly LogLevel[] = [
@@ -124,13 +139,33 @@ export const settings: readonly Setting[] = [
   },
   {
     flag: 'store',
-    help: 'sqlite:<path> or memory:',
+    help: 'sqlite:<path> | memory: | postgres://user@host:5432/db[?schema=name]',
     kind: 'string',
     apply: (c, v) => (c.store = v as string),
   },
   {
+    flag: 'bus',
+    help: "multi-node bus: redis://host:6379 | postgres (the store's database) | postgres://… (default: none, one node)",
+    kind: 'string',
+    apply: (c, v) => (c.bus = v as string),
+  },
+  {
+    flag: 'bus-channel',
+    help: 'bus channel name (default seqline)',
+    kind: 'string',
+    apply: (c, v) => (c.busChannel = v as string),
+  },
+  {
+    flag: 'heal-interval-ms',
+    help: 'how often a node checks the store for commits it was not told about (with --bus)',
+    kind: 'int',
+    min: 50,
+    max: 600_000,
+    apply: (c, v) => (c.healIntervalMs = v as number),
+  },
+  {
     flag: 'auth',
-    help: 'dev (INSECURE) | jwt:<secret> | jwt:<path-to-jwks.json>',
+    help: 'dev (INSECURE) | none (NO auth) | jwt:<secret> | jwt:<path-to-jwks.json>',
     kind: 'string',
     apply: (c, v) => (c.auth = v as string),
   },
@@ -271,6 +306,14 @@ export const settings: readonly Setting[] = [
         .split(',')
         .map((o) => o.trim())
         .filter((o) => o !== '')),
+  },
+  {
+    flag: 'long-poll-timeout-ms',
+    help: 'how long a Durable Streams long-poll waits for data (HTTP)',
+    kind: 'int',
+    min: 100,
+    max: 600_000,
+    apply: (c, v) => (c.longPollTimeoutMs = v as number),
   },
   {
     flag: 'static-dir',

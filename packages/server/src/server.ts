@@ -7,16 +7,25 @@ import {
 import type { AddressInfo } from 'node:net'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import type { Authenticate, Authorize } from './auth/authenticator.js'
+import { ANONYMOUS_USER, anonymousAuthenticate } from './auth/anonymous-auth.js'
 import { devAuthenticate } from './auth/dev-auth.js'
 import type { JwtAuthOptions } from './auth/jwt-auth.js'
 import { parseAuthOption } from './auth/parse-auth-option.js'
 import { type ServerLimits, defaults } from './config.js'
 import { Engine } from './engine/engine.js'
 import { handleApiRequest } from './http/api-routes.js'
+import { createDurableStreamsHandler } from './http/durable-streams/durable-streams-handler.js'
+import {
+  type DurableStreamsOptions,
+  durableStreamsDefaults,
+} from './http/durable-streams/durable-streams-context.js'
 import { sendJson, sendJsonError } from './http/json-error.js'
 import { type StaticHandler, createStaticHandler } from './http/static-files.js'
 import { type LogLevel, type Logger, createLogger } from './observability/logger.js'
 import { type Metrics, createMetrics } from './observability/metrics.js'
+import type { Bus } from './bus/bus.js'
+import { openBus } from './bus/open-bus.js'
+import type { ClusterLinkOptions } from './engine/cluster-link.js'
 import { openStore } from './store/open-store.js'
 import type { RetentionPolicy, Store } from './store/store.js'
 import { type WsTransport, attachWebSocket } from './transport/ws-transport.js'
@@ -25,8 +34,11 @@ import { type WsTransport, attachWebSocket } from './transport/ws-transport.js'
 export interface SeqlineServerOptions {
   /** `sqlite:<path>`, `memory:`, or a `Store` (initialised here, closed by `close()`). */
   readonly store: string | Store
-  /** `'dev'` (INSECURE: the token is the user id), `'jwt:<secret>'`, `'jwt:<jwks.json>'`, or a hook. */
-  readonly auth: 'dev' | Authenticate | string
+  /**
+   * `'dev'` (INSECURE: the token is the user id), `'none'` (NO auth: everyone is `anonymous`),
+   * `'jwt:<secret>'`, `'jwt:<jwks.json>'`, or a hook.
+   */
+  readonly auth: 'dev' | 'none' | Authenticate | string
   /** Claims checks for a `jwt:` auth string. */
   readonly jwt?: JwtAuthOptions | undefined
   /** Default: every authenticated user may do everything. */
@@ -46,6 +58,18 @@ export interface SeqlineServerOptions {
   readonly staticDir?: string | undefined
   /** Range of the jittered reconnect hint sent to clients on shutdown. */
   readonly shutdownRetryAfterMs?: { readonly min: number; readonly max: number } | undefined
+  /** Tunables of the Durable Streams HTTP endpoint `/v1/stream/*` (long-poll timeout, …). */
+  readonly durableStreams?: Partial<DurableStreamsOptions> | undefined
+  /**
+   * Multi-node: `redis://…` (Redis pub/sub), `postgres` (LISTEN/NOTIFY on the store's database),
+   * `postgres://…`, or a `Bus`. Every node of one deployment uses the same store and bus. Default:
+   * none (a single node). `close()` closes the bus, like the store.
+   */
+  readonly bus?: string | Bus | undefined
+  /** Bus channel; deployments sharing one Redis or database need different ones. */
+  readonly busChannel?: string | undefined
+  /** Node id, heal interval and presence heartbeat of the cluster link (with `bus`). */
+  readonly cluster?: ClusterLinkOptions | undefined
 }
 
 /** A running Seqline server. */
@@ -94,11 +118,27 @@ export async function createServer(options: SeqlineServerOptions): Promise<Seqli
       '!!! INSECURE dev auth is enabled: any token is accepted as the user id. Never use it in production: set auth to jwt:<secret> or jwt:<jwks.json> !!!',
     )
   }
+  if (authenticate === anonymousAuthenticate) {
+    logger.warn(
+      `!!! NO auth (--auth none): every request runs as user "${ANONYMOUS_USER}", no token needed. Only for public data and conformance runs !!!`,
+    )
+  }
   const metrics = createMetrics()
   const limits: ServerLimits = { ...defaults.limits, ...options.limits }
   const heartbeatMs = options.heartbeatMs ?? defaults.heartbeatMs
   const retryAfterMs = options.shutdownRetryAfterMs ?? defaults.shutdownRetryAfterMs
   const store = await openStore(options.store)
+  let bus: Bus | undefined
+  try {
+    bus = await openBus(options.bus, {
+      storeUrl: typeof options.store === 'string' ? options.store : undefined,
+      channel: options.busChannel,
+      logger,
+    })
+  } catch (err) {
+    await store.close().catch(() => undefined)
+    throw err
+  }
 
   let engine: Engine
   try {
@@ -114,9 +154,12 @@ export async function createServer(options: SeqlineServerOptions): Promise<Seqli
       },
       clientTtlMs: options.clientTtlMs ?? defaults.clientTtlMs,
       gcIntervalMs: options.gcIntervalMs ?? defaults.gcIntervalMs,
+      bus,
+      cluster: options.cluster,
     })
     engine.start()
   } catch (err) {
+    await bus?.close().catch(() => undefined)
     await store.close().catch(() => undefined)
     throw err
   }
@@ -130,6 +173,20 @@ export async function createServer(options: SeqlineServerOptions): Promise<Seqli
   let transport: WsTransport | undefined
   let detachRequests: (() => void) | undefined
   let closing: Promise<void> | undefined
+
+  // Durable Streams bodies are limited like any publish payload (DESIGN §8), unless set apart.
+  const handleDurableStreams = createDurableStreamsHandler({
+    engine,
+    authenticate,
+    anonymousUser: authenticate === anonymousAuthenticate ? ANONYMOUS_USER : undefined,
+    logger,
+    metrics,
+    options: {
+      ...durableStreamsDefaults,
+      maxBodyBytes: limits.maxPayloadBytes,
+      ...options.durableStreams,
+    },
+  })
 
   const apiContext = {
     engine,
@@ -157,7 +214,7 @@ export async function createServer(options: SeqlineServerOptions): Promise<Seqli
         return
       }
       if (await handleApiRequest(req, res, apiContext)) return
-      // The Durable Streams handler (`/v1/stream/*`, DESIGN §6) goes here.
+      if (await handleDurableStreams(req, res)) return
       if (serveStatic !== undefined && (await serveStatic(req, res))) {
         countRequest(req, res, 'static')
         return
@@ -249,6 +306,7 @@ export async function createServer(options: SeqlineServerOptions): Promise<Seqli
     detachRequests?.()
     // 4. Commit what is pending, then release the store.
     await engine.close()
+    await bus?.close()
     await store.close()
     await httpClosed
     logger.info('seqline stopped')

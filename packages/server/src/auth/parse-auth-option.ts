@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs'
+import { anonymousAuthenticate } from './anonymous-auth.js'
 import type { Authenticate } from './authenticator.js'
 import { devAuthenticate } from './dev-auth.js'
 import { createJwtAuthenticate, type JwtAuthOptions } from './jwt-auth.js'
@@ -7,6 +8,7 @@ import { createJwtAuthenticate, type JwtAuthOptions } from './jwt-auth.js'
  * Turns the `--auth` / `SEQLINE_AUTH` option into an `Authenticate`:
  *
  * - `dev`: {@link devAuthenticate} (insecure: the token is the user id);
+ * - `none`: {@link anonymousAuthenticate} (no auth at all: everyone is user `anonymous`);
  * - `jwt:<path>.json`: JWTs checked against the JWKS in that file (which must exist);
  * - `jwt:<secret>`: HS256 JWTs with that shared secret.
  *
@@ -15,6 +17,7 @@ import { createJwtAuthenticate, type JwtAuthOptions } from './jwt-auth.js'
  */
 export function parseAuthOption(option: string, jwtOptions: JwtAuthOptions = {}): Authenticate {
   if (option === 'dev') return devAuthenticate
+  if (option === 'none') return anonymousAuthenticate
   if (option.startsWith('jwt:')) {
     // Everything after the first colon: a secret may itself contain colons.
     const value = option.slice('jwt:'.length)
@@ -29,7 +32,7 @@ export function parseAuthOption(option: string, jwtOptions: JwtAuthOptions = {})
   // Echo only the scheme: the rest may be a secret that must not end up in logs.
   const scheme = option.includes(':') ? ` "${option.slice(0, option.indexOf(':'))}:…"` : ''
   throw new Error(
-    `Unknown auth option${scheme}: expected "dev", "jwt:<secret>" or "jwt:<path-to-jwks.json>"`,
+    `Unknown auth option${scheme}: expected "dev", "none", "jwt:<secret>" or "jwt:<path-to-jwks.json>"`,
   )
 }
 

@@ -7,6 +7,7 @@ import {
 } from '@seqline/protocol'
 import type { Logger } from 'pino'
 import type { Authorize, AuthorizeAction } from '../auth/authenticator.js'
+import type { Bus } from '../bus/bus.js'
 import type { Metrics } from '../observability/metrics.js'
 import {
   type AppendRequest,
@@ -22,6 +23,7 @@ import {
   type StreamRecord,
 } from '../store/store.js'
 import { hashSecret, newClientId, newClientSecret, secretMatches } from './client-secret.js'
+import { type ClusterHost, ClusterLink, type ClusterLinkOptions } from './cluster-link.js'
 import { CursorBuffer } from './cursor-buffer.js'
 import { GroupCommitter } from './group-committer.js'
 import { type Limits, defaultLimits } from './limits.js'
@@ -56,6 +58,13 @@ export interface EngineOptions {
   /** Bytes of recent framed messages kept per followed stream for live fan-out. */
   readonly windowBytes?: number | undefined
   readonly now?: (() => number) | undefined
+  /**
+   * Multi-node: the bus this node shares commits, signals and presence on with the other nodes
+   * of the same store (see cluster-link.ts). Default: none, a single node.
+   */
+  readonly bus?: Bus | undefined
+  /** Node id, heal interval and presence heartbeat of the cluster link (with `bus`). */
+  readonly cluster?: ClusterLinkOptions | undefined
 }
 
 /** Documented defaults of the engine's tunables. */
@@ -103,6 +112,8 @@ export class Engine {
   readonly #jobs: PeriodicJob[]
   readonly #options: EngineOptions
   readonly #retentionPolicy: RetentionPolicy
+  /** Set when the engine runs as one node of several (`bus` option). */
+  readonly #cluster: ClusterLink | undefined
   #closed = false
 
   constructor(options: EngineOptions) {
@@ -147,11 +158,19 @@ export class Engine {
         this.#logger,
       ),
     ]
+    this.#cluster =
+      options.bus === undefined
+        ? undefined
+        : new ClusterLink(options.bus, this.store, this.#clusterHost, this.#logger, {
+            ...options.cluster,
+            metrics: options.cluster?.metrics ?? options.metrics,
+          })
   }
 
   /** Starts the periodic jobs (retention, client GC, cursor flush) on unref()ed timers. */
   start(): void {
     for (const job of this.#jobs) job.start()
+    this.#cluster?.start()
   }
 
   /** Commits everything pending (appends, then acks) and stops the jobs. */
@@ -160,6 +179,7 @@ export class Engine {
     this.#closed = true
     for (const subscription of this.#subscriptions) subscription.stop()
     await this.#committer.close()
+    await this.#cluster?.stop()
     await Promise.all(this.#jobs.map((job) => job.stop()))
     await this.flushCursors()
   }
@@ -240,6 +260,8 @@ export class Engine {
         closed: result.stream.closed,
         messages: [],
       })
+      const { name, epoch, head, closed } = result.stream
+      this.#cluster?.announce(name, epoch, head, closed)
     }
     return result
   }
@@ -255,6 +277,13 @@ export class Engine {
   /** Deletes a stream. Its subscribers get STREAM_NOT_FOUND and are unsubscribed. */
   async deleteStream(name: string): Promise<boolean> {
     const existed = await this.store.deleteStream(name)
+    this.#forget(name)
+    if (existed) this.#cluster?.deleted(name)
+    return existed
+  }
+
+  /** Tells this node's followers of `name` that it was deleted (here or on another node). */
+  #forget(name: string): void {
     const hub = this.#hubs.get(name)
     if (hub !== undefined) {
       this.#hubs.delete(name)
@@ -274,7 +303,6 @@ export class Engine {
     for (const listener of this.#commitListeners.get(name) ?? []) {
       listener({ stream: name, epoch: '', head: 0, closed: true, messages: [] })
     }
-    return existed
   }
 
   /**
@@ -298,22 +326,29 @@ export class Engine {
   ): void {
     this.#metrics?.commitLatency.observe(seconds)
     this.#metrics?.commitBatchSize.observe(batch.length)
+    // One announcement per stream per batch, with the batch's last (highest) head.
+    const advanced = this.#cluster === undefined ? undefined : new Map<string, CommitEvent>()
     results.forEach((result, i) => {
       this.#metrics?.publishes.inc({ result: result.kind })
       const request = batch[i]
       if (result.kind !== 'appended' || request === undefined) return
+      const event: CommitEvent = {
+        stream: request.stream,
+        epoch: result.epoch,
+        head: result.head,
+        closed: result.closed,
+        messages: result.messages,
+      }
+      advanced?.set(request.stream, event)
       try {
-        this.#notify({
-          stream: request.stream,
-          epoch: result.epoch,
-          head: result.head,
-          closed: result.closed,
-          messages: result.messages,
-        })
+        this.#notify(event)
       } catch (err) {
         this.#logger.error({ err, stream: request.stream }, 'fan-out failed')
       }
     })
+    for (const e of advanced?.values() ?? []) {
+      this.#cluster?.announce(e.stream, e.epoch, e.head, e.closed)
+    }
   }
 
   #notify(event: CommitEvent): void {
@@ -382,9 +417,7 @@ export class Engine {
     if (decision.kind === 'reset')
       subscription.sendReset(decision.reason, current.head, current.tail)
     this.#subscriptions.add(subscription)
-    session.sink.send(
-      encodeFrame({ t: 'presence', stream, users: this.#presence.snapshot(stream) }),
-    )
+    session.sink.send(encodeFrame({ t: 'presence', stream, users: this.presenceOf(stream) }))
     this.#presenceChanged(this.#presence.join(stream, session.userId, session.clientId))
     subscription.start()
     return subscription
@@ -407,30 +440,49 @@ export class Engine {
    */
   async signal(session: Session, stream: string, data: unknown): Promise<number> {
     await this.authorize(session.userId, stream, 'signal')
-    const hub = this.#hubs.get(stream)
-    if (hub === undefined) return 0
-    const frame = encodeFrame({ t: 'signal', stream, from: session.userId, data })
-    const highWaterMark = this.#options.highWaterMark ?? engineDefaults.highWaterMark
-    let sent = 0
-    for (const subscription of this.#subscriptions) {
-      const sink = subscription.session.sink
-      if (subscription.hub !== hub || sink.id === session.sink.id) continue
-      if (sink.bufferedAmount > highWaterMark) continue
-      sink.send(frame)
-      sent += 1
-    }
+    // Subscribers on other nodes get it through the bus (count: this node's only).
+    this.#cluster?.signal(stream, session.userId, data)
+    const sent = this.#fanOutSignal(stream, session.userId, data, session.sink.id)
     this.#metrics?.signals.inc()
     return sent
   }
 
-  presenceOf(stream: string): PresenceEntry[] {
-    return this.#presence.snapshot(stream)
+  /** Sends a signal to this node's subscribers of `stream`, except the sender's socket. */
+  #fanOutSignal(stream: string, from: string, data: unknown, exceptSink?: string): number {
+    const hub = this.#hubs.get(stream)
+    if (hub === undefined) return 0
+    const frame = encodeFrame({ t: 'signal', stream, from, data })
+    const highWaterMark = this.#options.highWaterMark ?? engineDefaults.highWaterMark
+    let sent = 0
+    for (const subscription of this.#subscriptions) {
+      const sink = subscription.session.sink
+      if (subscription.hub !== hub || sink.id === exceptSink) continue
+      if (sink.bufferedAmount > highWaterMark) continue
+      sink.send(frame)
+      sent += 1
+    }
+    return sent
   }
 
-  #presenceChanged(change: PresenceChange | undefined): void {
-    if (change === undefined) return
-    const hub = this.#hubs.get(change.stream)
+  /** Who is connected to `stream` now — on every node when the engine runs with a bus. */
+  presenceOf(stream: string): PresenceEntry[] {
+    const local = this.#presence.snapshot(stream)
+    return this.#cluster === undefined ? local : this.#cluster.mergePresence(stream, local)
+  }
+
+  #presenceChanged(local: PresenceChange | undefined): void {
+    if (local === undefined) return
+    this.#cluster?.presenceChanged(local.stream, this.#presence.snapshot(local.stream))
+    this.#sendPresenceDelta(local.stream, local.user)
+  }
+
+  /** Sends `user`'s client count on `stream` (all nodes) to this node's subscribers. */
+  #sendPresenceDelta(stream: string, user: string): void {
+    const hub = this.#hubs.get(stream)
     if (hub === undefined) return
+    const local = this.#presence.snapshot(stream).find((e) => e.user === user)?.clients ?? 0
+    const clients = local + (this.#cluster?.remoteCount(stream, user) ?? 0)
+    const change = { stream, user, clients }
     const frame = encodeFrame({ t: 'presenceDelta', ...change })
     for (const subscription of this.#subscriptions) {
       if (subscription.hub === hub) subscription.session.sink.send(frame)
@@ -450,6 +502,23 @@ export class Engine {
       this.#hubs.set(record.name, hub)
     }
     return hub
+  }
+
+  /** What the cluster link sees of this engine (multi-node, `bus` option). */
+  readonly #clusterHost: ClusterHost = {
+    hubPosition: (stream) => {
+      const hub = this.#hubs.get(stream)
+      return hub === undefined ? undefined : { epoch: hub.epoch, head: hub.head }
+    },
+    followedStreams: () => new Set([...this.#hubs.keys(), ...this.#commitListeners.keys()]),
+    follows: (stream) => this.#hubs.has(stream) || this.#commitListeners.has(stream),
+    advance: (event) => this.#notify(event),
+    forget: (stream) => this.#forget(stream),
+    deliverSignal: (stream, from, data) => {
+      this.#fanOutSignal(stream, from, data)
+    },
+    presenceChanged: ({ stream, user }) => this.#sendPresenceDelta(stream, user),
+    localPresence: () => this.#presence.all(),
   }
 
   readonly #subscriptionObserver: SubscriptionObserver = {
@@ -520,6 +589,24 @@ export class Engine {
       throw new SeqlineError(ErrorCode.FORBIDDEN, 'this client does not belong to this user')
     }
     return client
+  }
+
+  /**
+   * Gives a client of `userId` a new secret and returns it (once; only its hash is stored). The old
+   * secret stops working for every later `hello`, so a stolen secret can be revoked without losing
+   * the client's cursors. Connections already open stay open until they drop.
+   */
+  async rotateClientSecret(userId: string, clientId: string): Promise<{ secret: string }> {
+    await this.ownClient(userId, clientId)
+    if (this.store.updateClientSecret === undefined) {
+      throw new SeqlineError(ErrorCode.INTERNAL, 'this store cannot rotate client secrets')
+    }
+    const secret = newClientSecret()
+    if (!(await this.store.updateClientSecret(clientId, hashSecret(secret)))) {
+      // Deleted (or garbage-collected) between the ownership check and the update.
+      throw new SeqlineError(ErrorCode.CLIENT_UNKNOWN, 'unknown client id')
+    }
+    return { secret }
   }
 
   /** Deletes a client of `userId` with its cursors (a tab closing for good). */
@@ -619,8 +706,11 @@ export class Engine {
     let count = 0
     for (;;) {
       const names = await this.store.expiredStreams(this.#now(), 200)
-      for (const name of names) if (await this.deleteStream(name)) count += 1
-      if (names.length < 200) return count
+      let deleted = 0
+      for (const name of names) if (await this.deleteStream(name)) deleted += 1
+      count += deleted
+      // A page that deleted nothing would come back the same: stop rather than spin.
+      if (names.length < 200 || deleted === 0) return count
     }
   }
 

@@ -40,6 +40,11 @@ export class PresenceTracker {
     return { stream, user, clients: clients.size }
   }
 
+  /** Every stream with anyone present, with its snapshot (a node's presence heartbeat). */
+  all(): Map<string, PresenceEntry[]> {
+    return new Map([...this.#streams.keys()].map((stream) => [stream, this.snapshot(stream)]))
+  }
+
   snapshot(stream: string): PresenceEntry[] {
     const users = this.#streams.get(stream)
     if (users === undefined) return []

@@ -66,7 +66,9 @@ export class StreamHub {
     const first = this.#window[this.#first]
     if (first === undefined || first.offset > position + 1) return undefined
     const start = this.#first + position + 1 - first.offset
-    if (start >= this.#window.length) return []
+    // The window may end before the head: a commit announced by another node arrives without
+    // its messages (`advance(…, [])`). Then the store has them, not the window.
+    if (start >= this.#window.length) return undefined
     return this.#window.slice(start, start + max)
   }
 
@@ -80,8 +82,9 @@ export class StreamHub {
       this.#windowBytes -= this.#window[this.#first]?.frame.byteLength ?? 0
       this.#first += 1
     }
-    // Compact once most of the array is dead: O(1) amortised per message.
-    if (this.#first > 1024 && this.#first * 2 > this.#window.length) {
+    // Compact once 1024 entries or half the array are dead: O(1) amortised per message, and the
+    // dead entries (which still hold their frames) stay a bounded fraction of the window.
+    if (this.#first >= 1024 || this.#first * 2 > this.#window.length) {
       this.#window = this.#window.slice(this.#first)
       this.#first = 0
     }

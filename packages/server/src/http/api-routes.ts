@@ -5,6 +5,8 @@ import type { Authenticate } from '../auth/authenticator.js'
 import type { Engine } from '../engine/engine.js'
 import type { Metrics } from '../observability/metrics.js'
 import { readBearerToken } from './bearer-token.js'
+import { matchClientSecretRoute } from './client-secret-route.js'
+import { type HistoryEngine, matchHistoryRoute } from './history-route.js'
 import { sendJson, sendJsonError } from './json-error.js'
 import { readJsonBody } from './read-json-body.js'
 
@@ -19,7 +21,9 @@ export interface ApiContext {
     | 'getCursors'
     | 'presenceOf'
     | 'authorize'
-  >
+    | 'rotateClientSecret'
+  > &
+    HistoryEngine
   readonly authenticate: Authenticate
   readonly metrics: Metrics
   readonly logger: Logger
@@ -186,7 +190,10 @@ function matchRoute(
       },
     }
   }
-  return undefined
+  return (
+    matchClientSecretRoute(req, res, ctx.engine, (request) => authenticate(request, ctx)) ??
+    matchHistoryRoute(req, res, ctx.engine, (request) => authenticate(request, ctx))
+  )
 }
 
 async function authenticate(req: IncomingMessage, ctx: ApiContext): Promise<string> {

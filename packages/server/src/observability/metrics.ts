@@ -27,6 +27,10 @@ export interface Metrics {
   readonly signals: Counter
   /** HTTP requests by method, route template and status. */
   readonly httpRequests: Counter<'method' | 'route' | 'status'>
+  /** Bus messages received from other nodes, by kind (multi-node). */
+  readonly busMessages: Counter<'kind'>
+  /** Streams the heal job found behind the store: commits whose announcement was lost. */
+  readonly clusterHeals: Counter
 }
 
 /**
@@ -92,6 +96,17 @@ export function createMetrics(): Metrics {
       name: 'seqline_http_requests_total',
       help: 'HTTP requests by method, route and status',
       labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    }),
+    busMessages: new Counter({
+      name: 'seqline_bus_messages_total',
+      help: 'Bus messages received from other nodes, by kind',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    clusterHeals: new Counter({
+      name: 'seqline_cluster_heals_total',
+      help: 'Streams found behind the store by the heal job (lost bus announcements)',
       registers,
     }),
   }

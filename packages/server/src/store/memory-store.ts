@@ -2,8 +2,11 @@ import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import {
   checkAppend,
   checkAppendShape,
+  forkReadThrough,
+  isExpired,
   newStreamRecord,
   planAppend,
+  planFork,
   sameStreamConfig,
   trimmedTail,
 } from './store-rules.js'
@@ -56,6 +59,15 @@ export class MemoryStore implements Store {
       return { kind: sameStreamConfig(existing, input) ? 'exists' : 'conflict', stream: existing }
     }
     let stream = newStreamRecord(input.name, input.contentType, input.now, input)
+    if (input.fork !== undefined) {
+      const source = this.#streams.get(input.fork.source)
+      const through = source === undefined ? 0 : forkReadThrough(source, input.fork)
+      const read = await this.read(input.fork.source, 0, Math.max(0, through))
+      const plan = planFork(source, { ...input, fork: input.fork }, read)
+      if (plan.kind === 'rejected') return plan
+      stream = plan.stream
+      this.#writeMessages(input.name, plan.messages, null)
+    }
     const initial = input.initial ?? []
     if (initial.length > 0) {
       const plan = planAppend(stream, {
@@ -77,11 +89,43 @@ export class MemoryStore implements Store {
   }
 
   async deleteStream(name: string): Promise<boolean> {
-    const existed = this.#streams.delete(name)
+    const stream = this.#streams.get(name)
+    if (stream === undefined || stream.softDeleted) return false
+    this.#dropContent(name)
+    if (this.#hasForks(name)) {
+      // Forks still name it as their source: keep a tombstone (Durable Streams §4.2).
+      this.#streams.set(name, { ...stream, softDeleted: true })
+      return true
+    }
+    this.#streams.delete(name)
+    // Cascade: a soft-deleted source whose last fork this was goes too, up the chain.
+    let source = stream.fork?.source
+    while (source !== undefined) {
+      const record = this.#streams.get(source)
+      if (record === undefined || !record.softDeleted || this.#hasForks(source)) break
+      this.#streams.delete(source)
+      source = record.fork?.source
+    }
+    return true
+  }
+
+  async expiredStreams(now: number, limit: number): Promise<string[]> {
+    return [...this.#streams.values()]
+      .filter((s) => !s.softDeleted && isExpired(s, now))
+      .map((s) => s.name)
+      .sort(compareText)
+      .slice(0, Math.max(0, limit))
+  }
+
+  #hasForks(name: string): boolean {
+    for (const s of this.#streams.values()) if (s.fork?.source === name) return true
+    return false
+  }
+
+  #dropContent(name: string): void {
     this.#messages.delete(name)
     this.#producers.delete(name)
     for (const cursors of this.#cursors.values()) cursors.delete(name)
-    return existed
   }
 
   async listStreams(after: string | undefined, limit: number): Promise<StreamRecord[]> {
@@ -203,6 +247,13 @@ export class MemoryStore implements Store {
         this.#clients.set(id, { ...client, lastSeenAt: now })
       }
     }
+  }
+
+  async updateClientSecret(id: string, secretHash: string): Promise<boolean> {
+    const client = this.#clients.get(id)
+    if (client === undefined) return false
+    this.#clients.set(id, { ...client, secretHash })
+    return true
   }
 
   async deleteClient(id: string): Promise<boolean> {

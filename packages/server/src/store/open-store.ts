@@ -1,4 +1,5 @@
 import { MemoryStore } from './memory-store.js'
+import { PostgresStore, parsePostgresSpec } from './postgres-store.js'
 import { SqliteStore } from './sqlite-store.js'
 import type { Store } from './store.js'
 
@@ -7,7 +8,8 @@ import type { Store } from './store.js'
  * resolves once `init()` has run.
  *
  * - `sqlite:<path>`: SQLite (WAL) in that file; missing parent directories are created;
- * - `memory:`: in-process, lost at exit (tests, demos).
+ * - `memory:`: in-process, lost at exit (tests, demos);
+ * - `postgres://user@host:5432/db[?schema=name]`: PostgreSQL, shared by several nodes.
  *
  * @example
  * const store = await openStore('sqlite:./data/seqline.db')
@@ -26,10 +28,11 @@ function storeOf(spec: string): Store {
     return new SqliteStore({ path })
   }
   if (spec === 'memory:' || spec === 'memory') return new MemoryStore()
-  if (/^postgres(ql)?:/.test(spec)) {
-    throw new Error('The PostgreSQL store is not available yet: use sqlite:<path> or memory:')
+  if (/^postgres(ql)?:\/\//.test(spec)) {
+    // Multi-node production store; `?schema=` picks the schema (see PostgresStore).
+    return new PostgresStore(parsePostgresSpec(spec))
   }
   // Echo only the scheme: a connection string may carry a password.
   const scheme = spec.includes(':') ? `"${spec.slice(0, spec.indexOf(':'))}:…"` : `"${spec}"`
-  throw new Error(`Unknown store ${scheme}: expected sqlite:<path> or memory:`)
+  throw new Error(`Unknown store ${scheme}: expected sqlite:<path>, memory: or postgres://…`)
 }

@@ -15,10 +15,7 @@ export type ProducerVerdict =
  * A duplicate of the last accepted seq reports that publish's last offset; an older duplicate
  * reports offset 0 unless the store can look it up (see `Store.append`).
  */
-export function checkProducer(
-  state: ProducerState | undefined,
-  ref: ProducerRef,
-): ProducerVerdict {
+export function checkProducer(state: ProducerState | undefined, ref: ProducerRef): ProducerVerdict {
   if (state === undefined) {
     if (ref.seq !== 0) return seqGap(0, ref.seq)
     return { kind: 'accept' }

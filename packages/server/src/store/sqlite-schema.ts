@@ -75,6 +75,18 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX cursors_by_stream ON cursors (stream, client_id);
   `,
+  // 2: Durable Streams forks, soft-delete and expiry (§4.2, §5.1).
+  `
+  ALTER TABLE streams ADD COLUMN fork_source TEXT;
+  ALTER TABLE streams ADD COLUMN fork_offset INTEGER;
+  ALTER TABLE streams ADD COLUMN fork_sub_offset INTEGER;
+  ALTER TABLE streams ADD COLUMN soft_deleted INTEGER NOT NULL DEFAULT 0;
+  -- "Does any fork still reference this stream?" on every delete.
+  CREATE INDEX streams_by_fork_source ON streams (fork_source) WHERE fork_source IS NOT NULL;
+  -- The expiry job scans only streams that can expire.
+  CREATE INDEX streams_expiring ON streams (name)
+    WHERE ttl_seconds IS NOT NULL OR expires_at IS NOT NULL;
+  `,
 ]
 
 /** The schema version this code writes: the number of migrations. */
@@ -105,16 +117,25 @@ const SQL = {
   insertStream: `
       INSERT INTO streams (name, epoch, content_type, head, tail, created_at, closed,
         closed_by_producer, closed_by_epoch, closed_by_seq, ttl_seconds, expires_at,
-        last_access_at, stream_seq, retention_max_age_ms, retention_max_count)
+        last_access_at, stream_seq, retention_max_age_ms, retention_max_count, fork_source,
+        fork_offset, fork_sub_offset, soft_deleted)
       VALUES (@name, @epoch, @content_type, @head, @tail, @created_at, @closed,
         @closed_by_producer, @closed_by_epoch, @closed_by_seq, @ttl_seconds, @expires_at,
-        @last_access_at, @stream_seq, @retention_max_age_ms, @retention_max_count)`,
+        @last_access_at, @stream_seq, @retention_max_age_ms, @retention_max_count, @fork_source,
+        @fork_offset, @fork_sub_offset, @soft_deleted)`,
   updateStreamAfterAppend: `
       UPDATE streams SET head = @head, closed = @closed, closed_by_producer = @closed_by_producer,
         closed_by_epoch = @closed_by_epoch, closed_by_seq = @closed_by_seq,
         stream_seq = @stream_seq, last_access_at = @last_access_at
       WHERE name = @name`,
   deleteStream: 'DELETE FROM streams WHERE name = ?',
+  softDeleteStream: 'UPDATE streams SET soft_deleted = 1 WHERE name = ?',
+  hasForks: 'SELECT 1 AS found FROM streams WHERE fork_source = ? LIMIT 1',
+  expiredStreams: `
+      SELECT name FROM streams
+      WHERE (ttl_seconds IS NOT NULL OR expires_at IS NOT NULL) AND soft_deleted = 0
+        AND (expires_at <= @now OR last_access_at + ttl_seconds * 1000 <= @now)
+      ORDER BY name LIMIT @limit`,
   listStreams:
     'SELECT * FROM streams WHERE @after IS NULL OR name > @after ORDER BY name LIMIT @limit',
   touchStream: 'UPDATE streams SET last_access_at = MAX(last_access_at, @now) WHERE name = @name',
@@ -126,6 +147,9 @@ const SQL = {
   readMessages: `
       SELECT offset, producer, seq, from_user, ts, data FROM messages
       WHERE stream = ? AND offset > ? ORDER BY offset LIMIT ?`,
+  readMessagesThrough: `
+      SELECT offset, producer, seq, from_user, ts, data FROM messages
+      WHERE stream = ? AND offset <= ? ORDER BY offset`,
   offsetOfPublish: `
       SELECT MAX(offset) AS offset FROM messages
       WHERE stream = ? AND producer = ? AND producer_epoch = ? AND seq = ?`,
@@ -151,6 +175,7 @@ const SQL = {
   countClientsOfUser: 'SELECT COUNT(*) AS n FROM clients WHERE user_id = ?',
   touchClient: 'UPDATE clients SET last_seen_at = MAX(last_seen_at, @now) WHERE id = @id',
   deleteClient: 'DELETE FROM clients WHERE id = ?',
+  updateClientSecret: 'UPDATE clients SET secret_hash = @secretHash WHERE id = @id',
   deleteStaleClients: 'DELETE FROM clients WHERE last_seen_at < ?',
 
   // Cursors only move forward within an epoch; another epoch replaces them. The INSERT … SELECT
@@ -171,10 +196,15 @@ const SQL = {
 } as const
 
 /** Every statement `SqliteStore` runs, prepared once per connection and reused (better-sqlite3). */
-export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement }
+export type Statements = {
+  readonly [K in keyof typeof SQL | 'readMessagesRaw']: Database.Statement
+}
 
 /** Prepares every statement of `SQL` on this connection. */
 export function prepareStatements(db: Database.Database): Statements {
   const entries = Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)] as const)
-  return Object.fromEntries(entries) as Statements
+  const statements = Object.fromEntries(entries) as Record<string, Database.Statement>
+  // The catch-up read returns rows as arrays (see SqliteStore.read).
+  statements.readMessagesRaw = db.prepare(SQL.readMessages).raw(true)
+  return statements as Statements
 }

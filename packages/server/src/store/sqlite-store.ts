@@ -5,8 +5,10 @@ import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import {
   checkAppend,
   checkAppendShape,
+  forkReadThrough,
   newStreamRecord,
   planAppend,
+  planFork,
   sameStreamConfig,
   trimmedTail,
 } from './store-rules.js'
@@ -55,6 +57,10 @@ interface StreamRow {
   stream_seq: string | null
   retention_max_age_ms: number | null
   retention_max_count: number | null
+  fork_source: string | null
+  fork_offset: number | null
+  fork_sub_offset: number | null
+  soft_deleted: number
 }
 
 interface MessageRow {
@@ -126,6 +132,10 @@ export class SqliteStore implements Store {
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = FULL')
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.#options.busyTimeoutMs))}`)
+      // Catch-up reads scan message pages: map the file (reads skip a copy through the page
+      // cache) and keep more pages cached than SQLite's 2 MB default.
+      db.pragma('mmap_size = 268435456')
+      db.pragma('cache_size = -32768')
       migrate(db)
       this.#statements = prepareStatements(db)
     } catch (error) {
@@ -154,6 +164,22 @@ export class SqliteStore implements Store {
           }
         }
         let stream = newStreamRecord(input.name, input.contentType, input.now, input)
+        if (input.fork !== undefined) {
+          const source = readStream(st, input.fork.source)
+          const read =
+            source === undefined
+              ? []
+              : (
+                  st.readMessagesThrough.all(
+                    input.fork.source,
+                    forkReadThrough(source, input.fork),
+                  ) as MessageRow[]
+                ).map(toStoredMessage)
+          const plan = planFork(source, { ...input, fork: input.fork }, read)
+          if (plan.kind === 'rejected') return plan
+          stream = plan.stream
+          for (const m of plan.messages) insertMessage(st, input.name, m, null)
+        }
         const initial = input.initial ?? []
         if (initial.length > 0) {
           const plan = planAppend(stream, {
@@ -180,12 +206,41 @@ export class SqliteStore implements Store {
     const { db, st } = this.#open()
     return db
       .transaction((): boolean => {
+        const stream = readStream(st, name)
+        if (stream === undefined || stream.softDeleted) return false
         st.deleteMessagesOfStream.run(name)
         st.deleteProducersOfStream.run(name)
         st.deleteCursorsOfStream.run(name)
-        return st.deleteStream.run(name).changes > 0
+        if (st.hasForks.get(name) !== undefined) {
+          // Forks still name it as their source: keep a tombstone (Durable Streams §4.2).
+          st.softDeleteStream.run(name)
+          return true
+        }
+        st.deleteStream.run(name)
+        // Cascade: a soft-deleted source whose last fork this was goes too, up the chain.
+        let source = stream.fork?.source
+        while (source !== undefined) {
+          const record = readStream(st, source)
+          if (
+            record === undefined ||
+            !record.softDeleted ||
+            st.hasForks.get(source) !== undefined
+          ) {
+            break
+          }
+          st.deleteStream.run(source)
+          source = record.fork?.source
+        }
+        return true
       })
       .immediate()
+  }
+
+  async expiredStreams(now: number, limit: number): Promise<string[]> {
+    const rows = this.#open().st.expiredStreams.all({ now, limit: Math.max(0, limit) }) as {
+      name: string
+    }[]
+    return rows.map((row) => row.name)
   }
 
   async listStreams(after: string | undefined, limit: number): Promise<StreamRecord[]> {
@@ -209,8 +264,10 @@ export class SqliteStore implements Store {
 
   async read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return []
-    const rows = this.#open().st.readMessages.all(name, after, limit) as MessageRow[]
-    return rows.map(toStoredMessage)
+    // Rows as arrays (`raw`): reads are the hot path of catch-up, and arrays skip building one
+    // keyed object per row.
+    const rows = this.#open().st.readMessagesRaw.all(name, after, limit) as RawMessageRow[]
+    return rows.map(rawToStoredMessage)
   }
 
   async getProducer(stream: string, producerId: string): Promise<ProducerState | undefined> {
@@ -245,6 +302,10 @@ export class SqliteStore implements Store {
     db.transaction(() => {
       for (const id of ids) st.touchClient.run({ now, id })
     }).immediate()
+  }
+
+  async updateClientSecret(id: string, secretHash: string): Promise<boolean> {
+    return this.#open().st.updateClientSecret.run({ id, secretHash }).changes > 0
   }
 
   async deleteClient(id: string): Promise<boolean> {
@@ -411,6 +472,10 @@ function streamParams(s: StreamRecord): StreamRow {
     stream_seq: s.streamSeq,
     retention_max_age_ms: s.retention?.maxAgeMs ?? null,
     retention_max_count: s.retention?.maxCount ?? null,
+    fork_source: s.fork?.source ?? null,
+    fork_offset: s.fork?.offset ?? null,
+    fork_sub_offset: s.fork?.subOffset ?? null,
+    soft_deleted: s.softDeleted ? 1 : 0,
   }
 }
 
@@ -438,6 +503,30 @@ function toStreamRecord(row: StreamRow): StreamRecord {
           ...(row.retention_max_count === null ? {} : { maxCount: row.retention_max_count }),
         }
       : null,
+    fork:
+      row.fork_source === null
+        ? null
+        : {
+            source: row.fork_source,
+            offset: row.fork_offset ?? 0,
+            subOffset: row.fork_sub_offset ?? 0,
+          },
+    softDeleted: row.soft_deleted !== 0,
+  }
+}
+
+/** A `readMessages` row in raw mode: offset, producer, seq, from_user, ts, data. */
+type RawMessageRow = [number, string | null, number | null, string | null, number, Buffer]
+
+function rawToStoredMessage(row: RawMessageRow): StoredMessage {
+  const [offset, producer, seq, from, ts, data] = row
+  return {
+    offset,
+    producer,
+    seq,
+    from,
+    ts,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
   }
 }
 

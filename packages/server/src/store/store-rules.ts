@@ -4,10 +4,12 @@ import { checkProducer } from './producer-check.js'
 import type {
   AppendRequest,
   CreateStreamInput,
+  CreateStreamResult,
   AppendResult,
   ProducerState,
   RetentionPolicy,
   StoredMessage,
+  StreamFork,
   StreamRecord,
   TrimRequest,
 } from './store.js'
@@ -62,6 +64,10 @@ export function checkAppend(
   lookup: AppendLookup,
 ): AppendVerdict {
   const ref = request.producer
+  if (stream.softDeleted) {
+    // A tombstone kept for its forks (Durable Streams §4.2): gone for every direct operation.
+    return { kind: 'rejected', code: ErrorCode.GONE, message: `stream ${stream.name} was deleted` }
+  }
   if (stream.closed) {
     if (ref !== undefined && sameProducerRef(stream.closedBy, ref)) {
       // The retry of the publish that closed the stream (Durable Streams §5.2.1).
@@ -221,6 +227,8 @@ export function newStreamRecord(
     lastAccessAt: now,
     streamSeq: null,
     retention: normalizeRetention(options.retention),
+    fork: null,
+    softDeleted: false,
   }
 }
 
@@ -292,9 +300,120 @@ export function trimmedTail(
  */
 export function sameStreamConfig(stream: StreamRecord, input: CreateStreamInput): boolean {
   return (
+    !stream.softDeleted &&
+    sameFork(stream.fork, input.fork) &&
     normalizeContentType(stream.contentType) === normalizeContentType(input.contentType) &&
     stream.ttlSeconds === (input.ttlSeconds ?? null) &&
     stream.expiresAt === (input.expiresAt ?? null) &&
     stream.closed === (input.closed ?? false)
   )
+}
+
+/** Fork lineages match when both are absent, or name the same source and fork point (§4.2). */
+function sameFork(a: StreamFork | null, b: StreamFork | undefined): boolean {
+  if (a === null || b === undefined) return a === null && b === undefined
+  return a.source === b.source && a.offset === b.offset && a.subOffset === (b.subOffset ?? 0)
+}
+
+/** Whether a stream's absolute expiry or sliding TTL has passed at `now` (Durable Streams §5.1). */
+export function isExpired(stream: StreamRecord, now: number): boolean {
+  if (stream.expiresAt !== null && now >= stream.expiresAt) return true
+  return stream.ttlSeconds !== null && now >= stream.lastAccessAt + stream.ttlSeconds * 1000
+}
+
+/**
+ * The highest source offset a fork needs to read: the fork point, plus the sub-offset's messages
+ * (JSON streams) or the message whose prefix it takes (other streams).
+ */
+export function forkReadThrough(source: StreamRecord, fork: StreamFork): number {
+  const sub = fork.subOffset
+  if (sub === 0) return fork.offset
+  return isJsonType(source.contentType) ? fork.offset + sub : fork.offset + 1
+}
+
+/** What a fork creation writes: the fork's record and its inherited messages. */
+export type ForkPlan =
+  | { readonly kind: 'accept'; readonly stream: StreamRecord; readonly messages: StoredMessage[] }
+  | Extract<CreateStreamResult, { kind: 'rejected' }>
+
+/**
+ * Validates a fork against its source and computes the fork (Durable Streams §4.2) from `read`,
+ * the source's retained messages up to `forkReadThrough`. The fork shares the source's epoch, so
+ * that a position names the same data in both (§8 "Offsets and forked streams"). Inherited
+ * messages lose their producer fields: forks never inherit producer state (§4.2).
+ */
+export function planFork(
+  source: StreamRecord | undefined,
+  input: CreateStreamInput & { readonly fork: StreamFork },
+  read: readonly StoredMessage[],
+): ForkPlan {
+  const { fork } = input
+  if (source === undefined) {
+    return reject(ErrorCode.STREAM_NOT_FOUND, `source stream ${fork.source} does not exist`)
+  }
+  if (source.softDeleted) {
+    return reject(
+      ErrorCode.CONFLICT,
+      `source stream ${fork.source} was deleted but still has forks`,
+    )
+  }
+  if (normalizeContentType(source.contentType) !== normalizeContentType(input.contentType)) {
+    return reject(
+      ErrorCode.CONFLICT,
+      `content type does not match the source's ${source.contentType}`,
+    )
+  }
+  if (fork.offset > source.head) {
+    return reject(ErrorCode.BAD_REQUEST, 'the fork offset is beyond the source stream')
+  }
+  const sub = fork.subOffset
+  let head = fork.offset
+  const messages = read
+    .filter((m) => m.offset <= fork.offset)
+    .map((m) => ({ ...m, producer: null, seq: null }))
+  if (sub > 0) {
+    if (isJsonType(source.contentType)) {
+      // JSON: a sub-offset counts flattened messages past the fork offset.
+      head = fork.offset + sub
+      if (head > source.head) {
+        return reject(ErrorCode.BAD_REQUEST, 'the fork sub-offset is beyond the source stream')
+      }
+      for (const m of read) {
+        if (m.offset > fork.offset && m.offset <= head)
+          messages.push({ ...m, producer: null, seq: null })
+      }
+    } else {
+      // Bytes: a sub-offset takes a prefix of the next message, never more than that message.
+      const next = read.find((m) => m.offset === fork.offset + 1)
+      if (next === undefined || sub > next.data.byteLength) {
+        return reject(
+          ErrorCode.BAD_REQUEST,
+          'the fork sub-offset is past the next message boundary',
+        )
+      }
+      head = fork.offset + 1
+      messages.push({ ...next, producer: null, seq: null, data: next.data.slice(0, sub) })
+    }
+  }
+  const base = newStreamRecord(input.name, input.contentType, input.now, input)
+  const stream: StreamRecord = {
+    ...base,
+    epoch: source.epoch,
+    head,
+    // The source may have trimmed part of what the fork inherits: the fork starts where it can.
+    tail: Math.min(source.tail, head + 1),
+    fork: { source: fork.source, offset: fork.offset, subOffset: sub },
+  }
+  return { kind: 'accept', stream, messages }
+}
+
+function reject(
+  code: ErrorCode,
+  message: string,
+): Extract<CreateStreamResult, { kind: 'rejected' }> {
+  return { kind: 'rejected', code, message }
+}
+
+function isJsonType(contentType: string): boolean {
+  return normalizeContentType(contentType) === 'application/json'
 }

@@ -39,6 +39,27 @@ export interface StreamRecord {
   /** Last `Stream-Seq` accepted over HTTP (compared as a string). */
   readonly streamSeq: string | null
   readonly retention: RetentionPolicy | null
+  /** Where this stream was forked from (Durable Streams §4.2); `null` for a stream that is no fork. */
+  readonly fork: StreamFork | null
+  /**
+   * Deleted while forks still referenced it (Durable Streams §4.2 soft-delete): a tombstone that
+   * keeps the name from being reused until its last fork is gone. It holds no messages (forks are
+   * copies, see `CreateStreamInput.fork`) and refuses every append with GONE.
+   */
+  readonly softDeleted: boolean
+}
+
+/** The lineage of a fork: its source and the position it diverged at. */
+export interface StreamFork {
+  /** Name of the source stream. */
+  readonly source: string
+  /** The fork inherited the source's messages `1 … offset`. */
+  readonly offset: number
+  /**
+   * Inherited past `offset` (Durable Streams `Stream-Fork-Sub-Offset`): for JSON streams that many
+   * more messages, for other streams that many bytes of message `offset + 1`. 0 when none.
+   */
+  readonly subOffset: number
 }
 
 /** Identifies one publish: producer id, producer epoch and per-epoch sequence number (DESIGN §4). */
@@ -78,6 +99,13 @@ export interface CreateStreamInput {
   /** Messages to append in the same transaction as the creation. */
   readonly initial?: readonly Uint8Array[]
   readonly from?: string | null
+  /**
+   * Create the stream as a fork of `fork.source` (Durable Streams §4.2). Copy-on-fork: the source's
+   * retained messages up to the fork point are copied, in the same transaction, at the same
+   * offsets and in the source's epoch, so that offsets agree between source and fork. Producer
+   * state and `Stream-Seq` are not inherited. `initial` messages follow the inherited ones.
+   */
+  readonly fork?: StreamFork | undefined
   readonly now: number
 }
 
@@ -89,6 +117,11 @@ export type CreateStreamResult =
   | { readonly kind: 'created'; readonly stream: StreamRecord }
   | { readonly kind: 'exists'; readonly stream: StreamRecord }
   | { readonly kind: 'conflict'; readonly stream: StreamRecord }
+  /**
+   * A fork that cannot be created: its source does not exist (STREAM_NOT_FOUND), is soft-deleted
+   * or has another content type (CONFLICT), or the fork point is past its head (BAD_REQUEST).
+   */
+  | { readonly kind: 'rejected'; readonly code: ErrorCode; readonly message: string }
 
 export interface AppendRequest {
   readonly stream: string
@@ -175,8 +208,18 @@ export interface Store {
 
   createStream(input: CreateStreamInput): Promise<CreateStreamResult>
   getStream(name: string): Promise<StreamRecord | undefined>
-  /** Deletes the stream, its messages, producer states and cursors. Returns whether it existed. */
+  /**
+   * Deletes the stream, its messages, producer states and cursors. Returns whether a live (not
+   * soft-deleted) stream existed. A stream that forks still reference is soft-deleted instead
+   * (kept as a tombstone, see `StreamRecord.softDeleted`); deleting the last fork of a
+   * soft-deleted stream removes that tombstone too, up the fork chain (Durable Streams §4.2).
+   */
   deleteStream(name: string): Promise<boolean>
+  /**
+   * Names of live streams whose `expiresAt` or sliding TTL (`lastAccessAt + ttlSeconds`) has
+   * passed at `now`, in name order, at most `limit`.
+   */
+  expiredStreams(now: number, limit: number): Promise<string[]>
   /** Names of all streams, in name order, `limit` at a time after `after`. */
   listStreams(after: string | undefined, limit: number): Promise<StreamRecord[]>
   /** Marks a read or write for the sliding TTL. */
@@ -199,6 +242,12 @@ export interface Store {
   touchClients(ids: readonly string[], now: number): Promise<void>
   /** Deletes the client and its cursors. Returns whether it existed. */
   deleteClient(id: string): Promise<boolean>
+  /**
+   * Replaces the secret hash of a client (secret rotation: the old secret stops working at once).
+   * Returns whether the client existed. Optional only until every store implements it (the
+   * PostgreSQL store is to mirror the memory and SQLite ones); the engine refuses rotation without.
+   */
+  updateClientSecret?(id: string, secretHash: string): Promise<boolean>
   /** Deletes clients not seen since `seenBefore` with their cursors; returns how many. */
   gcClients(seenBefore: number): Promise<number>
 

@@ -1,0 +1,490 @@
+import pg from 'pg'
+import { ErrorCode, SeqlineError } from '@seqline/protocol'
+import {
+  forkReadThrough,
+  newStreamRecord,
+  planAppend,
+  planFork,
+  sameStreamConfig,
+  trimmedTail,
+} from './store-rules.js'
+import { type SqlClient, appendInTransaction, lockStreams } from './postgres-append.js'
+import {
+  type ClientRow,
+  type CursorRow,
+  type MessageRow,
+  type ProducerRow,
+  type StreamRow,
+  UPSERT_STREAM_SQL,
+  streamValues,
+  toBuffer,
+  toClientRecord,
+  toCursorRecord,
+  toProducerState,
+  toStoredMessage,
+  toStreamRecord,
+} from './postgres-rows.js'
+import { migratePostgres, quoteIdent } from './postgres-schema.js'
+import type {
+  AppendRequest,
+  AppendResult,
+  ClientRecord,
+  CreateStreamInput,
+  CreateStreamResult,
+  CursorRecord,
+  ProducerState,
+  StoredMessage,
+  Store,
+  StreamRecord,
+  TrimRequest,
+} from './store.js'
+
+/** Options of `PostgresStore`. */
+export interface PostgresStoreOptions {
+  /** `postgres://user:pass@host:5432/db` (node-postgres syntax). */
+  readonly connectionString: string
+  /**
+   * Schema the tables live in (created if needed). Default: the connection's `search_path`
+   * (normally `public`). Several Seqline deployments can share one database this way.
+   */
+  readonly schema?: string | undefined
+  /** Connections in this node's pool. */
+  readonly poolSize?: number | undefined
+  /** Run the migrations in `init()`. Set false when an operator runs `seqline migrate` instead. */
+  readonly migrate?: boolean | undefined
+  /** Attempts of a transaction that failed on a deadlock or serialization error. */
+  readonly maxRetries?: number | undefined
+}
+
+/** Defaults of `PostgresStoreOptions`. */
+export const postgresStoreDefaults = {
+  poolSize: 10,
+  migrate: true,
+  maxRetries: 5,
+} as const
+
+// SQLSTATEs worth retrying the whole transaction for: serialization failure, deadlock detected.
+const RETRYABLE = new Set(['40001', '40P01'])
+const FOREIGN_KEY_VIOLATION = '23503'
+
+/**
+ * The production `Store`: PostgreSQL through node-postgres, shared by any number of Seqline
+ * nodes. A `Store.append` batch is one transaction (group commit, DESIGN §3); offsets are assigned
+ * under a per-stream lock in the same transaction as the message rows and the producer state, so
+ * publishers on different nodes writing to one stream get gapless, unique offsets (G2, G4).
+ * Retention and client GC are plain set-based statements under the same locks, safe to run on
+ * every node at once. Durability (G1) is PostgreSQL's: `append` resolves after COMMIT, which with
+ * the default `synchronous_commit = on` has flushed the WAL.
+ *
+ * @example
+ * const store = new PostgresStore({ connectionString: 'postgres://seqline@db/seqline' })
+ * await store.init()
+ */
+export class PostgresStore implements Store {
+  readonly #options: PostgresStoreOptions
+  #pool: pg.Pool | undefined
+
+  constructor(options: PostgresStoreOptions) {
+    this.#options = options
+  }
+
+  /** The schema option, for the bus and `publishInTransaction` that share this database. */
+  get schema(): string | undefined {
+    return this.#options.schema
+  }
+
+  async init(): Promise<void> {
+    if (this.#pool !== undefined) return
+    const schema = this.#options.schema
+    const pool = new pg.Pool({
+      connectionString: this.#options.connectionString,
+      max: this.#options.poolSize ?? postgresStoreDefaults.poolSize,
+      // The schema goes into every connection's search_path, so no statement names it.
+      ...(schema === undefined ? {} : { options: `-c search_path=${quoteIdent(schema)}` }),
+    })
+    // An idle connection that the server drops (restart, failover) must not crash the process;
+    // the pool replaces it and the next query reports the failure to its caller.
+    pool.on('error', () => undefined)
+    try {
+      if (this.#options.migrate ?? postgresStoreDefaults.migrate) {
+        const client = await pool.connect()
+        try {
+          await migratePostgres(client, schema)
+        } finally {
+          client.release()
+        }
+      }
+    } catch (err) {
+      await pool.end().catch(() => undefined)
+      throw err
+    }
+    this.#pool = pool
+  }
+
+  async close(): Promise<void> {
+    const pool = this.#pool
+    this.#pool = undefined
+    await pool?.end()
+  }
+
+  async createStream(input: CreateStreamInput): Promise<CreateStreamResult> {
+    return this.#transaction(async (db) => {
+      const names = [input.name, ...(input.fork === undefined ? [] : [input.fork.source])]
+      await lockStreams(db, names)
+      const existing = await readStream(db, input.name, true)
+      if (existing !== undefined) {
+        return { kind: sameStreamConfig(existing, input) ? 'exists' : 'conflict', stream: existing }
+      }
+      let stream = newStreamRecord(input.name, input.contentType, input.now, input)
+      const messages: StoredMessage[] = []
+      if (input.fork !== undefined) {
+        const source = await readStream(db, input.fork.source, true)
+        const read =
+          source === undefined
+            ? []
+            : await readMessages(db, input.fork.source, 0, forkReadThrough(source, input.fork))
+        const plan = planFork(source, { ...input, fork: input.fork }, read)
+        if (plan.kind === 'rejected') return plan
+        stream = plan.stream
+        messages.push(...plan.messages)
+      }
+      const initial = input.initial ?? []
+      if (initial.length > 0) {
+        const plan = planAppend(stream, {
+          stream: input.name,
+          payloads: initial,
+          from: input.from ?? null,
+          now: input.now,
+        })
+        stream = plan.stream
+        messages.push(...plan.messages)
+      }
+      if (input.closed === true) stream = { ...stream, closed: true }
+      await db.query(UPSERT_STREAM_SQL, streamValues(stream))
+      await insertMessages(db, input.name, messages)
+      return { kind: 'created', stream }
+    })
+  }
+
+  async getStream(name: string): Promise<StreamRecord | undefined> {
+    return readStream(this.#open(), name, false)
+  }
+
+  /** Epoch and head of each named stream that exists, in one query (the engine's heal job). */
+  async getHeads(names: readonly string[]): Promise<Map<string, { epoch: string; head: number }>> {
+    const heads = new Map<string, { epoch: string; head: number }>()
+    if (names.length === 0) return heads
+    const { rows } = await this.#open().query<{ name: string; epoch: string; head: string }>(
+      'SELECT name, epoch, head FROM streams WHERE name = ANY($1::text[]) AND NOT soft_deleted',
+      [names],
+    )
+    for (const row of rows) heads.set(row.name, { epoch: row.epoch, head: Number(row.head) })
+    return heads
+  }
+
+  async deleteStream(name: string): Promise<boolean> {
+    return this.#transaction(async (db) => {
+      await lockStreams(db, [name])
+      const stream = await readStream(db, name, true)
+      if (stream === undefined || stream.softDeleted) return false
+      await db.query('DELETE FROM messages WHERE stream = $1', [name])
+      await db.query('DELETE FROM producers WHERE stream = $1', [name])
+      await db.query('DELETE FROM cursors WHERE stream = $1', [name])
+      if (await hasForks(db, name)) {
+        // Forks still name it as their source: keep a tombstone (Durable Streams §4.2).
+        await db.query('UPDATE streams SET soft_deleted = TRUE WHERE name = $1', [name])
+        return true
+      }
+      await db.query('DELETE FROM streams WHERE name = $1', [name])
+      // Cascade: a soft-deleted source whose last fork this was goes too, up the chain.
+      let source = stream.fork?.source
+      while (source !== undefined) {
+        const record = await readStream(db, source, true)
+        if (record === undefined || !record.softDeleted || (await hasForks(db, source))) break
+        await db.query('DELETE FROM streams WHERE name = $1', [source])
+        source = record.fork?.source
+      }
+      return true
+    })
+  }
+
+  async expiredStreams(now: number, limit: number): Promise<string[]> {
+    const { rows } = await this.#open().query<{ name: string }>(
+      `SELECT name FROM streams
+       WHERE (ttl_seconds IS NOT NULL OR expires_at IS NOT NULL) AND NOT soft_deleted
+         AND (expires_at <= $1 OR last_access_at + ttl_seconds * 1000 <= $1)
+       ORDER BY name LIMIT $2`,
+      [now, Math.max(0, limit)],
+    )
+    return rows.map((row) => row.name)
+  }
+
+  async listStreams(after: string | undefined, limit: number): Promise<StreamRecord[]> {
+    const { rows } = await this.#open().query<StreamRow>(
+      'SELECT * FROM streams WHERE $1::text IS NULL OR name > $1 ORDER BY name LIMIT $2',
+      [after ?? null, Math.max(0, limit)],
+    )
+    return rows.map(toStreamRecord)
+  }
+
+  async touchStream(name: string, now: number): Promise<void> {
+    await this.#open().query(
+      'UPDATE streams SET last_access_at = $2 WHERE name = $1 AND last_access_at < $2',
+      [name, now],
+    )
+  }
+
+  async append(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return []
+    // The engine announces the commit on its bus once this resolves (ClusterLink.announce).
+    return this.#transaction((db) => appendInTransaction(db, batch))
+  }
+
+  async read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
+    if (limit <= 0) return []
+    const { rows } = await this.#open().query<MessageRow>(
+      `SELECT msg_offset, producer, seq, from_user, ts, data FROM messages
+       WHERE stream = $1 AND msg_offset > $2 ORDER BY msg_offset LIMIT $3`,
+      [name, Math.floor(after), limit],
+    )
+    return rows.map(toStoredMessage)
+  }
+
+  async getProducer(stream: string, producerId: string): Promise<ProducerState | undefined> {
+    const { rows } = await this.#open().query<ProducerRow>(
+      'SELECT * FROM producers WHERE stream = $1 AND producer_id = $2',
+      [stream, producerId],
+    )
+    const row = rows[0]
+    return row === undefined ? undefined : toProducerState(row)
+  }
+
+  async createClient(record: ClientRecord): Promise<void> {
+    const { rowCount } = await this.#open().query(
+      `INSERT INTO clients (id, user_id, secret_hash, created_at, last_seen_at)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+      [record.id, record.userId, record.secretHash, record.createdAt, record.lastSeenAt],
+    )
+    if (rowCount === 0) {
+      throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
+    }
+  }
+
+  async getClient(id: string): Promise<ClientRecord | undefined> {
+    const { rows } = await this.#open().query<ClientRow>('SELECT * FROM clients WHERE id = $1', [
+      id,
+    ])
+    const row = rows[0]
+    return row === undefined ? undefined : toClientRecord(row)
+  }
+
+  async countClientsOfUser(userId: string): Promise<number> {
+    const { rows } = await this.#open().query<{ n: string }>(
+      'SELECT COUNT(*) AS n FROM clients WHERE user_id = $1',
+      [userId],
+    )
+    return Number(rows[0]?.n ?? 0)
+  }
+
+  async touchClients(ids: readonly string[], now: number): Promise<void> {
+    if (ids.length === 0) return
+    await this.#open().query(
+      'UPDATE clients SET last_seen_at = $2 WHERE id = ANY($1::text[]) AND last_seen_at < $2',
+      [[...ids], now],
+    )
+  }
+
+  async deleteClient(id: string): Promise<boolean> {
+    // Its cursors go with it (ON DELETE CASCADE).
+    const { rowCount } = await this.#open().query('DELETE FROM clients WHERE id = $1', [id])
+    return (rowCount ?? 0) > 0
+  }
+
+  async gcClients(seenBefore: number): Promise<number> {
+    const { rowCount } = await this.#open().query('DELETE FROM clients WHERE last_seen_at < $1', [
+      seenBefore,
+    ])
+    return rowCount ?? 0
+  }
+
+  async saveCursors(
+    entries: readonly Omit<CursorRecord, 'updatedAt'>[],
+    now: number,
+  ): Promise<void> {
+    if (entries.length === 0) return
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#transaction(async (db) => {
+          // In order: a later entry of the same (client, stream) sees the earlier one.
+          for (const e of entries) {
+            await db.query(
+              `INSERT INTO cursors (client_id, stream, epoch, acked_offset, updated_at)
+               SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM clients WHERE id = $1)
+               ON CONFLICT (client_id, stream) DO UPDATE SET epoch = EXCLUDED.epoch,
+                 acked_offset = EXCLUDED.acked_offset, updated_at = EXCLUDED.updated_at
+               WHERE cursors.epoch <> EXCLUDED.epoch OR EXCLUDED.acked_offset > cursors.acked_offset`,
+              [e.clientId, e.stream, e.epoch, e.offset, now],
+            )
+          }
+        })
+        return
+      } catch (err) {
+        // A client garbage-collected by another node between our EXISTS and the insert: run the
+        // batch again, which now skips that client's entries.
+        if (sqlState(err) !== FOREIGN_KEY_VIOLATION || attempt >= 3) throw err
+      }
+    }
+  }
+
+  async getCursors(clientId: string): Promise<CursorRecord[]> {
+    const { rows } = await this.#open().query<CursorRow>(
+      'SELECT * FROM cursors WHERE client_id = $1 ORDER BY stream',
+      [clientId],
+    )
+    return rows.map(toCursorRecord)
+  }
+
+  async getCursorsOfStream(stream: string): Promise<CursorRecord[]> {
+    const { rows } = await this.#open().query<CursorRow>(
+      'SELECT * FROM cursors WHERE stream = $1 ORDER BY client_id',
+      [stream],
+    )
+    return rows.map(toCursorRecord)
+  }
+
+  async trim(name: string, request: TrimRequest): Promise<number> {
+    return this.#transaction(async (db) => {
+      // The row lock orders the trim with appends and with the same trim on other nodes.
+      const stream = await readStream(db, name, true)
+      if (stream === undefined) return 0
+      const { maxAgeMs } = request.policy
+      let youngest: number | undefined
+      if (maxAgeMs !== undefined) {
+        const { rows } = await db.query<{ msg_offset: string }>(
+          `SELECT msg_offset FROM messages WHERE stream = $1 AND ts >= $2
+           ORDER BY msg_offset LIMIT 1`,
+          [name, request.now - maxAgeMs],
+        )
+        youngest = rows[0] === undefined ? undefined : Number(rows[0].msg_offset)
+      }
+      const tail = trimmedTail(stream, request, youngest)
+      if (tail === stream.tail) return tail
+      await db.query('DELETE FROM messages WHERE stream = $1 AND msg_offset < $2', [name, tail])
+      await db.query('UPDATE streams SET tail = $2 WHERE name = $1', [name, tail])
+      return tail
+    })
+  }
+
+  /**
+   * Runs `work` in a transaction on one pooled connection; retries the whole transaction on a
+   * deadlock or serialization failure (PostgreSQL aborts one side, which may simply run again).
+   */
+  async #transaction<T>(work: (db: SqlClient) => Promise<T>): Promise<T> {
+    const pool = this.#open()
+    const maxRetries = this.#options.maxRetries ?? postgresStoreDefaults.maxRetries
+    for (let attempt = 0; ; attempt++) {
+      const client = await pool.connect()
+      let broken = false
+      try {
+        await client.query('BEGIN')
+        const result = await work(client)
+        await client.query('COMMIT')
+        return result
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK')
+        } catch {
+          broken = true
+        }
+        if (!RETRYABLE.has(sqlState(err) ?? '') || attempt >= maxRetries) throw err
+      } finally {
+        // A connection whose ROLLBACK failed is in an unknown state: drop it from the pool.
+        client.release(broken)
+      }
+    }
+  }
+
+  #open(): pg.Pool {
+    if (this.#pool === undefined) {
+      throw new SeqlineError(
+        ErrorCode.INTERNAL,
+        'the PostgreSQL store is not open: call init() first',
+      )
+    }
+    return this.#pool
+  }
+}
+
+/**
+ * Splits a store spec `postgres://user@host/db?schema=name&…` into node-postgres' connection
+ * string and Seqline's own `schema` parameter (which PostgreSQL would not understand).
+ */
+export function parsePostgresSpec(spec: string): { connectionString: string; schema?: string } {
+  const url = new URL(spec)
+  const schema = url.searchParams.get('schema') ?? undefined
+  url.searchParams.delete('schema')
+  return schema === undefined || schema === ''
+    ? { connectionString: url.href }
+    : { connectionString: url.href, schema }
+}
+
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+async function readStream(
+  db: SqlClient,
+  name: string,
+  forUpdate: boolean,
+): Promise<StreamRecord | undefined> {
+  const { rows } = await db.query<StreamRow>(
+    `SELECT * FROM streams WHERE name = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    [name],
+  )
+  const row = rows[0]
+  return row === undefined ? undefined : toStreamRecord(row)
+}
+
+async function readMessages(
+  db: SqlClient,
+  name: string,
+  after: number,
+  through: number,
+): Promise<StoredMessage[]> {
+  const { rows } = await db.query<MessageRow>(
+    `SELECT msg_offset, producer, seq, from_user, ts, data FROM messages
+     WHERE stream = $1 AND msg_offset > $2 AND msg_offset <= $3 ORDER BY msg_offset`,
+    [name, after, through],
+  )
+  return rows.map(toStoredMessage)
+}
+
+async function insertMessages(
+  db: SqlClient,
+  name: string,
+  messages: readonly StoredMessage[],
+): Promise<void> {
+  if (messages.length === 0) return
+  await db.query(
+    `INSERT INTO messages (stream, msg_offset, producer, producer_epoch, seq, from_user, ts, data)
+     SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::text[],
+       $7::bigint[], $8::bytea[])`,
+    [
+      name,
+      messages.map((m) => m.offset),
+      messages.map((m) => m.producer),
+      // Fork copies and initial messages carry no producer (Durable Streams §4.2).
+      messages.map(() => null),
+      messages.map((m) => m.seq),
+      messages.map((m) => m.from),
+      messages.map((m) => m.ts),
+      messages.map((m) => toBuffer(m.data)),
+    ],
+  )
+}
+
+async function hasForks(db: SqlClient, name: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM streams WHERE fork_source = $1 LIMIT 1', [name])
+  return rows.length > 0
+}

@@ -1,0 +1,196 @@
+import { type SeqlineClient, type WebSocketConstructor, createClient } from '@seqline/client'
+import { WebSocket } from 'ws'
+import { startServerProcess } from '../../support/server-process.js'
+import type {
+  ChaosPublisher,
+  ChaosSubscriber,
+  ChaosSystem,
+  PublisherOptions,
+  ServerControl,
+  ServerStartOptions,
+  SubscriberOptions,
+} from './chaos-system.js'
+import { type ChaosPayload, DeliveryLog } from './delivery-log.js'
+import { TabStorage } from './tab-storage.js'
+
+/**
+ * The transport chaos runs use: `websocket` (default) — the path the faults and the peer
+ * comparison are about; CHAOS_TRANSPORT=auto runs the SDK's default (WebSocket with HTTP fallback).
+ */
+const transport = (process.env.CHAOS_TRANSPORT ?? 'websocket') as 'websocket' | 'auto' | 'http'
+
+// Client settings for chaos runs: reconnect fast (faults come every few hundred ms) and ack soon.
+const clientDefaults = {
+  transport,
+  backoff: { baseMs: 50, maxMs: 500 },
+  ackDelayMs: 20,
+  connectTimeoutMs: 3_000,
+  environment: null,
+} as const
+
+/** Seqline under test: the built server (`seqline serve`) as a child process, SDK clients. */
+export const seqlineSystem: ChaosSystem = {
+  name: 'seqline',
+  features: new Set(['reload', 'duplicate-tab', 'retention', 'slow-consumer']),
+
+  async startServer(options: ServerStartOptions): Promise<ServerControl> {
+    const retention =
+      options.retention === undefined
+        ? []
+        : [
+            '--retention-max-count',
+            String(options.retention.maxCount),
+            '--retention-interval-ms',
+            String(options.retention.intervalMs),
+          ]
+    const server = await startServerProcess({
+      port: options.port,
+      args: [
+        '--heartbeat-ms',
+        String(options.heartbeatMs),
+        '--publish-rate',
+        '100000',
+        '--publish-burst',
+        '100000',
+        '--log-level',
+        'info',
+        ...retention,
+      ],
+    })
+    return {
+      get pid() {
+        return server.pid
+      },
+      kill9: () => server.kill9(),
+      restart: async () => {
+        await server.restart()
+      },
+      dispose: () => server.dispose(),
+    }
+  },
+
+  subscriber: (options) => new SeqlineSubscriber(options, new TabStorage()),
+
+  publisher(options: PublisherOptions): ChaosPublisher {
+    const client = createClient({ ...clientDefaults, url: options.url, token: options.name })
+    const stream = client.stream<ChaosPayload>(options.stream)
+    return {
+      publish: async (payload) => ({ offset: (await stream.publish(payload)).offset }),
+      close: () => client.close(),
+    }
+  },
+}
+
+/**
+ * One SDK client following one stream, like a browser tab: `from: 'earliest'`, a `snapshot()` that
+ * reads the stream's head over HTTP (`GET /v1/history/<stream>`), and every callback recorded.
+ */
+class SeqlineSubscriber implements ChaosSubscriber {
+  readonly ready: Promise<void>
+  readonly #client: SeqlineClient
+  #closed = false
+
+  constructor(
+    private readonly options: SubscriberOptions,
+    private readonly storage: TabStorage,
+  ) {
+    const { url, stream, log } = options
+    this.#client = createClient({
+      ...clientDefaults,
+      url,
+      token: userOf(options.name),
+      storage,
+      WebSocket: tracedWebSocket(log),
+      ...(options.clientHeartbeatMs === undefined
+        ? {}
+        : { heartbeatMs: options.clientHeartbeatMs }),
+    })
+    const subscription = this.#client.stream<ChaosPayload>(stream).subscribe({
+      from: 'earliest',
+      onMessage: (m) => {
+        if (this.#closed) log.lateCallbacks += 1
+        log.deliver({ payload: m.data, offset: m.offset })
+      },
+      // A snapshot is app state as of a position; here the app state is "everything up to the
+      // head", and the log counts the messages it contains as recovered, not as delivered.
+      snapshot: async () => {
+        const res = await fetch(`${url}/v1/history/${stream}?limit=1`, {
+          headers: { authorization: `Bearer ${userOf(options.name)}` },
+          signal: AbortSignal.timeout(2_000),
+        })
+        if (!res.ok) throw new Error(`snapshot: HTTP ${res.status}`)
+        const body = (await res.json()) as { epoch: string; head: number }
+        return { position: { epoch: body.epoch, offset: body.head } }
+      },
+      onReset: (event) =>
+        log.reset(event.snapshot === undefined ? undefined : event.position.offset),
+    })
+    this.ready = subscription.ready.then(() => undefined)
+    // Rejects with CLIENT_CLOSED when the page is dropped before its first caughtUp: expected.
+    this.ready.catch(() => {})
+    this.#client.on('error', (error) => log.note(`error: ${String(error)}`))
+    this.#client.on('state', ({ to }) => {
+      if (to.kind === 'open') log.note(`state open over ${to.transport}`)
+      else if (to.kind !== 'reconnecting' || to.phase === 'waiting') log.note(`state ${to.kind}`)
+    })
+  }
+
+  reload(): ChaosSubscriber {
+    // The page goes away: its pagehide flush may or may not finish before the new page starts.
+    this.#closed = true
+    void this.#client.close()
+    return new SeqlineSubscriber(this.options, this.storage)
+  }
+
+  async duplicate(
+    name: string,
+    url: string,
+  ): Promise<{ subscriber: ChaosSubscriber; log: DeliveryLog }> {
+    const storage = this.storage.duplicate()
+    // What the copied tab holds as processed: it must get exactly what follows.
+    const probe = createClient({
+      ...clientDefaults,
+      url: 'http://127.0.0.1:9',
+      token: 'probe',
+      storage: storage.duplicate(),
+    })
+    const position = await probe.stream(this.options.stream).position()
+    await probe.close()
+    const log = new DeliveryLog(name, position?.offset ?? 0)
+    const subscriber = new SeqlineSubscriber({ ...this.options, url, name, log }, storage)
+    return { subscriber, log }
+  }
+
+  close(): Promise<void> {
+    this.#closed = true
+    return this.#client.close()
+  }
+}
+
+/**
+ * A `ws` WebSocket that notes every frame but `msg` / `pong` / `ping` in the log: when a run fails,
+ * its last notes show what the client and the server said to each other.
+ */
+function tracedWebSocket(log: DeliveryLog): WebSocketConstructor {
+  const quiet = /^\{"t":"(msg|pong|ping|presence|presenceDelta)"/
+  return class TracedWebSocket extends WebSocket {
+    constructor(url: string) {
+      super(url)
+      this.on('message', (data) => {
+        const text = String(data)
+        if (!quiet.test(text)) log.note(`← ${text.slice(0, 160)}`)
+      })
+    }
+
+    override send(data: string): void {
+      if (!quiet.test(data))
+        log.note(`→ ${data.replace(/"(token|secret)":"[^"]*"/g, '"$1":…').slice(0, 160)}`)
+      super.send(data)
+    }
+  } as unknown as WebSocketConstructor
+}
+
+/** Tabs of one subscriber share a user (dev auth: the token is the user id). */
+function userOf(name: string): string {
+  return name.replace(/[#~].*$/, '')
+}

@@ -1,0 +1,28 @@
+import type { ChaosResult } from './chaos-run.js'
+
+/**
+ * What makes a run fail the acceptance criteria, one line per problem: any loss, duplicate or
+ * reordering for any client, a reset not answered by the snapshot path, a publish never
+ * acknowledged, a callback after the app dropped its client. Empty when the run is clean.
+ */
+export function verdict(result: ChaosResult): string[] {
+  const problems: string[] = []
+  for (const s of result.scores) {
+    if (s.lost > 0) {
+      problems.push(
+        `${s.client}: ${s.lost} of ${s.expected} acked messages lost; last events:\n    ${s.notes.join('\n    ')}`,
+      )
+    }
+    if (s.duplicated > 0) problems.push(`${s.client}: ${s.duplicated} duplicated deliveries`)
+    if (s.outOfOrder > 0) problems.push(`${s.client}: ${s.outOfOrder} deliveries out of order`)
+    if (s.resets !== s.resetsRecovered) {
+      problems.push(`${s.client}: ${s.resets - s.resetsRecovered} resets without a snapshot`)
+    }
+  }
+  if (result.unacked > 0) problems.push(`${result.unacked} publishes never acknowledged`)
+  for (const error of result.publishErrors.slice(0, 5)) problems.push(`publish failed: ${error}`)
+  if (result.lateCallbacks > 0) {
+    problems.push(`${result.lateCallbacks} callbacks from dropped client objects`)
+  }
+  return problems
+}
