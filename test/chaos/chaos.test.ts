@@ -17,6 +17,7 @@ describe('Seqline under chaos (short profile)', () => {
         seeds.map((seed) => runChaos({ system: seqlineSystem, scenario, seed })),
       )
       const report = markdownTable(resultHeader, results.map(resultRow))
+      console.info(`${scenario.name}\n${report}`)
       const problems = results.flatMap((r) => verdict(r).map((p) => `seed ${r.seed}: ${p}`))
       expect(problems, `${scenario.summary}\n${report}`).toEqual([])
       for (const r of results)
