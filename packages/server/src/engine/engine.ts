@@ -104,6 +104,8 @@ export class Engine {
   readonly #committer: GroupCommitter
   readonly #hubs = new Map<string, StreamHub>()
   readonly #subscriptions = new Set<Subscription>()
+  /** Live readers that are not subscriptions (HTTP SSE sessions), for retention. */
+  readonly #readers = new Set<{ readonly stream: string; readonly needsFrom: () => number }>()
   readonly #presence = new PresenceTracker()
   readonly #cursors = new CursorBuffer()
   readonly #rate: RateLimiter
@@ -673,6 +675,16 @@ export class Engine {
   // Housekeeping (DESIGN §9)
 
   /**
+   * Registers a live reader outside the WebSocket subscriptions (an HTTP SSE session) so that
+   * retention never trims what it still has to send, as for subscriptions. Returns the disposer.
+   */
+  holdRetention(stream: string, needsFrom: () => number): () => void {
+    const reader = { stream, needsFrom }
+    this.#readers.add(reader)
+    return () => this.#readers.delete(reader)
+  }
+
+  /**
    * Applies each stream's retention policy (or the default). Never trims what a subscription on
    * this node still has to send; a client below the new tail on resume gets `reset`.
    */
@@ -685,6 +697,10 @@ export class Engine {
         for (const subscription of this.#subscriptions) {
           if (subscription.stream !== record.name) continue
           keepFrom = Math.min(keepFrom ?? Infinity, subscription.needsFrom)
+        }
+        for (const reader of this.#readers) {
+          if (reader.stream !== record.name) continue
+          keepFrom = Math.min(keepFrom ?? Infinity, reader.needsFrom())
         }
         await this.store.trim(record.name, {
           policy: record.retention ?? this.#retentionPolicy,

@@ -300,6 +300,14 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0
   }
 
+  async updateClientSecret(id: string, secretHash: string): Promise<boolean> {
+    const { rowCount } = await this.#open().query(
+      'UPDATE clients SET secret_hash = $2 WHERE id = $1',
+      [id, secretHash],
+    )
+    return (rowCount ?? 0) > 0
+  }
+
   async gcClients(seenBefore: number): Promise<number> {
     const { rowCount } = await this.#open().query('DELETE FROM clients WHERE last_seen_at < $1', [
       seenBefore,

@@ -61,6 +61,9 @@ export async function streamSse(
   // Why this round runs: the first, a commit, or a keep-alive timeout.
   let reason: 'start' | 'commit' | 'timeout' = 'start'
   let lastControl = ''
+  // Like a WebSocket subscription, a live SSE reader holds back retention at its position, so a
+  // reader keeping up is never reset by a burst that outruns the retention count.
+  const release = ctx.engine.holdRetention(stream.name, () => next + 1)
   try {
     while (!abort.signal.aborted) {
       const chunk = await readChunk(ctx, current, next)
@@ -99,6 +102,7 @@ export async function streamSse(
       current = fresh
     }
   } finally {
+    release()
     waiter.dispose()
     res.end()
   }
