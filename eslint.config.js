@@ -8,7 +8,10 @@ export default tseslint.config(
   {
     rules: {
       // Unused arguments named with a leading underscore document an interface's shape.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-restricted-syntax': [
         'error',
         { selector: 'ExportAllDeclaration', message: 'List exports by name (STYLE.md).' },

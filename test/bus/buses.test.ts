@@ -57,8 +57,8 @@ describe.skipIf(POSTGRES_URL === undefined)(`PostgresBus${NEEDS_POSTGRES}`, () =
         withClient(url, (c) =>
           c.query(
             `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE query = $1 AND pid <> pg_backend_pid()`,
-            [`LISTEN "${channel}"`],
+             WHERE application_name = $1 AND pid <> pg_backend_pid()`,
+            [`seqline-bus:${channel}`],
           ),
         ).then(() => undefined),
       cleanup: async () => {},

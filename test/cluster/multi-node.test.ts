@@ -67,7 +67,7 @@ describe.skipIf(POSTGRES_URL === undefined || REDIS_URL === undefined)(
           it(`delivers every message exactly once, in order, through a node crash and a bus outage (seed ${seed})`, async () => {
             const report = await runScenario(seed, bus, nodes, db)
             expect(report.problems).toEqual([])
-          })
+          }, 90_000)
         }
       })
     }
@@ -109,35 +109,46 @@ async function runScenario(
         MESSAGES_PER_STREAM_PER_PUBLISHER,
         urls,
         seededRandom(seed * 1_000 + i),
-        { window: 8, hopEveryMs: 1_500, pauseMs: 15 },
+        // Paced so that publishing spans the whole chaos sequence (about 4–5 s).
+        { window: 8, hopEveryMs: 1_500, pauseMs: 50 },
       ),
   )
 
   const problems: string[] = []
+  const started = Date.now()
+  const phases: string[] = []
+  const mark = (phase: string): void => {
+    phases.push(`${phase} ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  }
+  void Promise.all(publishers.map((p) => p.finished())).then(() => mark('published'))
   try {
     // Chaos, at seeded moments: kill -9 one node and restart it; cut the bus.
     await delay(600 + random() * 600)
     const victim = nodes[Math.floor(random() * nodes.length)] as ServerProcess
     down = victim
     await victim.kill9()
+    mark('killed')
     await delay(300 + random() * 500)
     await victim.restart()
     down = undefined
+    mark('restarted')
 
     await delay(300 + random() * 400)
     if (bus === 'redis') {
       await stopRedis()
       await delay(400 + random() * 400)
       await ensureRedisUp()
+      mark('redis restarted')
     } else {
       // The PostgreSQL bus's LISTEN connections die (a failover, a proxy timeout).
-      await withClient(db.url, (c) =>
+      const cut = await withClient(db.url, (c) =>
         c.query(
           `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-           WHERE datname = $1 AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`,
-          [db.name],
+           WHERE datname = $1 AND application_name = $2`,
+          [db.name, `seqline-bus:${db.name}`],
         ),
       )
+      mark(`LISTEN cut (${cut.rowCount} connections)`)
     }
 
     await Promise.race([
@@ -171,6 +182,7 @@ async function runScenario(
     ) {
       await delay(100)
     }
+    mark('settled')
 
     for (const p of publishers) {
       if (p.nacks.length > 0)
@@ -202,7 +214,7 @@ async function runScenario(
     })
     const hops = subscribers.reduce((n, s) => n + s.connections, 0)
     console.info(
-      `[cluster ${bus} seed ${seed}] ${expected * STREAMS} messages × ${SUBSCRIBERS} subscribers, ${hops} subscriber connections, ${publishers.reduce((n, p) => n + p.connections, 0)} publisher connections, ${publishers.reduce((n, p) => n + p.duplicates, 0)} deduplicated retries, problems: ${problems.length}`,
+      `[cluster ${bus} seed ${seed}] ${expected * STREAMS} messages × ${SUBSCRIBERS} subscribers, ${hops} subscriber connections, ${publishers.reduce((n, p) => n + p.connections, 0)} publisher connections, ${publishers.reduce((n, p) => n + p.duplicates, 0)} deduplicated retries, problems: ${problems.length} (${phases.join(', ')})`,
     )
   } finally {
     await Promise.all([...publishers.map((p) => p.stop()), ...subscribers.map((s) => s.stop())])

@@ -16,6 +16,9 @@ export interface FallbackOptions {
  * switch. After `after` such failures in a row the fallback is used for the rest of the client's
  * life (create a new client to try WebSocket again). `name` tells which one is in use.
  *
+ * Once the primary has carried a frame it is known to get through: later failures are ordinary
+ * faults (a dropped network, a restarting server) and never cause a switch.
+ *
  * @example
  * createClient({ url, token, transport: fallbackTransport(webSocketTransport({ url }), () => httpTransport({ url }), { url }) })
  */
@@ -26,11 +29,13 @@ export function fallbackTransport(
 ): Transport {
   let current = primary
   let failures = 0
+  let everHeard = false
   const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
   const probe = (): void => {
     doFetch(`${options.url.replace(/\/+$/, '')}/healthz`, { cache: 'no-store' }).then(
       async (res) => {
         await res.body?.cancel()
+        if (everHeard) return
         if (res.ok && current === primary && ++failures >= (options.after ?? 2)) {
           current = fallback()
         }
@@ -49,11 +54,12 @@ export function fallbackTransport(
         onOpen: () => handlers.onOpen(),
         onFrame: (frame) => {
           heard = true
+          everHeard = true
           failures = 0
           handlers.onFrame(frame)
         },
         onClose: (info) => {
-          if (!heard) probe()
+          if (!heard && !everHeard) probe()
           handlers.onClose(info)
         },
       })
@@ -61,7 +67,7 @@ export function fallbackTransport(
         send: (frame) => link.send(frame),
         close(code, reason) {
           // Dropped by the connection before a word came back: a connect timeout (1000 = closing).
-          if (!heard && code !== 1000) probe()
+          if (!heard && !everHeard && code !== 1000) probe()
           link.close(code, reason)
         },
       }

@@ -67,6 +67,9 @@ export function liveRead(
       tail: 0,
     })
     recovered = false
+    // As over WebSocket, a reset is followed by `caughtUp` once the read reaches the head again:
+    // the resync waits for it, also when this read had caught up before the history was trimmed.
+    caughtUp = false
     offset = positionToOffset(head)
   }
 

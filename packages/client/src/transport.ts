@@ -26,8 +26,8 @@ export interface TransportLink {
 
 /**
  * The seam between the connection state machine and the wire. Frames in, frames out: a WebSocket
- * transport serialises them as JSON text; an HTTP fallback transport (DESIGN §6, not yet written)
- * would map `pub` to POST, `sub` to a long-poll/SSE read and synthesise `msg` / `caughtUp` frames.
+ * transport serialises them as JSON text; the HTTP fallback transport (DESIGN §6) maps `pub` to
+ * POST, `sub` to an SSE/long-poll read and synthesises `msg` / `caughtUp` frames.
  */
 export interface Transport {
   /** Short name for logs and state events, e.g. `"websocket"`. */

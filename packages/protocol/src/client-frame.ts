@@ -77,10 +77,4 @@ export type PingFrame = v.InferOutput<typeof pingSchema>
 
 /** Every frame a client may send. */
 export type ClientFrame =
-  | HelloFrame
-  | SubFrame
-  | UnsubFrame
-  | PubFrame
-  | AckFrame
-  | ClientSignalFrame
-  | PingFrame
+  HelloFrame | SubFrame | UnsubFrame | PubFrame | AckFrame | ClientSignalFrame | PingFrame

@@ -25,7 +25,10 @@ const serverFrameTypes: ReadonlySet<ServerFrameType> = new Set<ServerFrameType>(
 export function parseServerFrame(text: string): ServerFrame {
   const raw = parseJsonObject(text)
   if (typeof raw['t'] !== 'string' || !serverFrameTypes.has(raw['t'] as ServerFrameType)) {
-    throw new SeqlineError(ErrorCode.UNKNOWN_FRAME, `unknown frame type ${JSON.stringify(raw['t'])}`)
+    throw new SeqlineError(
+      ErrorCode.UNKNOWN_FRAME,
+      `unknown frame type ${JSON.stringify(raw['t'])}`,
+    )
   }
   return raw as unknown as ServerFrame
 }

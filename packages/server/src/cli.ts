@@ -124,6 +124,10 @@ async function serve(config: ServerConfig): Promise<void> {
  * and safe to run on several nodes at once).
  */
 async function migrate(argv: readonly string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage())
+    return
+  }
   const config = parseConfig(argv, process.env)
   const store = await openStore(config.store)
   await store.close()

@@ -103,7 +103,11 @@ export class PostgresBus implements Bus {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#options.connectionString })
+    // Named, so that an operator finds it in pg_stat_activity (PostgreSQL keeps 63 bytes).
+    const client = new pg.Client({
+      connectionString: this.#options.connectionString,
+      application_name: `seqline-bus:${this.#channel}`.slice(0, 63),
+    })
     client.on('notification', (n: pg.Notification) => {
       if (n.channel !== this.#channel || n.payload === undefined) return
       const message = decodeBusMessage(n.payload)
