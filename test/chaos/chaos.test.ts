@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { runChaos } from './harness/chaos-run.js'
 import { chaosScenarios } from './harness/scenarios.js'
 import { markdownTable, resultHeader, resultRow } from './harness/score-table.js'
-import { seqlineSystem } from './harness/seqline-system.js'
+import { seqlineSystemOver } from './harness/seqline-system.js'
 import { verdict } from './harness/verdict.js'
 
 // The short chaos profile (docs/reliability.md): every scenario, three seeds run side by side, each
@@ -10,18 +10,21 @@ import { verdict } from './harness/verdict.js'
 // `npm run chaos -- --profile short --scenario <name> --seed <n>`. CHAOS_SEEDS=4,5,6 picks others.
 const seeds = (process.env.CHAOS_SEEDS ?? '1,2,3').split(',').map(Number)
 
-describe('Seqline under chaos (short profile)', () => {
-  for (const scenario of chaosScenarios('short')) {
-    it(`delivers every acknowledged message once and in order: ${scenario.name}`, async () => {
-      const results = await Promise.all(
-        seeds.map((seed) => runChaos({ system: seqlineSystem, scenario, seed })),
-      )
-      const report = markdownTable(resultHeader, results.map(resultRow))
-      console.info(`${scenario.name}\n${report}`)
-      const problems = results.flatMap((r) => verdict(r).map((p) => `seed ${r.seed}: ${p}`))
-      expect(problems, `${scenario.summary}\n${report}`).toEqual([])
-      for (const r of results)
-        expect(r.acked, `seed ${r.seed}: nothing published`).toBeGreaterThan(50)
-    }, 120_000)
-  }
-})
+// Both doors: the WebSocket fast path, and the HTTP fallback (Durable Streams SSE + POST) that the
+// SDK uses when WebSocket cannot get through (G5).
+for (const transport of ['websocket', 'http'] as const) {
+  const system = seqlineSystemOver(transport)
+  describe(`Seqline under chaos over ${transport} (short profile)`, () => {
+    for (const scenario of chaosScenarios('short')) {
+      it(`delivers every acknowledged message once and in order: ${scenario.name}`, async () => {
+        const results = await Promise.all(seeds.map((seed) => runChaos({ system, scenario, seed })))
+        const report = markdownTable(resultHeader, results.map(resultRow))
+        console.info(`${scenario.name} over ${transport}\n${report}`)
+        const problems = results.flatMap((r) => verdict(r).map((p) => `seed ${r.seed}: ${p}`))
+        expect(problems, `${scenario.summary}\n${report}`).toEqual([])
+        for (const r of results)
+          expect(r.acked, `seed ${r.seed}: nothing published`).toBeGreaterThan(50)
+      }, 120_000)
+    }
+  })
+}

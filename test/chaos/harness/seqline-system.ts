@@ -17,69 +17,80 @@ import { TabStorage } from './tab-storage.js'
  * The transport chaos runs use: `websocket` (default) — the path the faults and the peer
  * comparison are about; CHAOS_TRANSPORT=auto runs the SDK's default (WebSocket with HTTP fallback).
  */
-const transport = (process.env.CHAOS_TRANSPORT ?? 'websocket') as 'websocket' | 'auto' | 'http'
+type ChaosTransport = 'websocket' | 'auto' | 'http'
+const defaultTransport = (process.env.CHAOS_TRANSPORT ?? 'websocket') as ChaosTransport
 
 // Client settings for chaos runs: reconnect fast (faults come every few hundred ms) and ack soon.
-const clientDefaults = {
-  transport,
-  backoff: { baseMs: 50, maxMs: 500 },
-  ackDelayMs: 20,
-  connectTimeoutMs: 3_000,
-  environment: null,
-} as const
+const clientSettings = (transport: ChaosTransport) =>
+  ({
+    transport,
+    backoff: { baseMs: 50, maxMs: 500 },
+    ackDelayMs: 20,
+    connectTimeoutMs: 3_000,
+    environment: null,
+  }) as const
 
-/** Seqline under test: the built server (`seqline serve`) as a child process, SDK clients. */
-export const seqlineSystem: ChaosSystem = {
-  name: 'seqline',
-  features: new Set(['reload', 'duplicate-tab', 'retention', 'slow-consumer']),
+/**
+ * Seqline under test: the built server (`seqline serve`) as a child process, SDK clients over
+ * `transport`.
+ */
+export function seqlineSystemOver(transport: ChaosTransport): ChaosSystem {
+  const clientDefaults = clientSettings(transport)
+  return {
+    name: transport === 'websocket' ? 'seqline' : `seqline/${transport}`,
+    features: new Set(['reload', 'duplicate-tab', 'retention', 'slow-consumer']),
 
-  async startServer(options: ServerStartOptions): Promise<ServerControl> {
-    const retention =
-      options.retention === undefined
-        ? []
-        : [
-            '--retention-max-count',
-            String(options.retention.maxCount),
-            '--retention-interval-ms',
-            String(options.retention.intervalMs),
-          ]
-    const server = await startServerProcess({
-      port: options.port,
-      args: [
-        '--heartbeat-ms',
-        String(options.heartbeatMs),
-        '--publish-rate',
-        '100000',
-        '--publish-burst',
-        '100000',
-        '--log-level',
-        'info',
-        ...retention,
-      ],
-    })
-    return {
-      get pid() {
-        return server.pid
-      },
-      kill9: () => server.kill9(),
-      restart: async () => {
-        await server.restart()
-      },
-      dispose: () => server.dispose(),
-    }
-  },
+    async startServer(options: ServerStartOptions): Promise<ServerControl> {
+      const retention =
+        options.retention === undefined
+          ? []
+          : [
+              '--retention-max-count',
+              String(options.retention.maxCount),
+              '--retention-interval-ms',
+              String(options.retention.intervalMs),
+            ]
+      const server = await startServerProcess({
+        port: options.port,
+        args: [
+          '--heartbeat-ms',
+          String(options.heartbeatMs),
+          '--publish-rate',
+          '100000',
+          '--publish-burst',
+          '100000',
+          '--log-level',
+          'info',
+          ...retention,
+        ],
+      })
+      return {
+        get pid() {
+          return server.pid
+        },
+        kill9: () => server.kill9(),
+        restart: async () => {
+          await server.restart()
+        },
+        dispose: () => server.dispose(),
+      }
+    },
 
-  subscriber: (options) => new SeqlineSubscriber(options, new TabStorage()),
+    subscriber: (options) => new SeqlineSubscriber(options, new TabStorage(), clientDefaults),
 
-  publisher(options: PublisherOptions): ChaosPublisher {
-    const client = createClient({ ...clientDefaults, url: options.url, token: options.name })
-    const stream = client.stream<ChaosPayload>(options.stream)
-    return {
-      publish: async (payload) => ({ offset: (await stream.publish(payload)).offset }),
-      close: () => client.close(),
-    }
-  },
+    publisher(options: PublisherOptions): ChaosPublisher {
+      const client = createClient({ ...clientDefaults, url: options.url, token: options.name })
+      const stream = client.stream<ChaosPayload>(options.stream)
+      return {
+        publish: async (payload) => ({ offset: (await stream.publish(payload)).offset }),
+        close: () => client.close(),
+      }
+    },
+  }
 }
+
+/** Seqline over the transport CHAOS_TRANSPORT names (default: WebSocket). */
+export const seqlineSystem: ChaosSystem = seqlineSystemOver(defaultTransport)
 
 /**
  * One SDK client following one stream, like a browser tab: `from: 'earliest'`, a `snapshot()` that
@@ -93,10 +104,11 @@ class SeqlineSubscriber implements ChaosSubscriber {
   constructor(
     private readonly options: SubscriberOptions,
     private readonly storage: TabStorage,
+    private readonly settings: ReturnType<typeof clientSettings>,
   ) {
     const { url, stream, log } = options
     this.#client = createClient({
-      ...clientDefaults,
+      ...settings,
       url,
       token: userOf(options.name),
       storage,
@@ -139,7 +151,7 @@ class SeqlineSubscriber implements ChaosSubscriber {
     // The page goes away: its pagehide flush may or may not finish before the new page starts.
     this.#closed = true
     void this.#client.close()
-    return new SeqlineSubscriber(this.options, this.storage)
+    return new SeqlineSubscriber(this.options, this.storage, this.settings)
   }
 
   async duplicate(
@@ -149,7 +161,7 @@ class SeqlineSubscriber implements ChaosSubscriber {
     const storage = this.storage.duplicate()
     // What the copied tab holds as processed: it must get exactly what follows.
     const probe = createClient({
-      ...clientDefaults,
+      ...this.settings,
       url: 'http://127.0.0.1:9',
       token: 'probe',
       storage: storage.duplicate(),
@@ -157,7 +169,11 @@ class SeqlineSubscriber implements ChaosSubscriber {
     const position = await probe.stream(this.options.stream).position()
     await probe.close()
     const log = new DeliveryLog(name, position?.offset ?? 0)
-    const subscriber = new SeqlineSubscriber({ ...this.options, url, name, log }, storage)
+    const subscriber = new SeqlineSubscriber(
+      { ...this.options, url, name, log },
+      storage,
+      this.settings,
+    )
     return { subscriber, log }
   }
 

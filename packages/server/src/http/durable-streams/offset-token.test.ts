@@ -62,12 +62,17 @@ describe('resolveOffset', () => {
     expect(resolveOffset(at(13), stream)).toEqual({ kind: 'beyond' })
   })
 
-  it('takes position 0 of any epoch as the start', () => {
+  it('takes the all-zero token as the start', () => {
     expect(
       resolveOffset(parseOffset('0000000000000000_0000000000000000') ?? { kind: 'now' }, stream),
     ).toEqual({
       kind: 'ok',
       position: 0,
     })
+  })
+
+  it('answers gone for position 0 of the stream’s epoch once retention trimmed past it', () => {
+    expect(resolveOffset(at(0), stream)).toEqual({ kind: 'gone' })
+    expect(resolveOffset(at(0), { ...stream, tail: 1 })).toEqual({ kind: 'ok', position: 0 })
   })
 })

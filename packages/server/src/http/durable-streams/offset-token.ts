@@ -11,6 +11,7 @@
 
 const WIDTH = 16
 const TOKEN = /^([0-9a-z]{16})_(\d{16})$/
+const ZERO_EPOCH = /^0+$/
 
 /** A parsed `offset` value: a sentinel or a position. */
 export type OffsetRequest =
@@ -52,7 +53,10 @@ export function resolveOffset(
 ): ResolvedOffset {
   if (request.kind === 'start') return { kind: 'ok', position: 0 }
   if (request.kind === 'now') return { kind: 'ok', position: stream.head }
-  if (request.offset === 0) return { kind: 'ok', position: 0 }
+  // The all-zero token (the suite builds it by hand) is "the start", like `-1`. A position 0 of a
+  // named epoch is a client's real position — "nothing seen yet" — and, like any position, is gone
+  // once retention trimmed past it: reading on from the tail would skip messages silently (G3).
+  if (request.offset === 0 && ZERO_EPOCH.test(request.epoch)) return { kind: 'ok', position: 0 }
   if (request.epoch !== stream.epoch.padStart(WIDTH, '0')) return { kind: 'gone' }
   if (request.offset > stream.head) return { kind: 'beyond' }
   // Resuming at tail - 1 is fine: the next message to send is the tail itself.
