@@ -1134,13 +1134,13 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         expect(store.updateClientSecret).toBeTypeOf('function')
         await store.createClient(client('c1', 'alice'))
         await store.createClient(client('c2', 'alice'))
-        expect(await store.updateClientSecret?.('c1', 'rotated-hash')).toBe(true)
+        expect(await store.updateClientSecret('c1', 'rotated-hash')).toBe(true)
         expect(await store.getClient('c1')).toEqual({
           ...client('c1', 'alice'),
           secretHash: 'rotated-hash',
         })
         expect(await store.getClient('c2')).toEqual(client('c2', 'alice'))
-        expect(await store.updateClientSecret?.('nope', 'x')).toBe(false)
+        expect(await store.updateClientSecret('nope', 'x')).toBe(false)
         expect(await store.getClient('nope')).toBeUndefined()
       })
 

@@ -22,7 +22,7 @@ import {
   type Store,
   type StreamRecord,
 } from '../store/store.js'
-import { hashSecret, newClientId, newClientSecret, secretMatches } from './client-secret.js'
+import { ClientDirectory } from './client-directory.js'
 import { type ClusterHost, ClusterLink, type ClusterLinkOptions } from './cluster-link.js'
 import { CursorBuffer } from './cursor-buffer.js'
 import { GroupCommitter } from './group-committer.js'
@@ -97,6 +97,8 @@ export interface CommitEvent {
 export class Engine {
   readonly store: Store
   readonly limits: Limits
+  /** Registered clients and their secrets (G7). */
+  readonly clients: ClientDirectory
   readonly #logger: Logger
   readonly #metrics: Metrics | undefined
   readonly #authorize: Authorize | undefined
@@ -110,7 +112,6 @@ export class Engine {
   readonly #cursors = new CursorBuffer()
   readonly #rate: RateLimiter
   readonly #commitListeners = new Map<string, Set<(event: CommitEvent) => void>>()
-  readonly #connectedClients = new Map<string, number>()
   readonly #jobs: PeriodicJob[]
   readonly #options: EngineOptions
   readonly #retentionPolicy: RetentionPolicy
@@ -126,6 +127,7 @@ export class Engine {
     this.#authorize = options.authorize
     this.#now = options.now ?? Date.now
     this.limits = { ...defaultLimits, ...options.limits }
+    this.clients = new ClientDirectory(this.store, this.limits, this.#now)
     this.#retentionPolicy = options.retention?.defaultPolicy ?? engineDefaults.retentionPolicy
     this.#rate = new RateLimiter(this.limits.publishRatePerSec, this.limits.publishBurst, this.#now)
     this.#committer = new GroupCommitter(this.store, (batch, results, seconds) =>
@@ -544,92 +546,34 @@ export class Engine {
   // ---------------------------------------------------------------------------------------------
   // Clients and cursors (G7)
 
-  /** Registers a new client of `userId`. The secret is returned once and stored only hashed. */
-  async registerClient(userId: string): Promise<{ clientId: string; secret: string }> {
-    const count = await this.store.countClientsOfUser(userId)
-    if (count >= this.limits.maxClientsPerUser) {
-      throw new SeqlineError(
-        ErrorCode.TOO_MANY_CLIENTS,
-        `user already has ${count} clients (limit ${this.limits.maxClientsPerUser})`,
-      )
-    }
-    const clientId = newClientId()
-    const secret = newClientSecret()
-    const now = this.#now()
-    await this.store.createClient({
-      id: clientId,
-      userId,
-      secretHash: hashSecret(secret),
-      createdAt: now,
-      lastSeenAt: now,
-    })
-    return { clientId, secret }
+  /** Registers a new client of `userId`; see {@link ClientDirectory.register}. */
+  registerClient(userId: string): Promise<{ clientId: string; secret: string }> {
+    return this.clients.register(userId)
   }
 
-  /**
-   * Checks that `clientId` exists, belongs to `userId` and that `secret` matches (DESIGN §5).
-   * CLIENT_UNKNOWN when it does not exist (garbage-collected: register again); FORBIDDEN otherwise.
-   */
-  async verifyClient(userId: string, clientId: string, secret: string): Promise<ClientRecord> {
-    const client = await this.store.getClient(clientId)
-    if (client === undefined) {
-      throw new SeqlineError(ErrorCode.CLIENT_UNKNOWN, 'unknown client id: register again')
-    }
-    if (client.userId !== userId || !secretMatches(secret, client.secretHash)) {
-      throw new SeqlineError(ErrorCode.FORBIDDEN, 'this client does not belong to this user')
-    }
-    return client
+  /** Checks a client's owner and secret; see {@link ClientDirectory.verify}. */
+  verifyClient(userId: string, clientId: string, secret: string): Promise<ClientRecord> {
+    return this.clients.verify(userId, clientId, secret)
   }
 
-  /** Checks ownership only (HTTP routes authenticated by the user's token). */
-  async ownClient(userId: string, clientId: string): Promise<ClientRecord> {
-    const client = await this.store.getClient(clientId)
-    if (client === undefined) {
-      throw new SeqlineError(ErrorCode.CLIENT_UNKNOWN, 'unknown client id')
-    }
-    if (client.userId !== userId) {
-      throw new SeqlineError(ErrorCode.FORBIDDEN, 'this client does not belong to this user')
-    }
-    return client
+  /** Checks a client's owner only; see {@link ClientDirectory.own}. */
+  ownClient(userId: string, clientId: string): Promise<ClientRecord> {
+    return this.clients.own(userId, clientId)
   }
 
-  /**
-   * Gives a client of `userId` a new secret and returns it (once; only its hash is stored). The old
-   * secret stops working for every later `hello`, so a stolen secret can be revoked without losing
-   * the client's cursors. Connections already open stay open until they drop.
-   */
-  async rotateClientSecret(userId: string, clientId: string): Promise<{ secret: string }> {
-    await this.ownClient(userId, clientId)
-    if (this.store.updateClientSecret === undefined) {
-      throw new SeqlineError(ErrorCode.INTERNAL, 'this store cannot rotate client secrets')
-    }
-    const secret = newClientSecret()
-    if (!(await this.store.updateClientSecret(clientId, hashSecret(secret)))) {
-      // Deleted (or garbage-collected) between the ownership check and the update.
-      throw new SeqlineError(ErrorCode.CLIENT_UNKNOWN, 'unknown client id')
-    }
-    return { secret }
+  /** Gives a client a new secret; see {@link ClientDirectory.rotateSecret}. */
+  rotateClientSecret(userId: string, clientId: string): Promise<{ secret: string }> {
+    return this.clients.rotateSecret(userId, clientId)
   }
 
-  /** Deletes a client of `userId` with its cursors (a tab closing for good). */
-  async forgetClient(userId: string, clientId: string): Promise<void> {
-    await this.ownClient(userId, clientId)
-    await this.store.deleteClient(clientId)
+  /** Deletes a client with its cursors; see {@link ClientDirectory.forget}. */
+  forgetClient(userId: string, clientId: string): Promise<void> {
+    return this.clients.forget(userId, clientId)
   }
 
-  /** Marks a client connected (it is then never garbage-collected) until the disposer runs. */
+  /** Marks a client connected until the disposer runs; see {@link ClientDirectory.connected}. */
   clientConnected(clientId: string): () => void {
-    this.#connectedClients.set(clientId, (this.#connectedClients.get(clientId) ?? 0) + 1)
-    void this.store.touchClients([clientId], this.#now())
-    let done = false
-    return () => {
-      if (done) return
-      done = true
-      const n = (this.#connectedClients.get(clientId) ?? 1) - 1
-      if (n <= 0) this.#connectedClients.delete(clientId)
-      else this.#connectedClients.set(clientId, n)
-      void this.store.touchClients([clientId], this.#now()).catch(() => undefined)
-    }
+    return this.clients.connected(clientId)
   }
 
   /**
@@ -733,9 +677,7 @@ export class Engine {
   /** Removes clients not seen for the TTL (connected clients are seen now). */
   async runClientGc(): Promise<number> {
     const now = this.#now()
-    if (this.#connectedClients.size > 0) {
-      await this.store.touchClients([...this.#connectedClients.keys()], now)
-    }
+    await this.clients.touchConnected(now)
     this.#rate.prune()
     const ttl = this.#options.clientTtlMs ?? engineDefaults.clientTtlMs
     return this.store.gcClients(now - ttl)

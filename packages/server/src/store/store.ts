@@ -244,10 +244,9 @@ export interface Store {
   deleteClient(id: string): Promise<boolean>
   /**
    * Replaces the secret hash of a client (secret rotation: the old secret stops working at once).
-   * Returns whether the client existed. Optional only until every store implements it (the
-   * PostgreSQL store is to mirror the memory and SQLite ones); the engine refuses rotation without.
+   * Returns whether the client existed.
    */
-  updateClientSecret?(id: string, secretHash: string): Promise<boolean>
+  updateClientSecret(id: string, secretHash: string): Promise<boolean>
   /** Deletes clients not seen since `seenBefore` with their cursors; returns how many. */
   gcClients(seenBefore: number): Promise<number>
 
