@@ -795,6 +795,36 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       })
     })
 
+    describe('readJsonArray', () => {
+      it('returns the messages after an offset as one JSON array, within the limits', async () => {
+        await create('room:a', { initial: ['1', '{"b":2}', '"three"', '[4]', 'null'] })
+        const all = await store.readJsonArray('room:a', 0, 10, 1024)
+        expect(all).toMatchObject({ first: 1, last: 5, count: 5, bytes: 22 })
+        expect(JSON.parse(all?.body.toString() ?? '')).toEqual([1, { b: 2 }, 'three', [4], null])
+        const page = await store.readJsonArray('room:a', 1, 2, 1024)
+        expect(page).toMatchObject({ first: 2, last: 3, count: 2 })
+        expect(JSON.parse(page?.body.toString() ?? '')).toEqual([{ b: 2 }, 'three'])
+        expect(await store.readJsonArray('room:a', 5, 10, 1024)).toBeUndefined()
+        expect(await store.readJsonArray('nope', 0, 10, 1024)).toBeUndefined()
+      })
+
+      it('keeps the first message and then only what fits in the byte budget', async () => {
+        await create('room:a', { initial: ['"aaaaaaaaaa"', '1', '2', '3'] })
+        const over = await store.readJsonArray('room:a', 0, 10, 3)
+        expect(over).toMatchObject({ first: 1, last: 1, count: 1, bytes: 12 })
+        const some = await store.readJsonArray('room:a', 1, 10, 2)
+        expect(JSON.parse(some?.body.toString() ?? '')).toEqual([1, 2])
+      })
+
+      it('starts at the tail when asked for trimmed history', async () => {
+        await create('room:a', { initial: ['1', '2', '3', '4', '5'] })
+        await store.trim('room:a', { policy: { maxCount: 2 }, now: T0 })
+        const chunk = await store.readJsonArray('room:a', 0, 10, 1024)
+        expect(chunk).toMatchObject({ first: 4, last: 5, count: 2 })
+        expect(JSON.parse(chunk?.body.toString() ?? '')).toEqual([4, 5])
+      })
+    })
+
     describe('trim', () => {
       async function seedByAge(stream: string): Promise<void> {
         await create(stream)

@@ -16,6 +16,7 @@ import {
   type CreateStreamInput,
   type CreateStreamResult,
   type CursorRecord,
+  type JsonArrayChunk,
   JSON_CONTENT_TYPE,
   type RetentionPolicy,
   type StoredMessage,
@@ -276,6 +277,16 @@ export class Engine {
 
   read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
     return this.store.read(name, after, limit)
+  }
+
+  /** A JSON stream's messages after `after` as one JSON array; see `Store.readJsonArray`. */
+  readJsonArray(
+    name: string,
+    after: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<JsonArrayChunk | undefined> {
+    return this.store.readJsonArray(name, after, limit, maxBytes)
   }
 
   /** Deletes a stream. Its subscribers get STREAM_NOT_FOUND and are unsubscribed. */

@@ -10,6 +10,7 @@ import {
   sameStreamConfig,
   trimmedTail,
 } from './store-rules.js'
+import { jsonArrayChunk } from './json-array-chunk.js'
 import type {
   AppendRequest,
   AppendResult,
@@ -22,6 +23,7 @@ import type {
   Store,
   StreamRecord,
   TrimRequest,
+  JsonArrayChunk,
 } from './store.js'
 
 /** A retained message with the producer epoch, which the lookup of older duplicates needs. */
@@ -217,6 +219,15 @@ export class MemoryStore implements Store {
     if (stream === undefined || rows === undefined || limit <= 0) return []
     const start = Math.max(0, Math.floor(after) + 1 - stream.tail)
     return rows.slice(start, start + limit).map((row) => row.message)
+  }
+
+  async readJsonArray(
+    name: string,
+    after: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<JsonArrayChunk | undefined> {
+    return jsonArrayChunk(await this.read(name, after, limit), maxBytes)
   }
 
   async getProducer(stream: string, producerId: string): Promise<ProducerState | undefined> {

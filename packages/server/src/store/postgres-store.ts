@@ -25,6 +25,7 @@ import {
   toStreamRecord,
 } from './postgres-rows.js'
 import { migratePostgres, quoteIdent } from './postgres-schema.js'
+import { jsonArrayChunk } from './json-array-chunk.js'
 import type {
   AppendRequest,
   AppendResult,
@@ -37,6 +38,7 @@ import type {
   Store,
   StreamRecord,
   TrimRequest,
+  JsonArrayChunk,
 } from './store.js'
 
 /** Options of `PostgresStore`. */
@@ -248,6 +250,15 @@ export class PostgresStore implements Store {
       [name, Math.floor(after), limit],
     )
     return rows.map(toStoredMessage)
+  }
+
+  async readJsonArray(
+    name: string,
+    after: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<JsonArrayChunk | undefined> {
+    return jsonArrayChunk(await this.read(name, after, limit), maxBytes)
   }
 
   async getProducer(stream: string, producerId: string): Promise<ProducerState | undefined> {

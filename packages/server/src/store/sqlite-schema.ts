@@ -147,6 +147,20 @@ const SQL = {
   readMessages: `
       SELECT offset, producer, seq, from_user, ts, data FROM messages
       WHERE stream = ? AND offset > ? ORDER BY offset LIMIT ?`,
+  // The JSON array of a catch-up chunk, built by SQLite in one query: a running sum of payload
+  // sizes keeps the first message and whatever fits in the byte budget after it.
+  readJsonArray: `
+      SELECT min(offset) AS first, max(offset) AS last, count(*) AS count,
+             sum(length(data)) AS bytes,
+             CAST('[' || group_concat(data, ',' ORDER BY offset) || ']' AS BLOB) AS body
+      FROM (
+        SELECT offset, data,
+               sum(length(data)) OVER (ORDER BY offset ROWS UNBOUNDED PRECEDING) AS upto,
+               row_number() OVER (ORDER BY offset) AS n
+        FROM (SELECT offset, data FROM messages
+              WHERE stream = @name AND offset > @after ORDER BY offset LIMIT @limit)
+      )
+      WHERE n = 1 OR upto <= @maxBytes`,
   readMessagesThrough: `
       SELECT offset, producer, seq, from_user, ts, data FROM messages
       WHERE stream = ? AND offset <= ? ORDER BY offset`,

@@ -24,6 +24,7 @@ import type {
   Store,
   StreamRecord,
   TrimRequest,
+  JsonArrayChunk,
 } from './store.js'
 import { migrate, prepareStatements, type Statements } from './sqlite-schema.js'
 
@@ -268,6 +269,19 @@ export class SqliteStore implements Store {
     // keyed object per row.
     const rows = this.#open().st.readMessagesRaw.all(name, after, limit) as RawMessageRow[]
     return rows.map(rawToStoredMessage)
+  }
+
+  async readJsonArray(
+    name: string,
+    after: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<JsonArrayChunk | undefined> {
+    if (limit <= 0) return undefined
+    const row = this.#open().st.readJsonArray.get({ name, after, limit, maxBytes }) as
+      { first: number | null; last: number; count: number; bytes: number; body: Buffer } | undefined
+    if (row === undefined || row.first === null) return undefined
+    return { first: row.first, last: row.last, count: row.count, bytes: row.bytes, body: row.body }
   }
 
   async getProducer(stream: string, producerId: string): Promise<ProducerState | undefined> {

@@ -88,6 +88,17 @@ export interface StoredMessage {
   readonly data: Uint8Array
 }
 
+/** A run of consecutive messages of a JSON stream, as one JSON array (`[m1,m2,…]`). */
+export interface JsonArrayChunk {
+  /** Offset of the first and of the last message in the array (offsets are consecutive). */
+  readonly first: number
+  readonly last: number
+  readonly count: number
+  /** Payload bytes of the messages, without the brackets and commas. */
+  readonly bytes: number
+  readonly body: Buffer
+}
+
 export interface CreateStreamInput {
   readonly name: string
   readonly contentType: string
@@ -233,6 +244,18 @@ export interface Store {
   append(batch: readonly AppendRequest[]): Promise<AppendResult[]>
   /** Messages with `offset > after`, in offset order, at most `limit` of them. */
   read(name: string, after: number, limit: number): Promise<StoredMessage[]>
+  /**
+   * The messages with `offset > after` of a JSON stream as one JSON array body — at most `limit`
+   * of them and, past the first (always included), at most `maxBytes` payload bytes — assembled
+   * by the store in one query (the cold catch-up path of Durable Streams reads). `undefined` when
+   * there is no such message.
+   */
+  readJsonArray(
+    name: string,
+    after: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<JsonArrayChunk | undefined>
   getProducer(stream: string, producerId: string): Promise<ProducerState | undefined>
 
   createClient(record: ClientRecord): Promise<void>

@@ -11,7 +11,7 @@ function chunk(from: number, count: number, full: boolean, size = 10): CachedChu
     ts: 0,
     data: new Uint8Array(size),
   }))
-  return { messages, next: from + count, bytes: count * size, full }
+  return { messages, count, first: from + 1, next: from + count, bytes: count * size, full }
 }
 
 describe('ChunkCache', () => {

@@ -2,7 +2,12 @@ import type { StoredMessage } from '../../store/store.js'
 
 /** A chunk read from the store, with its response body once encoded. */
 export interface CachedChunk {
+  /** The messages, for byte streams; empty for JSON chunks, which are read as one array `body`. */
   readonly messages: readonly StoredMessage[]
+  /** Number of messages in the chunk. */
+  readonly count: number
+  /** Offset of the first message (`undefined` when empty). */
+  readonly first: number | undefined
   /** Position after the chunk. */
   readonly next: number
   readonly bytes: number
@@ -43,7 +48,7 @@ export class ChunkCache {
 
   /** Remembers a chunk (empty chunks and chunks larger than a quarter of the cache are not kept). */
   set(stream: string, epoch: string, position: number, chunk: CachedChunk): void {
-    if (chunk.messages.length === 0 || chunk.bytes * 4 > this.maxBytes) return
+    if (chunk.count === 0 || chunk.bytes * 4 > this.maxBytes) return
     const key = keyOf(stream, epoch, position)
     const old = this.#entries.get(key)
     if (old !== undefined) this.#delete(key, old)
@@ -73,5 +78,5 @@ function keyOf(stream: string, epoch: string, position: number): string {
 }
 
 function weight(chunk: CachedChunk): number {
-  return chunk.bytes + (chunk.body?.byteLength ?? 0) + chunk.messages.length * 64
+  return chunk.bytes + (chunk.body?.byteLength ?? 0) + chunk.count * 64
 }

@@ -6,20 +6,27 @@ import { isJsonStream } from './stream-access.js'
 
 /** One server-defined chunk of a read (§5.6). */
 export interface ReadChunk {
+  /** The messages, for byte streams; empty for JSON chunks, which carry their `body` instead. */
   readonly messages: readonly StoredMessage[]
+  /** Number of messages in the chunk. */
+  readonly count: number
+  /** Offset of the first message (`undefined` when empty). */
+  readonly first: number | undefined
   /** Position after the chunk: the last message's offset, or the start when empty. */
   readonly next: number
   /** The chunk reaches the head the stream had when the read began (`Stream-Up-To-Date`). */
   readonly upToDate: boolean
   /** Total payload bytes. */
   readonly bytes: number
+  /** The encoded catch-up body, when the read produced it (JSON chunks). */
+  readonly body?: Buffer | undefined
   /** The chunk's cache entry, which also keeps its encoded body. */
   readonly cached?: CachedChunk | undefined
 }
 
 /** An empty chunk at `position`. */
 export function emptyChunk(position: number): ReadChunk {
-  return { messages: [], next: position, upToDate: true, bytes: 0 }
+  return { messages: [], count: 0, first: undefined, next: position, upToDate: true, bytes: 0 }
 }
 
 /**
@@ -38,10 +45,32 @@ export async function readChunk(
   // `-1` resolves to position 0 in every state of the stream, so "data at a position never
   // changes" does not hold for it once retention moves the tail. Serving it would hand out
   // deleted messages (found by the client SDK's snapshot acceptance test).
-  if (hit !== undefined && (hit.messages[0]?.offset ?? stream.tail) >= stream.tail) {
+  if (hit !== undefined && (hit.first ?? stream.tail) >= stream.tail) {
     return { ...hit, upToDate: hit.next >= stream.head, cached: hit }
   }
   const { readChunkMessages, readChunkBytes } = ctx.options
+  if (isJsonStream(stream.contentType)) {
+    // JSON streams: the store assembles the array body in one query — no object per message.
+    const array = await ctx.engine.readJsonArray(
+      stream.name,
+      position,
+      readChunkMessages,
+      readChunkBytes,
+    )
+    const next = array?.last ?? position
+    const entry: CachedChunk = {
+      messages: [],
+      count: array?.count ?? 0,
+      first: array?.first,
+      next,
+      bytes: array?.bytes ?? 0,
+      // More messages followed it when it was read: it can never grow.
+      full: array !== undefined && (array.count === readChunkMessages || next < stream.head),
+      ...(array === undefined ? {} : { body: array.body }),
+    }
+    cache?.set(stream.name, stream.epoch, position, entry)
+    return { ...entry, upToDate: next >= stream.head, cached: entry }
+  }
   const read = await ctx.engine.read(stream.name, position, readChunkMessages)
   let messages = read
   let bytes = 0
@@ -56,12 +85,14 @@ export async function readChunk(
   const next = messages.at(-1)?.offset ?? position
   const entry: CachedChunk = {
     messages,
+    count: messages.length,
+    first: messages[0]?.offset,
     next,
     bytes,
     full: messages.length < read.length || read.length === readChunkMessages,
   }
   cache?.set(stream.name, stream.epoch, position, entry)
-  return { messages, next, upToDate: next >= stream.head, bytes, cached: entry }
+  return { ...entry, upToDate: next >= stream.head, cached: entry }
 }
 
 /** The catch-up body of a chunk (§5.6, §9.1.5): a JSON array, or the payloads back to back. */
@@ -70,7 +101,7 @@ export function chunkBody(
   stream: StreamRecord,
   chunk: ReadChunk,
 ): Buffer {
-  const known = chunk.cached?.body
+  const known = chunk.cached?.body ?? chunk.body
   if (known !== undefined) return known
   const body = isJsonStream(stream.contentType)
     ? joinJsonMessages(chunk.messages)

@@ -106,7 +106,7 @@ async function longPoll(
     let current = stream
     for (;;) {
       const chunk = await readChunk(ctx, current, position)
-      if (chunk.messages.length > 0 || current.closed) {
+      if (chunk.count > 0 || current.closed) {
         sendChunk(req, res, ctx, current, position, chunk, { cursor })
         return
       }
@@ -149,7 +149,7 @@ function sendChunk(
   if (chunk.upToDate) res.setHeader('Stream-Up-To-Date', 'true')
   if (closed) res.setHeader('Stream-Closed', 'true')
   else if (live !== undefined) res.setHeader('Stream-Cursor', nextCursor(live.cursor, Date.now()))
-  if (live !== undefined && chunk.messages.length === 0) {
+  if (live !== undefined && chunk.count === 0) {
     res.statusCode = 204
     res.setHeader('Cache-Control', CACHE_NONE)
     res.end()
@@ -158,7 +158,7 @@ function sendChunk(
   const etag = `"${stream.epoch}:${position}:${chunk.next}${closed ? ':c' : ''}"`
   res.setHeader('ETag', etag)
   // An empty answer at the tail must not be cached: the next append would stay invisible.
-  res.setHeader('Cache-Control', chunk.messages.length > 0 ? CACHE_DATA : CACHE_NONE)
+  res.setHeader('Cache-Control', chunk.count > 0 ? CACHE_DATA : CACHE_NONE)
   if (req.headers['if-none-match'] === etag) {
     res.statusCode = 304
     res.end()

@@ -2,9 +2,8 @@ import type { ServerResponse } from 'node:http'
 import type { StreamRecord } from '../../store/store.js'
 import { CommitWaiter } from './commit-waiter.js'
 import type { DurableStreamsContext } from './durable-streams-context.js'
-import { joinJsonMessages } from './json-messages.js'
 import { encodeOffset } from './offset-token.js'
-import { concatData, readChunk } from './read-chunk.js'
+import { chunkBody, concatData, readChunk } from './read-chunk.js'
 import { nextCursor } from './stream-cursor.js'
 import { isJsonStream } from './stream-access.js'
 
@@ -67,10 +66,10 @@ export async function streamSse(
   try {
     while (!abort.signal.aborted) {
       const chunk = await readChunk(ctx, current, next)
-      if (chunk.messages.length > 0) {
+      if (chunk.count > 0) {
         const data =
           encoding === 'json'
-            ? joinJsonMessages(chunk.messages).toString('utf8')
+            ? chunkBody(ctx, current, chunk).toString('utf8')
             : encoding === 'text'
               ? concatData(chunk.messages, chunk.bytes).toString('utf8')
               : concatData(chunk.messages, chunk.bytes).toString('base64')
@@ -83,7 +82,7 @@ export async function streamSse(
       // A commit this session already read (it landed before the read) changes nothing: no
       // second identical control event. Keep-alives repeat it on purpose.
       const state = `${next}:${upToDate}:${closed}`
-      if (chunk.messages.length > 0 || reason !== 'commit' || state !== lastControl) {
+      if (chunk.count > 0 || reason !== 'commit' || state !== lastControl) {
         res.write(sseEvent('control', control))
       }
       lastControl = state
