@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util'
 import pg from 'pg'
 import WebSocket from 'ws'
 import { type SpawnedServer, spawnServer } from '../support/spawn-process.js'
+import { nextFrame as next, openWebSocket as open } from '../support/ws-frames.js'
 
 const { values } = parseArgs({
   options: {
@@ -67,26 +68,6 @@ interface Result {
   readonly delivered: number
   readonly p50: number
   readonly p99: number
-}
-
-function open(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false })
-    ws.once('open', () => resolve(ws))
-    ws.once('error', reject)
-  })
-}
-
-function next(ws: WebSocket, t: string): Promise<Record<string, unknown>> {
-  return new Promise((resolve) => {
-    const onMessage = (data: WebSocket.RawData): void => {
-      const frame = JSON.parse(String(data)) as Record<string, unknown>
-      if (frame.t !== t) return
-      ws.off('message', onMessage)
-      resolve(frame)
-    }
-    ws.on('message', onMessage)
-  })
 }
 
 async function greet(url: string, token: string): Promise<WebSocket> {

@@ -13,7 +13,8 @@ wss.on('connection', (ws) => {
 })
 wss.on('listening', () => {
   const address = wss.address()
-  if (typeof address === 'object') console.log(JSON.stringify({ port: address.port }))
+  if (address !== null && typeof address === 'object')
+    console.log(JSON.stringify({ port: address.port }))
 })
 // Exit through process.exit so `--cpu-prof` profiles are written.
 process.on('SIGTERM', () => process.exit(0))

@@ -5,13 +5,15 @@
 //   npx tsx bench/fanout/run.ts [--subscribers 100] [--rate 2000] [--seconds 10] [--bytes 100]
 //
 // Servers run as child processes; the publisher and the subscribers run here. Loopback only.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
+import { cpuSeconds } from '../support/cpu-seconds.js'
 import { spawnServer, type SpawnedServer } from '../support/spawn-process.js'
+import { nextFrame, openWebSocket as open } from '../support/ws-frames.js'
 import { LatencyHistogram } from './latency-histogram.js'
 
 const { values } = parseArgs({
@@ -44,16 +46,6 @@ interface Result {
   readonly serverCpu: number
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return Number.NaN
-  }
-}
-
 /** A payload of about BYTES bytes of JSON carrying its send time. */
 function payload(sentAt: number): { t0: number; pad: string } {
   return { t0: sentAt, pad: 'x'.repeat(Math.max(0, BYTES - 40)) }
@@ -67,27 +59,6 @@ function sentAtOf(data: Buffer): number {
   if (at < 0) return Number.NaN
   const end = data.indexOf(44 /* , */, at)
   return Number(data.toString('latin1', at + T0_KEY.length, end))
-}
-
-function open(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false })
-    ws.once('open', () => resolve(ws))
-    ws.once('error', reject)
-  })
-}
-
-function nextFrame(ws: WebSocket, t: string): Promise<Record<string, unknown>> {
-  return new Promise((resolve) => {
-    const onMessage = (data: WebSocket.RawData): void => {
-      const frame = JSON.parse(data.toString()) as Record<string, unknown>
-      if (frame['t'] === t) {
-        ws.off('message', onMessage)
-        resolve(frame)
-      }
-    }
-    ws.on('message', onMessage)
-  })
 }
 
 /**

@@ -12,12 +12,14 @@
 //    `readers` concurrent readers each read it `reads` times from `-1`, following
 //    Stream-Next-Offset until Stream-Up-To-Date; messages/s and MB/s. The first read, by one reader
 //    with nothing cached, is reported on its own ("first read").
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { cpus } from 'node:os'
+import { cpuSeconds } from '../support/cpu-seconds.js'
 import { type SpawnedServer, spawnServer } from '../support/spawn-process.js'
 import { HttpClient } from './http-client.js'
 
@@ -51,16 +53,6 @@ interface Result {
   readonly readMessagesPerSec: number
   readonly readMBPerSec: number
   readonly serverCpu: number
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return Number.NaN
-  }
 }
 
 function message(i: number): string {

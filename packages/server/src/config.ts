@@ -1,19 +1,10 @@
 import { parseArgs } from 'node:util'
+import { type Limits, defaultLimits } from './engine/limits.js'
 import type { LogLevel } from './observability/logger.js'
 import type { RetentionPolicy } from './store/store.js'
 
-/** Per-connection, per-client and per-user limits (DESIGN §8). */
-export interface ServerLimits {
-  /** Largest publish payload (and WebSocket frame / HTTP body), in bytes. */
-  readonly maxPayloadBytes: number
-  /** Sustained publishes per second per client (token bucket refill rate). */
-  readonly publishRatePerSec: number
-  /** Publishes a client may send in a burst (token bucket size). */
-  readonly publishBurst: number
-  readonly maxStreamsPerConnection: number
-  readonly maxConnectionsPerClient: number
-  readonly maxClientsPerUser: number
-}
+/** Per-connection, per-client and per-user limits (DESIGN §8); the engine's `Limits`. */
+export type ServerLimits = Limits
 
 /** Everything the standalone server is configured with. */
 export interface ServerConfig {
@@ -75,14 +66,7 @@ export const defaults: ServerConfig = deepFreeze({
   auth: 'dev',
   jwt: { issuer: undefined, audience: undefined, userClaim: 'sub' },
   heartbeatMs: 15_000,
-  limits: {
-    maxPayloadBytes: 65_536,
-    publishRatePerSec: 200,
-    publishBurst: 400,
-    maxStreamsPerConnection: 256,
-    maxConnectionsPerClient: 1,
-    maxClientsPerUser: 64,
-  },
+  limits: defaultLimits,
   retention: { defaultPolicy: { maxAgeMs: 7 * DAY_MS }, intervalMs: 60_000 },
   clientTtlMs: 30 * DAY_MS,
   gcIntervalMs: 3_600_000,

@@ -5,7 +5,7 @@ import type { DurableStreamsContext } from './durable-streams-context.js'
 import { splitJsonMessages } from './json-messages.js'
 import { encodeOffset } from './offset-token.js'
 import { httpProducerId } from './producer-scope.js'
-import { readBody } from './read-body.js'
+import { readBody } from '../read-body.js'
 import { header, parseProducer, wantsClose } from './request-headers.js'
 import { authorize, isJsonStream, loadStream, touch } from './stream-access.js'
 

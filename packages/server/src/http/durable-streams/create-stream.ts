@@ -5,7 +5,7 @@ import { normalizeContentType } from '../../store/store-rules.js'
 import type { DurableStreamsContext } from './durable-streams-context.js'
 import { splitJsonMessages } from './json-messages.js'
 import { encodeOffset, parseOffset } from './offset-token.js'
-import { readBody } from './read-body.js'
+import { readBody } from '../read-body.js'
 import { type ForkHeaders, header, parseExpiry, parseFork, wantsClose } from './request-headers.js'
 import {
   STREAM_PATH_PREFIX,

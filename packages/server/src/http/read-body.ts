@@ -10,7 +10,7 @@ const DRAIN_MIN_BYTES = 16 * 1024 * 1024
 
 /**
  * Reads a raw request body of at most `limitBytes`. Rejects with PAYLOAD_TOO_LARGE (413) when the
- * body exceeds it (§5.2 allows 413): after draining it if it is not huge, so the connection stays
+ * body exceeds it (Durable Streams §5.2 allows 413): after draining it if it is not huge, so the connection stays
  * usable; at once otherwise, without buffering any of it.
  */
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
