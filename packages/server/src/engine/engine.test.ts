@@ -252,4 +252,21 @@ describe('Engine', () => {
     await engine.runRetention()
     expect(await engine.getStream('room:a')).toMatchObject({ head: 10, tail: 9 })
   })
+  it('wakes the followers of a stream when a new subscriber finds a head the node missed', async () => {
+    // Two nodes on one store, no bus: node B's commit is unknown to node A until someone asks.
+    const a = await newEngine()
+    const b = new Engine({ store: a.store, logger: pino({ level: 'silent' }) })
+    engines.push(b)
+    const first = new ManualSink('k1', true)
+    await a.subscribe(session(first, 'alice', 'c1'), 'room:a', 'latest')
+    await b.publish('room:a', { from: 'b' })
+    const second = new ManualSink('k2', true)
+    await a.subscribe(session(second, 'bob', 'c2'), 'room:a', {
+      epoch: (await a.getStream('room:a'))!.epoch,
+      offset: 0,
+    })
+    await until(() => second.offsets('room:a').length === 1)
+    await until(() => first.offsets('room:a').length === 1)
+    expect(first.offsets('room:a')).toEqual([1])
+  })
 })

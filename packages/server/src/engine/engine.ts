@@ -411,7 +411,11 @@ export class Engine {
     // in that second read or delivered to the hub.
     const hub = this.#hub(record)
     const fresh = (await this.store.getStream(stream)) ?? record
-    if (fresh.epoch === hub.epoch && fresh.head > hub.head) hub.head = fresh.head
+    // A head newer than the hub's (a commit on another node whose announcement was lost) must
+    // wake the pumps already following this stream, not only serve this subscription: raising the
+    // hub's head silently would leave them idle below it — and the heal job, which compares the
+    // store with the hub, would see nothing to repair.
+    if (fresh.epoch === hub.epoch && fresh.head > hub.head) hub.advance(hub.epoch, fresh.head, [])
     const current = { epoch: hub.epoch, head: hub.head, tail: fresh.tail }
     const decision = resolveStart(current, start)
     const position = decision.kind === 'replay' ? decision.position : current.head
