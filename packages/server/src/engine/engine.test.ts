@@ -269,4 +269,24 @@ describe('Engine', () => {
     await until(() => first.offsets('room:a').length === 1)
     expect(first.offsets('room:a')).toEqual([1])
   })
+  it('never trims what a subscription behind the head still has to send', async () => {
+    const engine = await newEngine({
+      retention: { defaultPolicy: { maxCount: 2 } },
+      highWaterMark: 100,
+    })
+    const sink = new ManualSink('k1', false)
+    await engine.subscribe(session(sink), 'room:a', 'latest')
+    await until(() => sink.of('caughtUp').length === 1)
+    for (let i = 0; i < 10; i++) await engine.publish('room:a', { i, pad: 'x'.repeat(80) })
+    // The sink stopped the pump above its high-water mark, a message or two in.
+    const sent = sink.offsets('room:a').length
+    expect(sent).toBeLessThan(10)
+    await engine.runRetention()
+    expect((await engine.getStream('room:a'))?.tail).toBe(sent + 1)
+    for (let i = 0; i < 100 && sink.offsets('room:a').length < 10; i++) {
+      sink.flush()
+      await new Promise((r) => setImmediate(r))
+    }
+    expect(sink.offsets('room:a')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+  })
 })

@@ -33,6 +33,7 @@ import { PeriodicJob } from './periodic-job.js'
 import { type PresenceChange, PresenceTracker } from './presence-tracker.js'
 import { RateLimiter } from './rate-limiter.js'
 import { resolveStart } from './resolve-start.js'
+import { RetentionHolds } from './retention-holds.js'
 import { StreamHub } from './stream-hub.js'
 import { type Session, Subscription, type SubscriptionObserver } from './subscription.js'
 
@@ -107,8 +108,8 @@ export class Engine {
   readonly #committer: GroupCommitter
   readonly #hubs = new Map<string, StreamHub>()
   readonly #subscriptions = new Set<Subscription>()
-  /** Live readers that are not subscriptions (HTTP SSE sessions), for retention. */
-  readonly #readers = new Set<{ readonly stream: string; readonly needsFrom: () => number }>()
+  /** What every live reader still needs, so retention never trims it (see RetentionHolds). */
+  readonly #holds = new RetentionHolds()
   readonly #presence = new PresenceTracker()
   readonly #cursors = new CursorBuffer()
   readonly #rate: RateLimiter
@@ -436,6 +437,7 @@ export class Engine {
     if (decision.kind === 'reset')
       subscription.sendReset(decision.reason, current.head, current.tail)
     this.#subscriptions.add(subscription)
+    this.#holds.hold(subscription, stream, () => subscription.needsFrom)
     session.sink.send(encodeFrame({ t: 'presence', stream, users: this.presenceOf(stream) }))
     this.#presenceChanged(this.#presence.join(stream, session.userId, session.clientId))
     subscription.start()
@@ -445,6 +447,7 @@ export class Engine {
   /** Ends a subscription and updates presence. Idempotent. */
   unsubscribe(subscription: Subscription): void {
     if (!this.#subscriptions.delete(subscription)) return
+    this.#holds.release(subscription, subscription.stream)
     subscription.stop()
     const { stream, session } = subscription
     this.#presenceChanged(this.#presence.leave(stream, session.userId, session.clientId))
@@ -638,9 +641,9 @@ export class Engine {
    * retention never trims what it still has to send, as for subscriptions. Returns the disposer.
    */
   holdRetention(stream: string, needsFrom: () => number): () => void {
-    const reader = { stream, needsFrom }
-    this.#readers.add(reader)
-    return () => this.#readers.delete(reader)
+    const reader = {}
+    this.#holds.hold(reader, stream, needsFrom)
+    return () => this.#holds.release(reader, stream)
   }
 
   /**
@@ -652,19 +655,10 @@ export class Engine {
     for (;;) {
       const page = await this.store.listStreams(after, 200)
       for (const record of page) {
-        let keepFrom: number | undefined
-        for (const subscription of this.#subscriptions) {
-          if (subscription.stream !== record.name) continue
-          keepFrom = Math.min(keepFrom ?? Infinity, subscription.needsFrom)
-        }
-        for (const reader of this.#readers) {
-          if (reader.stream !== record.name) continue
-          keepFrom = Math.min(keepFrom ?? Infinity, reader.needsFrom())
-        }
         await this.store.trim(record.name, {
           policy: record.retention ?? this.#retentionPolicy,
           now: this.#now(),
-          keepFrom,
+          keepFrom: this.#holds.keepFrom(record.name),
         })
       }
       const last = page.at(-1)
