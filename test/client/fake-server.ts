@@ -322,7 +322,9 @@ export class FakeServer {
         })
       }
     }
-    this.#send(conn, { t: 'presence', stream: name, users: this.#presence(name) })
+    const users = this.#presence(name)
+    const count = { users: users.length, clients: users.reduce((n, e) => n + e.clients, 0) }
+    this.#send(conn, { t: 'presence', stream: name, users, count, complete: true })
     if (joined) this.#presenceChanged(conn, name, client.userId)
   }
 
@@ -424,7 +426,9 @@ export class FakeServer {
     const clients = this.#presence(name).find((p) => p.user === user)?.clients ?? 0
     for (const conn of this.conns) {
       if (conn !== except && conn.subs.has(name)) {
-        this.#send(conn, { t: 'presenceDelta', stream: name, user, clients })
+        const users = this.#presence(name)
+        const count = { users: users.length, clients: users.reduce((n, e) => n + e.clients, 0) }
+        this.#send(conn, { t: 'presenceDiff', stream: name, changes: [{ user, clients }], count })
       }
     }
   }

@@ -1,6 +1,6 @@
 import type {
   MsgFrame,
-  PresenceDeltaFrame,
+  PresenceDiffFrame,
   PresenceFrame,
   ServerSignalFrame,
 } from '@seqline/protocol'
@@ -123,17 +123,17 @@ describe('ClusterLink (in-process nodes)', () => {
     const snapshot = await bob.next<PresenceFrame>('presence', 2_000)
     expect(snapshot.users).toContainEqual({ user: 'alice', clients: 1 })
     // Alice learns of bob through the bus.
-    await alice.next<PresenceDeltaFrame>(
-      (f) => f.t === 'presenceDelta' && f.user === 'bob' && f.clients === 1,
+    await alice.next<PresenceDiffFrame>(
+      (f) => f.t === 'presenceDiff' && f.changes.some((c) => c.user === 'bob' && c.clients === 1),
       2_000,
     )
     // Node A goes silent (as if killed): after 3 missed heartbeats, bob sees alice leave.
     cut.drop = () => true
-    const left = await bob.next<PresenceDeltaFrame>(
-      (f) => f.t === 'presenceDelta' && f.user === 'alice',
+    const left = await bob.next<PresenceDiffFrame>(
+      (f) => f.t === 'presenceDiff' && f.changes.some((c) => c.user === 'alice'),
       2_000,
     )
-    expect(left.clients).toBe(0)
+    expect(left.changes).toContainEqual({ user: 'alice', clients: 0 })
     alice.destroy()
     bob.destroy()
   })

@@ -121,7 +121,7 @@ export async function collectUntilCaughtUp(
       if (caughtUp !== undefined || failed || !('stream' in frame) || frame.stream !== stream) {
         return
       }
-      if (frame.t === 'presence' || frame.t === 'presenceDelta') return
+      if (frame.t === 'presence' || frame.t === 'presenceDiff') return
       frames.push(frame)
       if (frame.t === 'caughtUp') caughtUp = frame
       if (frame.t === 'error') failed = true

@@ -168,7 +168,8 @@ function httpLink(options: HttpTransportOptions, handlers: TransportHandlers): T
     const text = JSON.stringify(users)
     if (presence.get(stream) === text) return
     presence.set(stream, text)
-    emit({ t: 'presence', stream, users })
+    const clients = users.reduce((sum, entry) => sum + entry.clients, 0)
+    emit({ t: 'presence', stream, users, count: { users: users.length, clients }, complete: true })
   }
 
   const publish = (frame: PubFrame): void => {

@@ -347,7 +347,7 @@ export class SeqlineClient {
       case 'caughtUp':
       case 'reset':
       case 'presence':
-      case 'presenceDelta':
+      case 'presenceDiff':
       case 'signal':
         this.#streams.get(frame.stream)?.receive(frame)
         return

@@ -256,9 +256,11 @@ export class StreamHandle<T = unknown> {
         for (const entry of frame.users) this.#presence.set(entry.user, entry.clients)
         this.#events.emit('presence', this.presence())
         return
-      case 'presenceDelta':
-        if (frame.clients > 0) this.#presence.set(frame.user, frame.clients)
-        else this.#presence.delete(frame.user)
+      case 'presenceDiff':
+        for (const change of frame.changes) {
+          if (change.clients > 0) this.#presence.set(change.user, change.clients)
+          else this.#presence.delete(change.user)
+        }
         this.#events.emit('presence', this.presence())
         return
       case 'signal':

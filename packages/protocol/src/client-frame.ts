@@ -54,6 +54,9 @@ const signalSchema = v.object({ t: v.literal('signal'), stream: streamName, data
 
 const pingSchema = v.object({ t: v.literal('ping') })
 
+/** A fresh user token for an open connection (before the previous one expires). */
+const authSchema = v.object({ t: v.literal('auth'), token: v.pipe(v.string(), v.maxLength(8192)) })
+
 /** Schema of each client frame, keyed by its `t`. */
 export const clientFrameSchemas = {
   hello: helloSchema,
@@ -63,6 +66,7 @@ export const clientFrameSchemas = {
   ack: ackSchema,
   signal: signalSchema,
   ping: pingSchema,
+  auth: authSchema,
 } as const
 
 export type ClientFrameType = keyof typeof clientFrameSchemas
@@ -74,7 +78,15 @@ export type PubFrame = v.InferOutput<typeof pubSchema>
 export type AckFrame = v.InferOutput<typeof ackSchema>
 export type ClientSignalFrame = v.InferOutput<typeof signalSchema>
 export type PingFrame = v.InferOutput<typeof pingSchema>
+export type AuthFrame = v.InferOutput<typeof authSchema>
 
 /** Every frame a client may send. */
 export type ClientFrame =
-  HelloFrame | SubFrame | UnsubFrame | PubFrame | AckFrame | ClientSignalFrame | PingFrame
+  | HelloFrame
+  | SubFrame
+  | UnsubFrame
+  | PubFrame
+  | AckFrame
+  | ClientSignalFrame
+  | PingFrame
+  | AuthFrame

@@ -53,6 +53,22 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   /** The server is shutting down; reconnect after the hinted delay. */
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** The user token expired: send `auth` with a fresh one before the grace period ends. */
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
+  /** The client's credentials were revoked (secret rotated, client deleted, user disconnected). */
+  CLIENT_REVOKED: 'CLIENT_REVOKED',
+  /** The peer reads too slowly: its unread frames passed the server's bound. */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
+  /** No `hello` arrived in time after the connection opened. */
+  HELLO_TIMEOUT: 'HELLO_TIMEOUT',
+  /** A JSON value is nested deeper than the server accepts. */
+  PAYLOAD_TOO_DEEP: 'PAYLOAD_TOO_DEEP',
+  /** An external service the decision depends on (an authorization backend) did not answer. */
+  BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
+  /** The server is admitting too many connections at once: retry after the hinted delay. */
+  OVERLOADED: 'OVERLOADED',
+  /** The HTTP session does not exist (expired, closed, or on a server that restarted). */
+  SESSION_UNKNOWN: 'SESSION_UNKNOWN',
   /** An unexpected server fault. No details are exposed. */
   INTERNAL: 'INTERNAL',
 } as const
@@ -86,5 +102,13 @@ export const httpStatusOf: Readonly<Record<ErrorCode, number>> = {
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
   SHUTTING_DOWN: 503,
+  TOKEN_EXPIRED: 401,
+  CLIENT_REVOKED: 403,
+  SLOW_CONSUMER: 429,
+  HELLO_TIMEOUT: 408,
+  PAYLOAD_TOO_DEEP: 400,
+  BACKEND_UNAVAILABLE: 503,
+  OVERLOADED: 503,
+  SESSION_UNKNOWN: 404,
   INTERNAL: 500,
 }

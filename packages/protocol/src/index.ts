@@ -2,12 +2,13 @@ export { ErrorCode, httpStatusOf } from './error-code.js'
 export { SeqlineError } from './seqline-error.js'
 export { STREAM_NAME_PATTERN, isValidStreamName } from './stream-name.js'
 export { ResetReason } from './message.js'
-export type { Message, Position, PresenceEntry, StartFrom } from './message.js'
+export type { Message, Position, PresenceCount, PresenceEntry, StartFrom } from './message.js'
 export { clientFrameSchemas } from './client-frame.js'
 export type {
   AckFrame,
   ClientFrame,
   ClientFrameType,
+  AuthFrame,
   ClientSignalFrame,
   HelloFrame,
   PingFrame,
@@ -15,15 +16,16 @@ export type {
   SubFrame,
   UnsubFrame,
 } from './client-frame.js'
-export { CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_REPLACED } from './server-frame.js'
+export { CloseCode } from './server-frame.js'
 export type {
+  AuthOkFrame,
   CaughtUpFrame,
   ErrorFrame,
   GoawayFrame,
   MsgFrame,
   NackFrame,
   PongFrame,
-  PresenceDeltaFrame,
+  PresenceDiffFrame,
   PresenceFrame,
   PubackFrame,
   ResetFrame,

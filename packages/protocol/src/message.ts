@@ -44,3 +44,9 @@ export interface PresenceEntry {
   readonly user: string
   readonly clients: number
 }
+
+/** How many users and clients are connected to a stream. */
+export interface PresenceCount {
+  readonly users: number
+  readonly clients: number
+}

@@ -1,5 +1,5 @@
 import type { ErrorCode } from './error-code.js'
-import type { PresenceEntry, ResetReason } from './message.js'
+import type { PresenceCount, PresenceEntry, ResetReason } from './message.js'
 
 // Every server → client frame of wire protocol v1 (DESIGN §5). The server builds them; the client
 // checks them with `parseServerFrame`.
@@ -19,6 +19,20 @@ export interface WelcomeFrame {
    * collected) or is in use by another live connection (a duplicated tab).
    */
   readonly replaced?: 'unknown' | 'in-use'
+  /**
+   * When the user token expires, ms since the Unix epoch; absent when it does not. Send `auth` with
+   * a fresh token before then: at expiry the server sends `error` TOKEN_EXPIRED and closes the
+   * connection with {@link CloseCode.TOKEN_EXPIRED} unless a valid `auth` arrives within its grace
+   * period.
+   */
+  readonly expiresAt?: number
+}
+
+/** The token of an `auth` frame was accepted; the connection and its subscriptions go on. */
+export interface AuthOkFrame {
+  readonly t: 'authOk'
+  /** When the new token expires, ms since the Unix epoch; absent when it does not. */
+  readonly expiresAt?: number
 }
 
 /** A committed message (the envelope of DESIGN §2). */
@@ -89,19 +103,30 @@ export interface ServerSignalFrame {
   readonly data: unknown
 }
 
-/** Full presence snapshot, sent on every (re)subscribe. */
+/**
+ * Presence snapshot: sent on every (re)subscribe, and again instead of the diffs a member missed
+ * while it read too slowly. `users` lists at most the server's snapshot cap (the first users by
+ * id); `complete` is false when more are connected — page through all of them with
+ * `GET /v1/presence/<stream>` — or when the stream's presence mode is `counts` (no users listed).
+ */
 export interface PresenceFrame {
   readonly t: 'presence'
   readonly stream: string
   readonly users: readonly PresenceEntry[]
+  readonly count: PresenceCount
+  readonly complete: boolean
 }
 
-/** One user's presence changed; `clients: 0` means the user left. */
-export interface PresenceDeltaFrame {
-  readonly t: 'presenceDelta'
+/**
+ * Presence changes since the previous presence frame of the stream, coalesced: at most one per
+ * stream per presence interval, carrying every change. Each entry is a user's new number of
+ * connected clients (`0`: the user left). In `counts` mode `changes` is empty.
+ */
+export interface PresenceDiffFrame {
+  readonly t: 'presenceDiff'
   readonly stream: string
-  readonly user: string
-  readonly clients: number
+  readonly changes: readonly PresenceEntry[]
+  readonly count: PresenceCount
 }
 
 /** A request failed. `stream` is set when the error concerns one stream only. */
@@ -132,16 +157,42 @@ export type ServerFrame =
   | NackFrame
   | ServerSignalFrame
   | PresenceFrame
-  | PresenceDeltaFrame
+  | PresenceDiffFrame
+  | AuthOkFrame
   | ErrorFrame
   | PongFrame
   | GoawayFrame
 
 export type ServerFrameType = ServerFrame['t']
 
-/** Close code the server uses when it goes away; the reason carries `retry=<ms>`. */
-export const CLOSE_GOING_AWAY = 1001
-/** Close code for a connection closed because of a policy (auth, limits). */
-export const CLOSE_POLICY = 1008
-/** Close code when a newer connection of the same client took over. */
-export const CLOSE_REPLACED = 4000
+/**
+ * WebSocket close codes (RFC 6455 §7.4; 4000–4999 are Seqline's own). The server closes with the
+ * `SERVER` ones; a client closes its own link with `RECONNECT` or `STALLED` (never sent by a server).
+ * A policy close carries the error code as its reason.
+ */
+export const CloseCode = {
+  /** A normal close (the client called `close()`). */
+  NORMAL: 1000,
+  /** The server is going away (shutdown, deploy); the reason carries `retry=<ms>` after `goaway`. */
+  GOING_AWAY: 1001,
+  /** The hello was refused (UNAUTHENTICATED, FORBIDDEN, TOO_MANY_…); the reason is the error code. */
+  POLICY: 1008,
+  /** A frame above the hard size cap. */
+  TOO_BIG: 1009,
+  /** A newer connection of the same client took this one over (`takeover`). */
+  REPLACED: 4000,
+  /** Client side: the client dropped the link to dial again. */
+  RECONNECT: 4001,
+  /** The peer left more unread data queued than the server's bound (SLOW_CONSUMER). */
+  SLOW_CONSUMER: 4008,
+  /** No `hello` arrived in time (HELLO_TIMEOUT). */
+  HELLO_TIMEOUT: 4009,
+  /** The user token expired and no valid `auth` arrived within the grace period (TOKEN_EXPIRED). */
+  TOKEN_EXPIRED: 4401,
+  /** The credentials were revoked: client secret rotated, client deleted, user disconnected. */
+  REVOKED: 4403,
+  /** Client side: the link went silent (heartbeat or live read timeout). */
+  STALLED: 4408,
+} as const
+
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]

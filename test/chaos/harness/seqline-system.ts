@@ -188,7 +188,7 @@ class SeqlineSubscriber implements ChaosSubscriber {
  * its last notes show what the client and the server said to each other.
  */
 function tracedWebSocket(log: DeliveryLog): WebSocketConstructor {
-  const quiet = /^\{"t":"(msg|pong|ping|presence|presenceDelta)"/
+  const quiet = /^\{"t":"(msg|pong|ping|presence|presenceDiff)"/
   return class TracedWebSocket extends WebSocket {
     constructor(url: string) {
       super(url)

@@ -35,6 +35,9 @@ export function expectedAnswer(frame: FuzzFrame): Expected {
       return { oneOf: [ErrorCode.BAD_REQUEST, ErrorCode.STREAM_NOT_FOUND] }
     case 'signal':
       return { oneOf: [ErrorCode.PAYLOAD_TOO_LARGE] }
+    case 'auth':
+      // A token that does not authenticate the connection's user ends the connection.
+      return { oneOf: [ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN] }
     case 'pub':
     case 'ping':
       return { oneOf: [] }

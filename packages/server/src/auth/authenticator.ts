@@ -1,31 +1,71 @@
-// The two auth hooks of DESIGN §8. Transports call `authenticate` on every connection and every
-// HTTP request, and `authorize` before every read, publish or signal.
+// The two auth hooks of DESIGN §8. Transports call `authenticate` on every connection, every
+// `auth` frame and every HTTP request, and `authorize` before every read, publish, signal,
+// presence lookup and stream management.
+
+/** Who a token authenticates. */
+export interface Principal {
+  readonly userId: string
+  /** The token's claims (a JWT's payload); empty for schemes without claims. */
+  readonly claims: Readonly<Record<string, unknown>>
+  /**
+   * When the token stops being valid, ms since the Unix epoch; `undefined` when it does not expire.
+   * An open WebSocket is told at that moment and must present a fresh token (`auth`).
+   */
+  readonly expiresAt?: number | undefined
+}
 
 /**
- * Turns a bearer token into a user id. Rejects with a `SeqlineError` of code `UNAUTHENTICATED`
- * when the token is not acceptable.
+ * Turns a bearer token into a user id or a {@link Principal}. Rejects with a `SeqlineError` of
+ * code `UNAUTHENTICATED` when the token is not acceptable.
  *
  * @example
  * const authenticate: Authenticate = async (token) => (await sessions.lookup(token)).userId
  */
-export type Authenticate = (token: string) => Promise<string>
+export type Authenticate = (token: string) => Promise<string | Principal>
 
-/** What a user wants to do on a stream. */
-export type AuthorizeAction = 'read' | 'publish' | 'signal'
+/**
+ * What a user wants to do on a stream:
+ * - `read`: subscribe, resume, read over HTTP, ack;
+ * - `publish`: append (WebSocket `pub`, HTTP POST, a PUT without options);
+ * - `signal`: send ephemeral signals;
+ * - `presence`: see who is connected (presence frames, `GET /v1/presence`);
+ * - `manage`: create a stream with options (content type, TTL, expiry, closed, fork), close it,
+ *   delete it.
+ */
+export type AuthorizeAction = 'read' | 'publish' | 'signal' | 'presence' | 'manage'
+
+/** Everything an `authorize` decision may look at besides user, stream and action. */
+export interface AuthorizeContext {
+  /** The claims of the token that authenticated the request (see {@link Principal.claims}). */
+  readonly claims: Readonly<Record<string, unknown>>
+}
 
 /**
  * Decides whether `userId` may perform `action` on `stream`. Returning `false` refuses the
- * request with `FORBIDDEN`; throwing is treated as an internal error.
+ * request with `FORBIDDEN`; throwing refuses it too (and is logged).
  *
  * @example
- * const authorize: Authorize = (userId, stream) =>
- *   !stream.startsWith('user:') || stream === `user:${userId}`
+ * const authorize: Authorize = (userId, stream, action) =>
+ *   action !== 'manage' && (!stream.startsWith('user:') || stream === `user:${userId}`)
  */
 export type Authorize = (
   userId: string,
   stream: string,
   action: AuthorizeAction,
+  context: AuthorizeContext,
 ) => boolean | Promise<boolean>
 
-/** The default `authorize`: every authenticated user may do everything on every stream. */
+/**
+ * The default `authorize`: every authenticated user may read, publish, signal and see presence on
+ * every stream; nobody may manage (create with options, close, delete) one. Give `manage` with a
+ * permissions file or an `authorize` hook of your own.
+ */
+export const defaultAuthorize: Authorize = (_userId, _stream, action) => action !== 'manage'
+
+/** An `authorize` that allows everything, `manage` included (tests, single-user tools). */
 export const allowAll: Authorize = () => true
+
+/** The principal of an `authenticate` result. */
+export function toPrincipal(result: string | Principal): Principal {
+  return typeof result === 'string' ? { userId: result, claims: {} } : result
+}

@@ -170,11 +170,11 @@ describe('Engine', () => {
     await engine.subscribe(session(b, 'bob', 'cb'), 'room:a', 'latest')
     expect(a.of('presence')[0]?.users).toEqual([])
     expect(b.of('presence')[0]?.users).toEqual([{ user: 'alice', clients: 1 }])
-    expect(a.of('presenceDelta')).toContainEqual({
-      t: 'presenceDelta',
+    expect(a.of('presenceDiff')).toContainEqual({
+      t: 'presenceDiff',
       stream: 'room:a',
-      user: 'bob',
-      clients: 1,
+      changes: [{ user: 'bob', clients: 1 }],
+      count: { users: 2, clients: 2 },
     })
     await engine.signal(session(a, 'alice', 'ca'), 'room:a', { typing: true })
     expect(b.of('signal')).toEqual([

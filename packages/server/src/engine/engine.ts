@@ -201,7 +201,7 @@ export class Engine {
     if (this.#authorize === undefined) return
     let allowed: boolean
     try {
-      allowed = await this.#authorize(userId, stream, action)
+      allowed = await this.#authorize(userId, stream, action, { claims: {} })
     } catch (cause) {
       this.#logger.error({ err: cause, stream, action }, 'authorize hook failed')
       allowed = false
@@ -438,7 +438,9 @@ export class Engine {
       subscription.sendReset(decision.reason, current.head, current.tail)
     this.#subscriptions.add(subscription)
     this.#holds.hold(subscription, stream, () => subscription.needsFrom)
-    session.sink.send(encodeFrame({ t: 'presence', stream, users: this.presenceOf(stream) }))
+    const users = this.presenceOf(stream)
+    const count = { users: users.length, clients: users.reduce((n, e) => n + e.clients, 0) }
+    session.sink.send(encodeFrame({ t: 'presence', stream, users, count, complete: true }))
     this.#presenceChanged(this.#presence.join(stream, session.userId, session.clientId))
     subscription.start()
     return subscription
@@ -504,8 +506,14 @@ export class Engine {
     if (hub === undefined) return
     const local = this.#presence.snapshot(stream).find((e) => e.user === user)?.clients ?? 0
     const clients = local + (this.#cluster?.remoteCount(stream, user) ?? 0)
-    const change = { stream, user, clients }
-    const frame = encodeFrame({ t: 'presenceDelta', ...change })
+    const users = this.presenceOf(stream)
+    const count = { users: users.length, clients: users.reduce((n, e) => n + e.clients, 0) }
+    const frame = encodeFrame({
+      t: 'presenceDiff',
+      stream,
+      changes: [{ user, clients }],
+      count,
+    })
     for (const subscription of this.#subscriptions) {
       if (subscription.hub === hub) subscription.session.sink.send(frame)
     }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ErrorCode, SeqlineError, isValidStreamName } from '@seqline/protocol'
 import type { Logger } from 'pino'
-import type { Authenticate } from '../auth/authenticator.js'
+import { type Authenticate, toPrincipal } from '../auth/authenticator.js'
 import type { Engine } from '../engine/engine.js'
 import type { Metrics } from '../observability/metrics.js'
 import { readBearerToken } from './bearer-token.js'
@@ -202,7 +202,7 @@ async function authenticate(req: IncomingMessage, ctx: ApiContext): Promise<stri
     throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'A bearer token is required')
   }
   try {
-    return await ctx.authenticate(token)
+    return toPrincipal(await ctx.authenticate(token)).userId
   } catch (err) {
     // Whatever a custom hook throws, the client learns only that the token was refused.
     if (err instanceof SeqlineError && err.code === ErrorCode.UNAUTHENTICATED) throw err

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import {
-  CLOSE_POLICY,
-  CLOSE_REPLACED,
+  CloseCode,
   type ClientFrame,
   ErrorCode,
   type HelloFrame,
@@ -14,7 +13,7 @@ import {
 } from '@seqline/protocol'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
-import type { Authenticate } from '../auth/authenticator.js'
+import { type Authenticate, toPrincipal } from '../auth/authenticator.js'
 import type { Engine } from '../engine/engine.js'
 import { encodeFrame } from '../engine/message-frame.js'
 import type { Session, Subscription } from '../engine/subscription.js'
@@ -76,7 +75,7 @@ export class WsConnection {
 
   /** Closes this connection because a newer connection of the same client took its place. */
   replace(): void {
-    this.socket.close(CLOSE_REPLACED, 'replaced by a newer connection')
+    this.socket.close(CloseCode.REPLACED, 'replaced by a newer connection')
   }
 
   send(frame: ServerFrame): void {
@@ -144,7 +143,7 @@ export class WsConnection {
     const { engine, registry } = this.ctx
     let userId: string
     try {
-      userId = await this.ctx.authenticate(hello.token)
+      userId = toPrincipal(await this.ctx.authenticate(hello.token)).userId
     } catch (err) {
       this.#refuse(
         err instanceof SeqlineError
@@ -349,7 +348,7 @@ export class WsConnection {
   #refuse(err: unknown): void {
     this.#sendError(err)
     this.#state = { kind: 'closed' }
-    this.socket.close(CLOSE_POLICY, toSeqlineError(err).code)
+    this.socket.close(CloseCode.POLICY, toSeqlineError(err).code)
   }
 
   #closed(): void {

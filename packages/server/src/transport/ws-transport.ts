@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { CLOSE_GOING_AWAY } from '@seqline/protocol'
+import { CloseCode } from '@seqline/protocol'
 import type { Logger } from 'pino'
 import { WebSocketServer } from 'ws'
 import type { Authenticate } from '../auth/authenticator.js'
@@ -110,7 +110,7 @@ export function attachWebSocket(httpServer: HttpServer, options: WsTransportOpti
               retryAfterMs.min + Math.random() * (retryAfterMs.max - retryAfterMs.min),
             )
             connection.send({ t: 'goaway', retryAfterMs: delay })
-            connection.socket.close(CLOSE_GOING_AWAY, `retry=${delay}`)
+            connection.socket.close(CloseCode.GOING_AWAY, `retry=${delay}`)
             // A peer that never answers the close handshake is cut after a grace period.
             setTimeout(() => connection.socket.terminate(), 2000).unref()
           }),

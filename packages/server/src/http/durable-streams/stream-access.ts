@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { ErrorCode, SeqlineError, isValidStreamName } from '@seqline/protocol'
-import type { AuthorizeAction } from '../../auth/authenticator.js'
+import { type AuthorizeAction, toPrincipal } from '../../auth/authenticator.js'
 import { isExpired } from '../../store/store-rules.js'
 import type { StreamRecord } from '../../store/store.js'
 import { readBearerToken } from '../bearer-token.js'
@@ -44,7 +44,7 @@ export async function authenticate(
     throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'A bearer token is required')
   }
   try {
-    return await ctx.authenticate(token)
+    return toPrincipal(await ctx.authenticate(token)).userId
   } catch (err) {
     // Whatever a custom hook throws, the client learns only that the token was refused.
     if (!(err instanceof SeqlineError)) ctx.logger.error({ err }, 'authenticate hook failed')
