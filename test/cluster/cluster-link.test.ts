@@ -7,7 +7,7 @@ import type {
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Bus, BusMessage } from '../../packages/server/src/bus/bus.js'
 import { LocalBus } from '../../packages/server/src/bus/local-bus.js'
-import type { ClusterLinkOptions } from '../../packages/server/src/engine/cluster-link.js'
+import type { ServerSettingsInput } from '../../packages/server/src/settings/server-settings.js'
 import { createLogger } from '../../packages/server/src/observability/logger.js'
 import { type SeqlineServer, createServer } from '../../packages/server/src/server.js'
 import { MemoryStore } from '../../packages/server/src/store/memory-store.js'
@@ -49,7 +49,7 @@ describe('ClusterLink (in-process nodes)', () => {
   const shared = new LocalBus()
 
   async function node(
-    cluster: ClusterLinkOptions = {},
+    cluster: ServerSettingsInput['cluster'] = {},
     bus: Bus = shared,
   ): Promise<{ server: SeqlineServer; wsUrl: string }> {
     const server = await createServer({
@@ -144,7 +144,7 @@ describe('ClusterLink (in-process nodes)', () => {
     await a.server.publish('room:gone', 1)
     const { client } = await greet(b.wsUrl, { token: 'bob' })
     await subscribeUntilCaughtUp(client, 'room:gone', 'earliest')
-    await a.server.engine.deleteStream('room:gone')
+    await a.server.deleteStream('room:gone')
     const error = await client.next((f) => f.t === 'error', 2_000)
     expect(error).toMatchObject({ code: 'STREAM_NOT_FOUND', stream: 'room:gone' })
     client.destroy()

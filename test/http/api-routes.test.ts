@@ -16,13 +16,24 @@ async function expectError(res: Response, status: number, code: string): Promise
   expect(typeof body.error.message).toBe('string')
 }
 
+let secrets = new Map<string, string>()
+
 async function register(user: string): Promise<string> {
   const res = await fetch(`${s.url}/v1/clients`, { method: 'POST', headers: as(user) })
   expect(res.status).toBe(201)
-  return ((await res.json()) as { clientId: string }).clientId
+  const { clientId, secret } = (await res.json()) as { clientId: string; secret: string }
+  secrets.set(clientId, secret)
+  return clientId
 }
 
+/** Headers of a request acting as client `id` of `user`: the token and the client's secret. */
+const asClient = (user: string, id: string) => ({
+  ...jsonAs(user),
+  'Seqline-Client-Secret': secrets.get(id) ?? 'unknown',
+})
+
 beforeAll(async () => {
+  secrets = new Map()
   s = await startInProcessServer({
     authorize: (user, stream) => stream !== 'room:staff' || user === 'alice',
   })
@@ -61,7 +72,7 @@ describe('POST /v1/clients/:id/acks and GET /v1/clients/:id/cursors', () => {
     const id = await register('alice')
     const ack = await fetch(`${s.url}/v1/clients/${id}/acks`, {
       method: 'POST',
-      headers: jsonAs('alice'),
+      headers: asClient('alice', id),
       body: JSON.stringify({ stream: 'room:a', offset: 2 }),
     })
     expect(ack.status).toBe(204)
@@ -73,7 +84,11 @@ describe('POST /v1/clients/:id/acks and GET /v1/clients/:id/cursors', () => {
   it('answers bad input with stable codes', async () => {
     const id = await register('alice')
     const ack = (body: string, user = 'alice', client = id) =>
-      fetch(`${s.url}/v1/clients/${client}/acks`, { method: 'POST', headers: jsonAs(user), body })
+      fetch(`${s.url}/v1/clients/${client}/acks`, {
+        method: 'POST',
+        headers: { ...asClient(user, client), 'Seqline-Client-Secret': secrets.get(id) ?? '' },
+        body,
+      })
     await expectError(await ack('{not json'), 400, 'BAD_REQUEST')
     await expectError(await ack('[]'), 400, 'BAD_REQUEST')
     await expectError(await ack('{"stream":"bad name","offset":1}'), 400, 'INVALID_STREAM_NAME')
@@ -98,11 +113,29 @@ describe('POST /v1/clients/:id/acks and GET /v1/clients/:id/cursors', () => {
     )
   })
 
+  it('acks as a client only with its secret, like a WebSocket hello (G8)', async () => {
+    const id = await register('alice')
+    const post = (headers: Record<string, string>) =>
+      fetch(`${s.url}/v1/clients/${id}/acks`, {
+        method: 'POST',
+        headers,
+        body: '{"stream":"room:a","offset":1}',
+      })
+    await expectError(await post(jsonAs('alice')), 403, 'FORBIDDEN')
+    await expectError(
+      await post({ ...jsonAs('alice'), 'Seqline-Client-Secret': 'guessed' }),
+      403,
+      'FORBIDDEN',
+    )
+    expect((await post(asClient('alice', id))).status).toBe(204)
+  })
+
   it('never lets one user ack for or read the cursors of another user’s client (G8)', async () => {
     const id = await register('alice')
+    // Even with the client's secret: the token's user must own the client.
     const ack = await fetch(`${s.url}/v1/clients/${id}/acks`, {
       method: 'POST',
-      headers: jsonAs('mallory'),
+      headers: asClient('mallory', id),
       body: '{"stream":"room:a","offset":1}',
     })
     await expectError(ack, 403, 'FORBIDDEN')
@@ -123,7 +156,7 @@ describe('POST /v1/clients/:id/acks and GET /v1/clients/:id/cursors', () => {
     const id = await register('bob')
     const ack = await fetch(`${s.url}/v1/clients/${id}/acks`, {
       method: 'POST',
-      headers: jsonAs('bob'),
+      headers: asClient('bob', id),
       body: '{"stream":"room:staff","offset":0}',
     })
     await expectError(ack, 403, 'FORBIDDEN')
@@ -148,7 +181,12 @@ describe('GET /v1/presence/:stream', () => {
   it('answers the presence of a readable stream, 403 for another and 400 for a bad name', async () => {
     const res = await fetch(`${s.url}/v1/presence/room:a`, { headers: as('bob') })
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ stream: 'room:a', users: [] })
+    expect(await res.json()).toEqual({
+      stream: 'room:a',
+      mode: 'on',
+      users: [],
+      count: { users: 0, clients: 0 },
+    })
     await expectError(
       await fetch(`${s.url}/v1/presence/room:staff`, { headers: as('bob') }),
       403,

@@ -43,10 +43,10 @@ describe('expiry', () => {
       body: 'x',
     })
     // The job runs every second; no HTTP request touches the stream meanwhile.
-    await vi.waitFor(async () => expect(await s.server.engine.getStream(name)).toBeUndefined(), {
-      timeout: 3_000,
-      interval: 100,
-    })
+    await vi.waitFor(
+      async () => expect((await s.server.metrics.streamsExpired.get()).values[0]?.value).toBe(1),
+      { timeout: 3_000, interval: 100 },
+    )
   })
 })
 

@@ -1,5 +1,5 @@
 import type { Authorize } from '../../packages/server/src/auth/authenticator.js'
-import type { ServerLimits } from '../../packages/server/src/config.js'
+import type { ServerSettings } from '../../packages/server/src/settings/server-settings.js'
 import { type SeqlineServer, createServer } from '../../packages/server/src/server.js'
 
 /** Private streams: `user:<id>` only for that user; everything else for everyone. */
@@ -18,7 +18,7 @@ export interface SecurityServer {
 
 /** Starts an in-process server (dev auth, memory store) on port 0 with `privateUserStreams`. */
 export async function startSecurityServer(
-  limits: Partial<ServerLimits> = {},
+  limits: Partial<ServerSettings['limits']> = {},
 ): Promise<SecurityServer> {
   const server = await createServer({
     store: 'memory:',

@@ -1,4 +1,4 @@
-import type { Authorize } from '../../packages/server/src/auth/authenticator.js'
+import { type Authorize, allowAll } from '../../packages/server/src/auth/authenticator.js'
 import { type SeqlineServer, createServer } from '../../packages/server/src/server.js'
 
 /** A Seqline server listening on 127.0.0.1 inside the test process. */
@@ -35,7 +35,8 @@ export async function startInProcessServer(
   const server = await createServer({
     store: options.store ?? 'memory:',
     auth: options.auth ?? 'dev',
-    authorize: options.authorize,
+    // Streams are created and deleted freely here: `manage` is tested where it is the subject.
+    authorize: options.authorize ?? allowAll,
     logLevel: 'silent',
     limits: { publishRatePerSec: 100_000, publishBurst: 100_000 },
     durableStreams: { longPollTimeoutMs: options.longPollTimeoutMs ?? 2_000 },

@@ -50,6 +50,30 @@ describe('DeliveryTracker', () => {
     expect(t.msg(msg(1, 'e2'))).toEqual([{ kind: 'resubscribe', from: { epoch: 'e1', offset: 5 } }])
   })
 
+  it('follows a stream created after it subscribed: offset 0 of no epoch takes the first message', () => {
+    const t = new DeliveryTracker(undefined)
+    t.subscribe('latest')
+    t.caughtUp({ t: 'caughtUp', stream: 's', epoch: '', head: 0, recovered: false })
+    expect(t.position).toEqual({ epoch: '', offset: 0 })
+    expect(delivered(t.msg(msg(1, 'e9')))).toEqual([1])
+    expect(delivered(t.msg(msg(2, 'e9')))).toEqual([2])
+    expect(t.position).toEqual({ epoch: 'e9', offset: 2 })
+  })
+
+  it('adopts the epoch of a stream created empty while it waited at offset 0', () => {
+    const t = new DeliveryTracker({ epoch: '', offset: 0 })
+    t.subscribe(undefined)
+    const actions = t.caughtUp({
+      t: 'caughtUp',
+      stream: 's',
+      epoch: 'e9',
+      head: 0,
+      recovered: true,
+    })
+    expect(actions.map((a) => a.kind)).toEqual(['subscribed'])
+    expect(t.position).toEqual({ epoch: 'e9', offset: 0 })
+  })
+
   it('takes the head as its position when subscribed from latest without one', () => {
     const t = new DeliveryTracker(undefined)
     expect(t.subscribe('latest')).toBe('latest')

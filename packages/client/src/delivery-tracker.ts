@@ -91,7 +91,9 @@ export class DeliveryTracker {
       this.#position = { epoch: msg.epoch, offset: msg.offset }
       return [{ kind: 'deliver', msg }]
     }
-    if (sameEpoch(msg.epoch, position.epoch)) {
+    // Offset 0 is the start of every history: a subscriber of a stream that did not exist yet
+    // (epoch '') takes the first message of the history the stream was then created with.
+    if (sameEpoch(msg.epoch, position.epoch) || (position.offset === 0 && msg.offset === 1)) {
       if (msg.offset <= position.offset) return []
       if (msg.offset === position.offset + 1) {
         this.#position = { epoch: msg.epoch, offset: msg.offset }
@@ -108,7 +110,7 @@ export class DeliveryTracker {
     if (this.#mode === 'snapshot' || this.#pendingSubs > 0) return []
     this.#catchingUp = false
     const position = this.#position
-    if (position === undefined) {
+    if (position === undefined || (position.offset === 0 && frame.head === 0)) {
       this.#position = { epoch: frame.epoch, offset: frame.head }
     } else if (!sameEpoch(position.epoch, frame.epoch) || position.offset < frame.head) {
       // Replay is all-or-nothing, so ending below the head means a replayed frame was lost.

@@ -6,7 +6,8 @@ import { STREAM_NAME_PATTERN } from './stream-name.js'
 
 const nonNegativeInt = v.pipe(v.number(), v.safeInteger(), v.minValue(0))
 const streamName = v.pipe(v.string(), v.regex(STREAM_NAME_PATTERN, 'invalid stream name'))
-const epochId = v.pipe(v.string(), v.minLength(1), v.maxLength(64))
+// An empty epoch names no history yet: the position of a subscriber of a stream not created yet.
+const epochId = v.pipe(v.string(), v.maxLength(64))
 
 const positionSchema = v.strictObject({ epoch: epochId, offset: nonNegativeInt })
 

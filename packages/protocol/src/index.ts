@@ -1,6 +1,7 @@
 export { ErrorCode, httpStatusOf } from './error-code.js'
 export { SeqlineError } from './seqline-error.js'
 export { STREAM_NAME_PATTERN, isValidStreamName } from './stream-name.js'
+export { MAX_JSON_DEPTH, jsonDepthExceeds } from './json-depth.js'
 export { ResetReason } from './message.js'
 export type { Message, Position, PresenceCount, PresenceEntry, StartFrom } from './message.js'
 export { clientFrameSchemas } from './client-frame.js'

@@ -1,18 +1,26 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
-import { type ServerConfig, defaults, envNameOf, parseConfig, settings } from './config.js'
+import type { LogLevel } from './observability/logger.js'
 import { createLogger } from './observability/logger.js'
 import { createServer } from './server.js'
+import { envNameOf } from './settings/setting.js'
+import { parseCommandLine, resolveSettings, settingEntries } from './settings/resolve-settings.js'
+import type { ServerSettingsInput } from './settings/server-settings.js'
 import { openStore } from './store/open-store.js'
 
 // `seqline serve [flags]`: the standalone server. Startup and shutdown are logged as JSON lines
 // (the `listening` line carries `port`, which test harnesses and process managers read).
 
 function usage(): string {
-  const width = Math.max(...settings.map((s) => s.flag.length)) + 4
-  const lines = settings.map((s) => {
-    const fallback = defaultText(s.flag)
-    return `  --${s.flag.padEnd(width)}${s.help}${fallback === '' ? '' : ` (default ${fallback})`}\n  ${' '.repeat(width + 2)}env ${envNameOf(s.flag)}`
+  const flagged = settingEntries().filter((e) => e.setting.flag !== undefined)
+  const width = Math.max(...flagged.map((e) => (e.setting.flag as string).length)) + 4
+  const lines = flagged.map(({ setting }) => {
+    const name = setting.flag as string
+    const shown = setting.shownDefault ?? defaultText(setting.default)
+    return (
+      `  --${name.padEnd(width)}${setting.help}${shown === '' ? '' : ` (default ${shown})`}\n` +
+      `  ${' '.repeat(width + 2)}env ${envNameOf(name)}`
+    )
   })
   return [
     'Usage: seqline serve [flags]',
@@ -30,30 +38,10 @@ function usage(): string {
   ].join('\n')
 }
 
-function defaultText(flag: string): string {
-  const known: Record<string, unknown> = {
-    port: defaults.port,
-    host: defaults.host,
-    store: defaults.store,
-    auth: defaults.auth,
-    'jwt-user-claim': defaults.jwt.userClaim,
-    'heartbeat-ms': defaults.heartbeatMs,
-    'max-payload-bytes': defaults.limits.maxPayloadBytes,
-    'publish-rate': defaults.limits.publishRatePerSec,
-    'publish-burst': defaults.limits.publishBurst,
-    'max-streams-per-connection': defaults.limits.maxStreamsPerConnection,
-    'max-connections-per-client': defaults.limits.maxConnectionsPerClient,
-    'max-clients-per-user': defaults.limits.maxClientsPerUser,
-    'retention-max-age-ms': defaults.retention.defaultPolicy.maxAgeMs,
-    'retention-interval-ms': defaults.retention.intervalMs,
-    'client-ttl-ms': defaults.clientTtlMs,
-    'gc-interval-ms': defaults.gcIntervalMs,
-    'log-level': defaults.logLevel,
-    'long-poll-timeout-ms': defaults.longPollTimeoutMs,
-    'heal-interval-ms': defaults.healIntervalMs,
-  }
-  const value = known[flag]
-  return value === undefined ? '' : String(value)
+function defaultText(value: unknown): string {
+  if (value === undefined || value === false) return ''
+  if (Array.isArray(value)) return value.length === 0 ? '' : value.join(',')
+  return String(value)
 }
 
 function version(): string {
@@ -63,36 +51,22 @@ function version(): string {
   return pkg.version ?? 'unknown'
 }
 
-async function serve(config: ServerConfig): Promise<void> {
-  const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true })
-  const server = await createServer({
-    store: config.store,
-    auth: config.auth,
-    jwt: config.jwt,
-    logger,
-    limits: config.limits,
-    heartbeatMs: config.heartbeatMs,
-    retention: config.retention,
-    clientTtlMs: config.clientTtlMs,
-    gcIntervalMs: config.gcIntervalMs,
-    allowedOrigins: config.allowedOrigins,
-    staticDir: config.staticDir,
-    shutdownRetryAfterMs: config.shutdownRetryAfterMs,
-    durableStreams: { longPollTimeoutMs: config.longPollTimeoutMs },
-    bus: config.bus,
-    busChannel: config.busChannel,
-    cluster: { healIntervalMs: config.healIntervalMs },
-  })
-  const { port } = await server.listen(config.port, config.host)
-  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
+async function serve(input: ServerSettingsInput): Promise<void> {
+  const level: LogLevel = resolveSettings(input).logLevel
+  const logger = createLogger({ level, pretty: process.stdout.isTTY === true })
+  const server = await createServer({ ...input, logger })
+  const { settings } = server
+  const { port } = await server.listen()
+  const host = server.address?.host ?? 'localhost'
+  const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`
   logger.info(
     {
       port,
-      host: config.host,
+      host,
       url,
-      store: config.store.split(':', 1)[0],
-      bus: config.bus?.split(':', 1)[0],
+      store: settings.store.split(':', 1)[0],
+      bus: settings.bus?.split(':', 1)[0],
     },
     'seqline listening',
   )
@@ -128,10 +102,10 @@ async function migrate(argv: readonly string[]): Promise<void> {
     process.stdout.write(usage())
     return
   }
-  const config = parseConfig(argv, process.env)
-  const store = await openStore(config.store)
+  const { store: spec } = resolveSettings(parseCommandLine(argv, process.env))
+  const store = await openStore(spec)
   await store.close()
-  process.stdout.write(`seqline: the ${config.store.split(':', 1)[0]} store schema is up to date\n`)
+  process.stdout.write(`seqline: the ${spec.split(':', 1)[0]} store schema is up to date\n`)
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -157,15 +131,16 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(usage())
     return
   }
-  let config: ServerConfig
+  let input: ServerSettingsInput
   try {
-    config = parseConfig(rest, process.env)
+    input = parseCommandLine(rest, process.env)
+    resolveSettings(input)
   } catch (err) {
     process.stderr.write(`seqline: ${(err as Error).message}\n`)
     process.exitCode = 2
     return
   }
-  await serve(config)
+  await serve(input)
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

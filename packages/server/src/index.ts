@@ -1,11 +1,15 @@
 // The public API of @seqline/server. Anything not exported here is internal.
 
 export { createServer } from './server.js'
-export type { SeqlineServer, SeqlineServerOptions } from './server.js'
+export type { PublishOptions, SeqlineServer, SeqlineServerOptions } from './server.js'
+export type { PresencePage } from './engine/presence/presence.js'
+export type { PresenceMode, PresenceRule } from './engine/presence/presence-rules.js'
 
-export { Engine, engineDefaults } from './engine/engine.js'
-export type { CommitEvent, EngineOptions } from './engine/engine.js'
+// Settings: every option of createServer and `seqline serve`, with their defaults.
+export { defaults, parseCommandLine, resolveSettings } from './settings/resolve-settings.js'
+export type { ServerSettings, ServerSettingsInput } from './settings/server-settings.js'
 
+// The persistence seam and its implementations.
 export { openStore } from './store/open-store.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite-store.js'
@@ -15,6 +19,24 @@ export type { PostgresStoreOptions } from './store/postgres-store.js'
 export { publishInTransaction } from './store/publish-in-transaction.js'
 export type { PublishInTransactionOptions } from './store/publish-in-transaction.js'
 export type { SqlClient } from './store/postgres-append.js'
+export { JSON_CONTENT_TYPE } from './store/store.js'
+export type {
+  AppendRequest,
+  AppendResult,
+  ClientRecord,
+  CreateStreamInput,
+  CreateStreamResult,
+  CursorRecord,
+  JsonArrayChunk,
+  ProducerRef,
+  ProducerState,
+  RetentionPolicy,
+  StoredMessage,
+  Store,
+  StreamFork,
+  StreamRecord,
+  TrimRequest,
+} from './store/store.js'
 
 // Multi-node: the bus seam and its implementations.
 export type { Bus, BusMessage } from './bus/bus.js'
@@ -24,37 +46,21 @@ export type { RedisBusOptions } from './bus/redis-bus.js'
 export { PostgresBus, postgresBusDefaults } from './bus/postgres-bus.js'
 export type { PostgresBusOptions } from './bus/postgres-bus.js'
 export { openBus } from './bus/open-bus.js'
-export { clusterLinkDefaults } from './engine/cluster-link.js'
-export type { ClusterLinkOptions } from './engine/cluster-link.js'
-export { JSON_CONTENT_TYPE } from './store/store.js'
-export type {
-  AppendRequest,
-  AppendResult,
-  ClientRecord,
-  CreateStreamInput,
-  CreateStreamResult,
-  CursorRecord,
-  ProducerRef,
-  ProducerState,
-  RetentionPolicy,
-  Store,
-  StoredMessage,
-  StreamRecord,
-  TrimRequest,
-} from './store/store.js'
 
-export { allowAll } from './auth/authenticator.js'
-export type { Authenticate, Authorize, AuthorizeAction } from './auth/authenticator.js'
+// Auth hooks.
+export { allowAll, defaultAuthorize } from './auth/authenticator.js'
+export type {
+  Authenticate,
+  Authorize,
+  AuthorizeAction,
+  AuthorizeContext,
+  Principal,
+} from './auth/authenticator.js'
 export { devAuthenticate } from './auth/dev-auth.js'
 export { ANONYMOUS_USER, anonymousAuthenticate } from './auth/anonymous-auth.js'
-export { durableStreamsDefaults } from './http/durable-streams/durable-streams-context.js'
-export type { DurableStreamsOptions } from './http/durable-streams/durable-streams-context.js'
 export { createJwtAuthenticate } from './auth/jwt-auth.js'
 export type { JwtAuthOptions, JwtKeySource } from './auth/jwt-auth.js'
 export { parseAuthOption } from './auth/parse-auth-option.js'
-
-export { defaults, parseConfig } from './config.js'
-export type { ServerConfig, ServerLimits } from './config.js'
 
 export { createLogger } from './observability/logger.js'
 export type { LogLevel, Logger, LoggerOptions } from './observability/logger.js'

@@ -5,89 +5,103 @@ import {
   createServer as createHttpServer,
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import type { Authenticate, Authorize } from './auth/authenticator.js'
-import { ANONYMOUS_USER, anonymousAuthenticate } from './auth/anonymous-auth.js'
-import { devAuthenticate } from './auth/dev-auth.js'
-import type { JwtAuthOptions } from './auth/jwt-auth.js'
-import { parseAuthOption } from './auth/parse-auth-option.js'
-import { type ServerLimits, defaults } from './config.js'
-import { Engine } from './engine/engine.js'
-import { handleApiRequest } from './http/api-routes.js'
-import { createDurableStreamsHandler } from './http/durable-streams/durable-streams-handler.js'
-import {
-  type DurableStreamsOptions,
-  durableStreamsDefaults,
-} from './http/durable-streams/durable-streams-context.js'
-import { sendJson, sendJsonError } from './http/json-error.js'
-import { type StaticHandler, createStaticHandler } from './http/static-files.js'
-import { type LogLevel, type Logger, createLogger } from './observability/logger.js'
-import { type Metrics, createMetrics } from './observability/metrics.js'
 import type { Bus } from './bus/bus.js'
 import { openBus } from './bus/open-bus.js'
-import type { ClusterLinkOptions } from './engine/cluster-link.js'
+import { ClientRegistry } from './connection/client-registry.js'
+import { ConnectionGate } from './connection/connection-gate.js'
+import type { ConnectionContext } from './connection/protocol-connection.js'
+import { Engine } from './engine/engine.js'
+import type { PresencePage } from './engine/presence/presence.js'
+import { type FallbackHandler, createHttpPipeline } from './http/http-pipeline.js'
+import { ChunkCache } from './http/durable-streams/chunk-cache.js'
+import { durableStreamsSettings } from './http/durable-streams/durable-streams-context.js'
+import { durableStreamsRoutes } from './http/durable-streams/durable-streams-routes.js'
+import { clientRoutes } from './http/routes/client-routes.js'
+import { healthRoutes, metricsRoute } from './http/routes/health-routes.js'
+import { historyRoutes } from './http/routes/history-routes.js'
+import { presenceRoute } from './http/routes/presence-route.js'
+import { createStaticHandler } from './http/static-files.js'
+import { type Logger, createLogger } from './observability/logger.js'
+import { type Metrics, createMetrics } from './observability/metrics.js'
+import { gracefulShutdown } from './server/graceful-shutdown.js'
+import { listenHost, resolveServerAuth } from './server/server-auth.js'
+import { resolveSettings } from './settings/resolve-settings.js'
+import type { ServerSettings, ServerSettingsInput } from './settings/server-settings.js'
 import { openStore } from './store/open-store.js'
-import type { RetentionPolicy, Store } from './store/store.js'
-import { type WsTransport, attachWebSocket } from './transport/ws-transport.js'
+import type { Store } from './store/store.js'
+import { type WebSocketTransport, attachWebSocket } from './transport/ws/websocket-transport.js'
 
-/** Options of {@link createServer}. Unset values come from `defaults` (config.ts). */
-export interface SeqlineServerOptions {
-  /** `sqlite:<path>`, `memory:`, or a `Store` (initialised here, closed by `close()`). */
-  readonly store: string | Store
+/**
+ * Options of {@link createServer}: every setting of the server (see `seqline --help` and
+ * docs/operations.md; anything left out takes its default), plus the objects only code can pass.
+ */
+export interface SeqlineServerOptions extends Omit<ServerSettingsInput, 'store' | 'auth' | 'bus'> {
+  /** `sqlite:<path>`, `memory:`, `postgres://…`, or a `Store` (initialised here, closed by `close()`). */
+  readonly store?: string | Store | undefined
   /**
    * `'dev'` (INSECURE: the token is the user id), `'none'` (NO auth: everyone is `anonymous`),
-   * `'jwt:<secret>'`, `'jwt:<jwks.json>'`, or a hook.
+   * `'jwt:file:<secret-file>'`, `'jwt:<jwks.json>'`, `'jwt:<secret>'`, or a hook.
    */
-  readonly auth: 'dev' | 'none' | Authenticate | string
-  /** Claims checks for a `jwt:` auth string. */
-  readonly jwt?: JwtAuthOptions | undefined
-  /** Default: every authenticated user may do everything. */
+  readonly auth?: 'dev' | 'none' | Authenticate | string | undefined
+  /** Who may do what (G8). Default: everything but `manage` (with `auth: 'none'`, everything). */
   readonly authorize?: Authorize | undefined
   /** Default: a pino logger on stdout at `logLevel`. */
   readonly logger?: Logger | undefined
-  readonly logLevel?: LogLevel | undefined
-  readonly limits?: Partial<ServerLimits> | undefined
-  readonly heartbeatMs?: number | undefined
-  readonly retention?:
-    { readonly defaultPolicy?: RetentionPolicy; readonly intervalMs?: number } | undefined
-  readonly clientTtlMs?: number | undefined
-  readonly gcIntervalMs?: number | undefined
-  /** Browser origins allowed to open a WebSocket; default: any. */
-  readonly allowedOrigins?: readonly string[] | undefined
-  /** Directory of static files served for paths outside the API. */
-  readonly staticDir?: string | undefined
-  /** Range of the jittered reconnect hint sent to clients on shutdown. */
-  readonly shutdownRetryAfterMs?: { readonly min: number; readonly max: number } | undefined
-  /** Tunables of the Durable Streams HTTP endpoint `/v1/stream/*` (long-poll timeout, …). */
-  readonly durableStreams?: Partial<DurableStreamsOptions> | undefined
   /**
-   * Multi-node: `redis://…` (Redis pub/sub), `postgres` (LISTEN/NOTIFY on the store's database),
-   * `postgres://…`, or a `Bus`. Every node of one deployment uses the same store and bus. Default:
-   * none (a single node). `close()` closes the bus, like the store.
+   * Multi-node: `redis://…`, `postgres` (the store's database), `postgres://…`, or a `Bus`. Every
+   * node of one deployment uses the same store and bus. `close()` closes it, like the store.
    */
-  readonly bus?: string | Bus | undefined
-  /** Bus channel; deployments sharing one Redis or database need different ones. */
-  readonly busChannel?: string | undefined
-  /** Node id, heal interval and presence heartbeat of the cluster link (with `bus`). */
-  readonly cluster?: ClusterLinkOptions | undefined
+  readonly bus?: string | Bus | null | undefined
+}
+
+/** Options of {@link SeqlineServer.publish}. */
+export interface PublishOptions {
+  /**
+   * Makes the publish idempotent (G4): a retry with the same key returns the first publish's
+   * offset instead of appending again (kept as long as producer state, `producerTtlMs`).
+   */
+  readonly idempotencyKey?: string | undefined
 }
 
 /** A running Seqline server. */
 export interface SeqlineServer {
-  readonly engine: Engine
   readonly metrics: Metrics
   readonly logger: Logger
+  /** The resolved settings it runs with. */
+  readonly settings: ServerSettings
   /** Where the server listens, once `listen()` resolved (or the attached server listens). */
   readonly address: { readonly port: number; readonly host: string } | undefined
-  /** Creates an HTTP server, attaches to it and listens. `port` 0 picks a free port. */
+  /**
+   * Creates an HTTP server, attaches to it and listens. `port` 0 picks a free port; without a
+   * host, dev/none auth listens on loopback only.
+   */
   listen(port?: number, host?: string): Promise<{ port: number }>
   /**
    * Serves Seqline on an existing HTTP server: its WebSocket endpoint and HTTP routes. Requests
    * Seqline does not handle go to the `request` listeners the server already had.
    */
   attach(httpServer: HttpServer): void
-  /** Server-side publish; resolves once durable (G1). */
-  publish(stream: string, data: unknown): Promise<{ epoch: string; offset: number }>
+  /** Server-side publish of a JSON value; resolves once durable (G1). */
+  publish(
+    stream: string,
+    data: unknown,
+    options?: PublishOptions,
+  ): Promise<{ epoch: string; offset: number; duplicate: boolean }>
+  /** Deletes a stream; its subscribers everywhere are told. Resolves whether it existed. */
+  deleteStream(stream: string): Promise<boolean>
+  /**
+   * Re-checks `authorize` for the user's live subscriptions (of `stream`, or all) on every node and
+   * ends those no longer allowed with FORBIDDEN. Call it after taking a right away.
+   */
+  revoke(user: string, stream?: string): void
+  /**
+   * Ends the connections of a user or a client on every node. `final` (default true): their
+   * credentials are revoked and the SDK stops (CLIENT_REVOKED); otherwise they may reconnect.
+   */
+  disconnect(target: { readonly user?: string; readonly client?: string }, final?: boolean): number
+  /** Who is connected to a stream (one page, users sorted by id). */
+  presence(stream: string, options?: { after?: string; limit?: number }): PresencePage
   /**
    * Graceful shutdown: stops accepting, sends `goaway` to every socket, finishes in-flight
    * requests, commits everything pending (every acknowledged publish is durable), closes the
@@ -96,12 +110,9 @@ export interface SeqlineServer {
   close(): Promise<void>
 }
 
-// How long in-flight HTTP requests (long-polls, SSE) may run once shutdown began.
-const REQUEST_DRAIN_MS = 2_000
-
 /**
- * Creates a Seqline server: opens the store, starts the engine's periodic jobs, and is ready to
- * `listen()` or `attach()`.
+ * Creates a Seqline server: resolves its settings, opens the store (and the bus), starts the
+ * engine's periodic jobs, and is ready to `listen()` or `attach()`.
  *
  * @example
  * const server = await createServer({ store: 'sqlite:./data/seqline.db', auth: 'dev' })
@@ -109,54 +120,30 @@ const REQUEST_DRAIN_MS = 2_000
  * await server.publish('user:alice', { kind: 'notice' })
  * await server.close()
  */
-export async function createServer(options: SeqlineServerOptions): Promise<SeqlineServer> {
-  const logger = options.logger ?? createLogger({ level: options.logLevel ?? defaults.logLevel })
-  const authenticate =
-    typeof options.auth === 'function' ? options.auth : parseAuthOption(options.auth, options.jwt)
-  if (authenticate === devAuthenticate) {
-    logger.warn(
-      '!!! INSECURE dev auth is enabled: any token is accepted as the user id. Never use it in production: set auth to jwt:<secret> or jwt:<jwks.json> !!!',
-    )
-  }
-  if (authenticate === anonymousAuthenticate) {
-    logger.warn(
-      `!!! NO auth (--auth none): every request runs as user "${ANONYMOUS_USER}", no token needed. Only for public data and conformance runs !!!`,
-    )
-  }
+export async function createServer(options: SeqlineServerOptions = {}): Promise<SeqlineServer> {
+  const { store: storeOption, auth: authOption, authorize, logger: given, bus: busOption } = options
+  const settings = resolveSettings({
+    ...options,
+    store: typeof storeOption === 'string' ? storeOption : undefined,
+    auth: typeof authOption === 'string' ? authOption : undefined,
+    bus: typeof busOption === 'string' || busOption === null ? busOption : undefined,
+  } as ServerSettingsInput)
+  const logger = given ?? createLogger({ level: settings.logLevel })
+  const auth = resolveServerAuth(authOption ?? settings.auth, authorize, settings, logger)
   const metrics = createMetrics()
-  const limits: ServerLimits = { ...defaults.limits, ...options.limits }
-  const heartbeatMs = options.heartbeatMs ?? defaults.heartbeatMs
-  const retryAfterMs = options.shutdownRetryAfterMs ?? defaults.shutdownRetryAfterMs
-  const store = await openStore(options.store)
+  const store = await openStore(storeOption ?? settings.store)
   let bus: Bus | undefined
-  try {
-    bus = await openBus(options.bus, {
-      storeUrl: typeof options.store === 'string' ? options.store : undefined,
-      channel: options.busChannel,
-      logger,
-    })
-  } catch (err) {
-    await store.close().catch(() => undefined)
-    throw err
-  }
-
   let engine: Engine
   try {
-    engine = new Engine({
-      store,
-      logger,
-      metrics,
-      authorize: options.authorize,
-      limits,
-      retention: {
-        defaultPolicy: options.retention?.defaultPolicy ?? defaults.retention.defaultPolicy,
-        intervalMs: options.retention?.intervalMs ?? defaults.retention.intervalMs,
+    bus = await openBus(
+      typeof busOption === 'object' && busOption !== null ? busOption : settings.bus,
+      {
+        storeUrl: typeof storeOption === 'string' ? storeOption : settings.store,
+        channel: settings.busChannel,
+        logger,
       },
-      clientTtlMs: options.clientTtlMs ?? defaults.clientTtlMs,
-      gcIntervalMs: options.gcIntervalMs ?? defaults.gcIntervalMs,
-      bus,
-      cluster: options.cluster,
-    })
+    )
+    engine = new Engine({ store, bus, logger, metrics, authorize: auth.authorize }, settings)
     engine.start()
   } catch (err) {
     await bus?.close().catch(() => undefined)
@@ -164,82 +151,60 @@ export async function createServer(options: SeqlineServerOptions): Promise<Seqli
     throw err
   }
 
-  const serveStatic: StaticHandler | undefined =
-    options.staticDir === undefined ? undefined : createStaticHandler(options.staticDir)
-  const inFlight = new Set<ServerResponse>()
   let shuttingDown = false
+  const retryAfterSeconds = Math.ceil(settings.shutdown.retryAfterMaxMs / 1000)
+  const ds = {
+    engine,
+    logger,
+    metrics,
+    settings: durableStreamsSettings(settings),
+    chunkCache:
+      settings.durableStreams.chunkCacheBytes > 0
+        ? new ChunkCache(settings.durableStreams.chunkCacheBytes)
+        : undefined,
+  }
+  const routes = [
+    ...healthRoutes({
+      metrics,
+      shuttingDown: () => shuttingDown,
+      serveMetrics: settings.metrics.port === undefined,
+    }),
+    ...clientRoutes(engine, settings.limits.maxPayloadBytes),
+    presenceRoute(engine),
+    ...historyRoutes(engine),
+    ...durableStreamsRoutes(ds),
+  ]
+  const staticFiles: FallbackHandler | undefined =
+    settings.staticDir === undefined ? undefined : createStaticHandler(settings.staticDir)
+  const connectionContext: ConnectionContext = {
+    engine,
+    authenticate: auth.authenticate,
+    registry: new ClientRegistry(settings.limits.maxConnectionsPerClient),
+    logger,
+    metrics,
+    now: Date.now,
+    settings: {
+      heartbeatMs: settings.connections.heartbeatMs,
+      helloTimeoutMs: settings.connections.helloTimeoutMs,
+      authGraceMs: settings.connections.authGraceMs,
+      highWaterMark: settings.delivery.highWaterMark,
+      // Room for the high-water mark, a message beyond it and answers: never below that.
+      maxBufferedBytes: Math.max(
+        settings.connections.maxBufferedBytes,
+        settings.delivery.highWaterMark + 4 * settings.limits.maxPayloadBytes,
+      ),
+      maxInboundFrames: settings.connections.maxInboundFrames,
+    },
+  }
+  const gate = new ConnectionGate(settings.connections)
+
+  const inFlight = new Set<ServerResponse>()
   let httpServer: HttpServer | undefined
+  let metricsServer: HttpServer | undefined
   let ownsHttpServer = false
-  let transport: WsTransport | undefined
+  let websocket: WebSocketTransport | undefined
   let detachRequests: (() => void) | undefined
   let closing: Promise<void> | undefined
-
-  // Durable Streams bodies are limited like any publish payload (DESIGN §8), unless set apart.
-  const handleDurableStreams = createDurableStreamsHandler({
-    engine,
-    authenticate,
-    anonymousUser: authenticate === anonymousAuthenticate ? ANONYMOUS_USER : undefined,
-    logger,
-    metrics,
-    options: {
-      ...durableStreamsDefaults,
-      maxBodyBytes: limits.maxPayloadBytes,
-      ...options.durableStreams,
-    },
-  })
-
-  const apiContext = {
-    engine,
-    authenticate,
-    metrics,
-    logger,
-    maxBodyBytes: limits.maxPayloadBytes,
-    isShuttingDown: () => shuttingDown,
-  }
-
-  /** Seqline's request pipeline; `fallback` gets what no Seqline handler takes. */
-  const handle = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    fallback: ((req: IncomingMessage, res: ServerResponse) => void) | undefined,
-  ): Promise<void> => {
-    inFlight.add(res)
-    res.once('close', () => inFlight.delete(res))
-    try {
-      const path = (req.url ?? '/').split('?', 1)[0]
-      if (shuttingDown && path !== '/healthz' && path !== '/metrics') {
-        res.setHeader('Retry-After', Math.ceil(retryAfterMs.max / 1000))
-        res.setHeader('Connection', 'close')
-        sendJsonError(res, new SeqlineError(ErrorCode.SHUTTING_DOWN, 'The server is shutting down'))
-        return
-      }
-      if (await handleApiRequest(req, res, apiContext)) return
-      if (await handleDurableStreams(req, res)) return
-      if (serveStatic !== undefined && (await serveStatic(req, res))) {
-        countRequest(req, res, 'static')
-        return
-      }
-      if (fallback !== undefined) {
-        fallback(req, res)
-        return
-      }
-      countRequest(req, res, 'unmatched')
-      sendJson(res, 404, { error: { code: ErrorCode.NOT_FOUND, message: 'No such route' } })
-    } catch (err) {
-      logger.error({ err, method: req.method, url: req.url }, 'HTTP request failed')
-      sendJsonError(res, err)
-    }
-  }
-
-  const countRequest = (req: IncomingMessage, res: ServerResponse, route: string): void => {
-    res.once('finish', () => {
-      metrics.httpRequests.inc({
-        method: req.method ?? 'GET',
-        route,
-        status: String(res.statusCode),
-      })
-    })
-  }
 
   const attach = (server: HttpServer): void => {
     if (httpServer !== undefined) throw new Error('This Seqline server is already attached')
@@ -251,71 +216,99 @@ export async function createServer(options: SeqlineServerOptions): Promise<Seqli
       res: ServerResponse,
     ) => void)[]
     server.removeAllListeners('request')
-    const fallback =
-      previous.length === 0
-        ? undefined
-        : (req: IncomingMessage, res: ServerResponse) => {
-            for (const listener of previous) listener.call(server, req, res)
-          }
+    const hostHandlers: FallbackHandler = async (req, res) => {
+      if (previous.length === 0) return false
+      for (const listener of previous) listener.call(server, req, res)
+      return true
+    }
+    const pipeline = createHttpPipeline({
+      routes,
+      authenticate: auth.authenticate,
+      anonymous: auth.anonymous,
+      metrics,
+      logger,
+      fallbacks: staticFiles === undefined ? [hostHandlers] : [staticFiles, hostHandlers],
+      shuttingDown: () => shuttingDown,
+      retryAfterSeconds,
+    })
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-      void handle(req, res, fallback)
+      inFlight.add(res)
+      res.once('close', () => inFlight.delete(res))
+      void pipeline(req, res)
     }
     server.on('request', onRequest)
     detachRequests = () => {
       server.off('request', onRequest)
       for (const listener of previous) server.on('request', listener)
     }
-    transport = attachWebSocket(server, {
-      engine,
-      authenticate,
+    websocket = attachWebSocket(server, {
+      context: connectionContext,
+      gate,
       logger,
       metrics,
-      heartbeatMs,
-      allowedOrigins: options.allowedOrigins,
+      allowedOrigins: settings.allowedOrigins,
+      // Frames above the payload limit (plus room for the envelope) still get a clean
+      // PAYLOAD_TOO_LARGE; only absurd frames make `ws` close the connection (1009).
+      maxFrameBytes: Math.max(settings.limits.maxPayloadBytes * 4, 1024 * 1024),
     })
   }
 
-  const listen = async (port = defaults.port, host?: string): Promise<{ port: number }> => {
+  const listenMetrics = async (): Promise<void> => {
+    const port = settings.metrics.port
+    if (port === undefined) return
+    const pipeline = createHttpPipeline({
+      routes: [metricsRoute(metrics)],
+      authenticate: auth.authenticate,
+      anonymous: undefined,
+      metrics,
+      logger,
+      fallbacks: [],
+      shuttingDown: () => false,
+      retryAfterSeconds,
+    })
+    metricsServer = createHttpServer((req, res) => void pipeline(req, res))
+    await listenOn(metricsServer, port, settings.metrics.host)
+  }
+
+  const listen = async (port = settings.port, host?: string): Promise<{ port: number }> => {
+    const chosen = listenHost(host, auth, settings)
     const server = createHttpServer()
     attach(server)
     ownsHttpServer = true
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    await listenOn(server, port, chosen)
+    await listenMetrics()
     return { port: (server.address() as AddressInfo).port }
   }
 
   const shutdown = async (): Promise<void> => {
     shuttingDown = true
-    const server = httpServer
-    // 1. Stop accepting: no new connections (when the server is ours) and no new WebSockets.
-    const httpClosed =
-      server !== undefined && ownsHttpServer
-        ? new Promise<void>((resolve) => server.close(() => resolve()))
-        : Promise.resolve()
-    if (server !== undefined && ownsHttpServer) server.closeIdleConnections()
-    // 2. Tell every socket to go away, with a jittered reconnect hint.
-    await transport?.close({ retryAfterMs })
-    // 3. Let in-flight requests finish (an ack or a publish being committed), within a bound.
-    await drain(inFlight, REQUEST_DRAIN_MS)
-    if (server !== undefined && ownsHttpServer) server.closeAllConnections()
-    detachRequests?.()
-    // 4. Commit what is pending, then release the store.
-    await engine.close()
-    await bus?.close()
-    await store.close()
-    await httpClosed
+    await gracefulShutdown({
+      ownedServer: ownsHttpServer ? httpServer : undefined,
+      goAway: async () =>
+        websocket?.close({
+          min: settings.shutdown.retryAfterMinMs,
+          max: settings.shutdown.retryAfterMaxMs,
+        }),
+      inFlight,
+      drainMs: settings.shutdown.drainMs,
+      detach: () => detachRequests?.(),
+      release: async () => {
+        await engine.close()
+        await bus?.close()
+        await store.close()
+        if (metricsServer !== undefined) {
+          const server = metricsServer
+          await new Promise<void>((resolve) => server.close(() => resolve()))
+        }
+      },
+    })
     logger.info('seqline stopped')
   }
 
   return {
-    engine,
     metrics,
     logger,
+    settings,
     get address() {
       const info = httpServer?.address()
       if (info === null || info === undefined || typeof info === 'string') return undefined
@@ -323,25 +316,28 @@ export async function createServer(options: SeqlineServerOptions): Promise<Seqli
     },
     listen,
     attach,
-    publish: (stream, data) => engine.publish(stream, data, { from: null }),
+    publish: (stream, data, publishOptions = {}) =>
+      engine.publish(stream, data, {
+        from: null,
+        // An idempotency key is a producer of its own, whose one publish is seq 0 of epoch 0.
+        ...(publishOptions.idempotencyKey === undefined
+          ? {}
+          : { producer: { id: `server:${publishOptions.idempotencyKey}`, epoch: 0, seq: 0 } }),
+      }),
+    deleteStream: (stream) => engine.deleteStream(stream),
+    revoke: (user, stream) => engine.revoke(user, stream),
+    disconnect: (target, final = true) => engine.disconnect(target, final),
+    presence: (stream, page = {}) => engine.presence(stream, page.after, page.limit ?? 100),
     close: () => (closing ??= shutdown()),
   }
 }
 
-/** Resolves when every response in `inFlight` has closed, or after `timeoutMs`. */
-async function drain(inFlight: Set<ServerResponse>, timeoutMs: number): Promise<void> {
-  if (inFlight.size === 0) return
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs)
-    timer.unref()
-    let pending = inFlight.size
-    for (const res of inFlight) {
-      res.once('close', () => {
-        if (--pending === 0) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-    }
+function listenOn(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
   })
 }

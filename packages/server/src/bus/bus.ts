@@ -29,21 +29,43 @@ export type BusMessage =
       readonly data: unknown
     }
   /**
-   * The sender's whole presence on the streams it lists (a full state, not a delta, so that a
-   * lost message is repaired by the next). Sent on every local change and as a heartbeat; a
-   * node's entries expire when its heartbeats stop (it died).
+   * The sender's presence: its whole local presence (`full`, a heartbeat, so that a lost change
+   * is repaired by the next heartbeat) or the users whose local client count changed during one
+   * presence interval (`clients: 0`: gone from that node). A node's entries expire when its
+   * heartbeats stop (it died).
    */
   | {
       readonly kind: 'presence'
       readonly node: string
       readonly streams: Readonly<Record<string, readonly PresenceEntry[]>>
-      /** True for a heartbeat (the full state of the node), false for a change of some streams. */
+      /** True for a heartbeat (the full state of the node), false for changes of some users. */
       readonly full: boolean
       /** How long receivers keep these entries without a newer heartbeat, ms. */
       readonly ttlMs: number
     }
   /** A node started (or reconnected): the others send their presence heartbeat now. */
   | { readonly kind: 'hello'; readonly node: string }
+  /**
+   * Rights of `user` changed (on `stream`, or anywhere): every node asks `authorize` again for
+   * the user's live subscriptions and ends those no longer allowed.
+   */
+  | {
+      readonly kind: 'revoke'
+      readonly node: string
+      readonly user: string
+      readonly stream?: string
+    }
+  /**
+   * End the connections of a client (its secret was rotated, it was deleted) or of a user (the
+   * backend disconnected them) on every node. `final`: reconnecting is pointless (revoked).
+   */
+  | {
+      readonly kind: 'disconnect'
+      readonly node: string
+      readonly client?: string
+      readonly user?: string
+      readonly final: boolean
+    }
 
 /** The cross-node notification bus. */
 export interface Bus {
@@ -82,6 +104,8 @@ export function decodeBusMessage(text: string): BusMessage | undefined {
       case 'signal':
       case 'presence':
       case 'hello':
+      case 'revoke':
+      case 'disconnect':
         return value as BusMessage
       default:
         return undefined

@@ -1,7 +1,6 @@
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import type { ClientRecord, Store } from '../store/store.js'
 import { hashSecret, newClientId, newClientSecret, secretMatches } from './client-secret.js'
-import type { Limits } from './limits.js'
 
 /**
  * The registered clients (G7: user ≠ client ≠ connection): one per app instance, with a secret
@@ -10,10 +9,12 @@ import type { Limits } from './limits.js'
  */
 export class ClientDirectory {
   readonly #connected = new Map<string, number>()
+  /** Clients seen since the last flush ("last seen" is written in batches, never per connection). */
+  #seen = new Set<string>()
 
   constructor(
     private readonly store: Store,
-    private readonly limits: Pick<Limits, 'maxClientsPerUser'>,
+    private readonly limits: { readonly maxClientsPerUser: number },
     private readonly now: () => number,
   ) {}
 
@@ -102,14 +103,26 @@ export class ClientDirectory {
     }
   }
 
+  /** Whether `clientId` has a live connection on this node. */
+  isConnected(clientId: string): boolean {
+    return this.#connected.has(clientId)
+  }
+
   /** Marks every client connected to this node as seen now (before garbage collection). */
   async touchConnected(now: number): Promise<void> {
     if (this.#connected.size > 0) await this.store.touchClients([...this.#connected.keys()], now)
   }
 
+  /** Writes "last seen" of the clients that connected or left since the last flush, in one batch. */
+  async flush(): Promise<void> {
+    if (this.#seen.size === 0) return
+    const ids = [...this.#seen]
+    this.#seen = new Set()
+    await this.store.touchClients(ids, this.now())
+  }
+
   #touch(clientId: string): void {
-    // Best effort: "last seen" only steers garbage collection, and a store closing during
-    // shutdown must not surface as an unhandled rejection.
-    this.store.touchClients([clientId], this.now()).catch(() => undefined)
+    // Written by the next flush: a storm of connections must not cost a transaction each.
+    this.#seen.add(clientId)
   }
 }

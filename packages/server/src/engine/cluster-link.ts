@@ -1,59 +1,41 @@
 import { randomUUID } from 'node:crypto'
-import type { PresenceEntry } from '@seqline/protocol'
 import type { Logger } from 'pino'
 import type { Bus, BusMessage } from '../bus/bus.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Store, StoredMessage } from '../store/store.js'
-import { type ClusterPresenceChange, ClusterPresence } from './cluster-presence.js'
 import { PeriodicJob } from './periodic-job.js'
+import type { Presence } from './presence/presence.js'
+import type { CommitEvent } from './stream-followers.js'
 
 /** What the link needs of its engine (implemented by `Engine`, kept narrow on purpose). */
 export interface ClusterHost {
-  /** Epoch and head of the stream's hub on this node, if anyone here follows it over WebSocket. */
+  /** Epoch and head of the stream's hub on this node, if anyone here follows it. */
   hubPosition(stream: string): { readonly epoch: string; readonly head: number } | undefined
-  /** Streams followed on this node (hubs and HTTP live readers). */
+  /** Streams followed on this node. */
   followedStreams(): Iterable<string>
-  /** Whether anyone on this node follows `stream` (cheaper than `followedStreams`). */
-  follows(stream: string): boolean
   /** Delivers a commit made elsewhere as if it were local (`messages` may be empty). */
-  advance(event: {
-    stream: string
-    epoch: string
-    head: number
-    closed: boolean
-    messages: readonly StoredMessage[]
-  }): void
+  advance(event: CommitEvent): void
   /** The stream was deleted (or recreated) elsewhere: tell its followers here. */
   forget(stream: string): void
   /** Fans out a signal from another node to this node's subscribers. */
   deliverSignal(stream: string, from: string, data: unknown): void
-  /** The cluster-wide client count of `user` on `stream` changed (presence delta). */
-  presenceChanged(change: ClusterPresenceChange): void
-  /** This node's own presence on every stream that has any. */
-  localPresence(): Map<string, PresenceEntry[]>
+  /** Another node revoked rights of `user`: re-check the user's subscriptions here. */
+  revoked(user: string, stream: string | undefined): void
+  /** Another node ended a client's or a user's connections: end them here too. */
+  disconnect(target: { client?: string; user?: string }, final: boolean): void
 }
 
-/** Options of `ClusterLink`. */
-export interface ClusterLinkOptions {
-  /** This node's id on the bus. Default: a random UUID per process. */
-  readonly nodeId?: string | undefined
+/** Settings of `ClusterLink`. */
+export interface ClusterLinkSettings {
+  /** This node's id on the bus; random per process when undefined. */
+  readonly nodeId: string | undefined
   /** How often the store's heads of followed streams are compared with this node's. */
-  readonly healIntervalMs?: number | undefined
-  /** How often this node's presence is sent as a heartbeat. */
-  readonly presenceHeartbeatMs?: number | undefined
+  readonly healIntervalMs: number
+  /** How often this node's whole presence is sent as a heartbeat. */
+  readonly presenceHeartbeatMs: number
   /** Messages fetched per announcement to fill the hub window (beyond, pumps read the store). */
-  readonly fetchLimit?: number | undefined
-  readonly now?: (() => number) | undefined
-  /** Where the link counts bus messages and heals (set by the engine). */
-  readonly metrics?: Pick<Metrics, 'busMessages' | 'clusterHeals'> | undefined
+  readonly fetchLimit: number
 }
-
-/** Defaults of `ClusterLinkOptions`. */
-export const clusterLinkDefaults = {
-  healIntervalMs: 1_000,
-  presenceHeartbeatMs: 5_000,
-  fetchLimit: 512,
-} as const
 
 /**
  * Joins an engine to the other nodes through a `Bus` (DESIGN §3, multi-node):
@@ -65,49 +47,37 @@ export const clusterLinkDefaults = {
  * - the bus may drop anything, so a heal job compares the store's heads of every followed stream
  *   with this node's every `healIntervalMs` (and at once after the bus reconnects) and repairs a
  *   miss: a lost announcement costs latency, never a message;
- * - signals and presence travel on the bus too; a node's presence expires when its heartbeats
- *   stop, so the entries of a node that died disappear.
+ * - signals, presence changes (coalesced by `Presence`), revocations and disconnects travel on the
+ *   bus too; a node's presence expires when its heartbeats stop, so the users of a node that died
+ *   disappear.
  */
 export class ClusterLink {
   readonly nodeId: string
-  readonly #presence = new ClusterPresence()
-  /** Last position seen of followed streams that have no hub (HTTP live readers only). */
-  readonly #known = new Map<string, { epoch: string; head: number }>()
   /** Per stream, the refresh in progress and whether another one was asked for meanwhile. */
   readonly #refreshing = new Map<string, { again: boolean }>()
   readonly #jobs: PeriodicJob[]
   readonly #disposers: (() => void)[] = []
-  readonly #now: () => number
-  readonly #heartbeatMs: number
-  readonly #fetchLimit: number
-  readonly #metrics: ClusterLinkOptions['metrics']
   #started = false
 
   constructor(
     private readonly bus: Bus,
     private readonly store: Store,
     private readonly host: ClusterHost,
+    private readonly presence: Presence,
     private readonly logger: Logger,
-    options: ClusterLinkOptions = {},
+    private readonly settings: ClusterLinkSettings,
+    private readonly metrics: Pick<Metrics, 'busMessages' | 'clusterHeals'> | undefined,
+    private readonly now: () => number,
   ) {
-    this.nodeId = options.nodeId ?? randomUUID()
-    this.#now = options.now ?? Date.now
-    this.#heartbeatMs = options.presenceHeartbeatMs ?? clusterLinkDefaults.presenceHeartbeatMs
-    this.#fetchLimit = options.fetchLimit ?? clusterLinkDefaults.fetchLimit
-    this.#metrics = options.metrics
+    this.nodeId = settings.nodeId ?? randomUUID()
     this.#jobs = [
-      new PeriodicJob(
-        'cluster-heal',
-        options.healIntervalMs ?? clusterLinkDefaults.healIntervalMs,
-        () => this.heal(),
-        logger,
-      ),
+      new PeriodicJob('cluster-heal', settings.healIntervalMs, () => this.heal(), logger),
       new PeriodicJob(
         'cluster-presence',
-        this.#heartbeatMs,
+        settings.presenceHeartbeatMs,
         async () => {
-          this.#sendPresence(true)
-          this.#presenceExpired(this.#presence.expire(this.#now()))
+          this.#sendPresence(this.presence.localState(), true)
+          this.presence.expireRemote(this.now())
         },
         logger,
       ),
@@ -118,13 +88,14 @@ export class ClusterLink {
   start(): void {
     if (this.#started) return
     this.#started = true
+    this.presence.onLocalChanges = (streams) => this.#sendPresence(streams, false)
     this.#disposers.push(this.bus.subscribe((message) => this.#received(message)))
     this.#disposers.push(
       this.bus.onReconnect(() => {
         // Anything may have been lost while disconnected.
         void this.heal().catch((err: unknown) => this.logger.warn({ err }, 'cluster heal failed'))
         this.bus.publish({ kind: 'hello', node: this.nodeId })
-        this.#sendPresence(true)
+        this.#sendPresence(this.presence.localState(), true)
       }),
     )
     for (const job of this.#jobs) job.start()
@@ -132,19 +103,18 @@ export class ClusterLink {
   }
 
   async stop(): Promise<void> {
+    this.presence.onLocalChanges = undefined
     for (const dispose of this.#disposers.splice(0)) dispose()
     await Promise.all(this.#jobs.map((job) => job.stop()))
   }
 
   /** A local commit advanced `stream`: tell the other nodes. */
   announce(stream: string, epoch: string, head: number, closed: boolean): void {
-    if (this.host.hubPosition(stream) === undefined) this.#known.set(stream, { epoch, head })
     this.bus.publish({ kind: 'head', node: this.nodeId, stream, epoch, head, closed })
   }
 
   /** A local delete: the other nodes' followers are told. */
   deleted(stream: string): void {
-    this.#known.delete(stream)
     this.bus.publish({ kind: 'deleted', node: this.nodeId, stream })
   }
 
@@ -153,25 +123,19 @@ export class ClusterLink {
     this.bus.publish({ kind: 'signal', node: this.nodeId, stream, from, data })
   }
 
-  /** This node's presence on `stream` changed: send its new state there. */
-  presenceChanged(stream: string, local: readonly PresenceEntry[]): void {
+  /** Rights of `user` changed: the other nodes re-check the user's subscriptions. */
+  revoke(user: string, stream: string | undefined): void {
     this.bus.publish({
-      kind: 'presence',
+      kind: 'revoke',
       node: this.nodeId,
-      streams: { [stream]: [...local] },
-      full: false,
-      ttlMs: this.#ttlMs(),
+      user,
+      ...(stream === undefined ? {} : { stream }),
     })
   }
 
-  /** Clients of `user` on `stream` on other nodes. */
-  remoteCount(stream: string, user: string): number {
-    return this.#presence.remoteCount(stream, user)
-  }
-
-  /** The cluster-wide presence of `stream`, given this node's. */
-  mergePresence(stream: string, local: readonly PresenceEntry[]): PresenceEntry[] {
-    return this.#presence.merge(stream, local)
+  /** End a client's or a user's connections on the other nodes. */
+  disconnect(target: { client?: string; user?: string }, final: boolean): void {
+    this.bus.publish({ kind: 'disconnect', node: this.nodeId, ...target, final })
   }
 
   /**
@@ -179,22 +143,20 @@ export class ClusterLink {
    * what was missed. Runs periodically; exposed for tests and for the bus reconnect.
    */
   async heal(): Promise<void> {
-    const followed = new Set(this.host.followedStreams())
-    // Forget positions of streams nobody follows any more.
-    for (const name of this.#known.keys()) if (!followed.has(name)) this.#known.delete(name)
-    if (followed.size === 0) return
-    const names = [...followed]
+    const names = [...this.host.followedStreams()]
+    if (names.length === 0) return
     const heads = await this.#heads(names)
     for (const name of names) {
-      const local = this.host.hubPosition(name) ?? this.#known.get(name)
+      const local = this.host.hubPosition(name)
       const stored = heads.get(name)
-      if (
-        local === undefined ||
-        stored === undefined ||
-        stored.epoch !== local.epoch ||
-        stored.head > local.head
-      ) {
-        if (local !== undefined) this.#metrics?.clusterHeals.inc()
+      if (local === undefined) continue
+      if (stored === undefined) {
+        // Deleted elsewhere — or not created yet, which a follower at offset 0 waits for.
+        if (local.epoch !== '') this.#refresh(name)
+        continue
+      }
+      if (stored.epoch !== local.epoch || stored.head > local.head) {
+        if (local.epoch !== '') this.metrics?.clusterHeals.inc()
         this.#refresh(name)
       }
     }
@@ -202,42 +164,46 @@ export class ClusterLink {
 
   #received(message: BusMessage): void {
     if (message.node === this.nodeId) return
-    this.#metrics?.busMessages.inc({ kind: message.kind })
+    this.metrics?.busMessages.inc({ kind: message.kind })
     switch (message.kind) {
       case 'head': {
-        const local = this.host.hubPosition(message.stream) ?? this.#known.get(message.stream)
-        if (local !== undefined && local.epoch === message.epoch && local.head >= message.head) {
-          return
-        }
-        if (local === undefined && !this.#follows(message.stream)) return
+        const local = this.host.hubPosition(message.stream)
+        if (local === undefined) return
+        if (local.epoch === message.epoch && local.head >= message.head) return
         this.#refresh(message.stream)
         return
       }
       case 'deleted':
-        if (this.#follows(message.stream)) this.#refresh(message.stream)
+        if (this.host.hubPosition(message.stream) !== undefined) this.#refresh(message.stream)
         return
       case 'signal':
         this.host.deliverSignal(message.stream, message.from, message.data)
         return
-      case 'presence': {
-        const changes = this.#presence.apply(
+      case 'presence':
+        this.presence.applyRemote(
           message.node,
           message.streams,
           message.full,
-          this.#now() + message.ttlMs,
+          this.now() + message.ttlMs,
         )
-        for (const change of changes) this.host.presenceChanged(change)
         return
-      }
       case 'hello':
         // A node (re)joined and knows nobody's presence yet.
-        this.#sendPresence(true)
+        this.#sendPresence(this.presence.localState(), true)
+        return
+      case 'revoke':
+        this.host.revoked(message.user, message.stream)
+        return
+      case 'disconnect':
+        this.host.disconnect(
+          {
+            ...(message.client === undefined ? {} : { client: message.client }),
+            ...(message.user === undefined ? {} : { user: message.user }),
+          },
+          message.final,
+        )
         return
     }
-  }
-
-  #follows(stream: string): boolean {
-    return this.host.follows(stream)
   }
 
   /**
@@ -266,33 +232,29 @@ export class ClusterLink {
 
   async #refreshOnce(stream: string): Promise<void> {
     const record = await this.store.getStream(stream)
-    const hub = this.host.hubPosition(stream)
-    const local = hub ?? this.#known.get(stream)
+    const local = this.host.hubPosition(stream)
+    if (local === undefined) return
     if (record === undefined || record.softDeleted) {
-      if (local !== undefined || this.#follows(stream)) this.host.forget(stream)
-      this.#known.delete(stream)
+      if (local.epoch !== '') this.host.forget(stream)
       return
     }
-    if (local !== undefined && local.epoch !== record.epoch) {
+    if (local.epoch !== '' && local.epoch !== record.epoch) {
       // Deleted and created again elsewhere: positions of the old epoch mean nothing (G3).
       this.host.forget(stream)
-      this.#known.delete(stream)
       return
     }
-    if (local !== undefined && record.head <= local.head) return
+    if (local.epoch === record.epoch && record.head <= local.head) return
     let messages: StoredMessage[] = []
-    if (hub !== undefined) {
+    if (local.epoch === record.epoch) {
       messages = await this.store.read(
         stream,
-        hub.head,
-        Math.min(record.head - hub.head, this.#fetchLimit),
+        local.head,
+        Math.min(record.head - local.head, this.settings.fetchLimit),
       )
       // The hub may have moved (a local commit, another epoch) while we awaited the store.
       const now = this.host.hubPosition(stream)
       if (now === undefined || now.epoch !== record.epoch) return
       messages = messages.filter((m) => m.offset > now.head)
-    } else {
-      this.#known.set(stream, { epoch: record.epoch, head: record.head })
     }
     this.host.advance({
       stream,
@@ -300,6 +262,7 @@ export class ClusterLink {
       head: record.head,
       closed: record.closed,
       messages,
+      contentType: record.contentType,
     })
   }
 
@@ -316,19 +279,18 @@ export class ClusterLink {
     return heads
   }
 
-  #sendPresence(full: boolean): void {
-    const streams: Record<string, PresenceEntry[]> = {}
-    for (const [stream, entries] of this.host.localPresence()) streams[stream] = entries
-    this.bus.publish({ kind: 'presence', node: this.nodeId, streams, full, ttlMs: this.#ttlMs() })
-  }
-
-  #presenceExpired(changes: readonly ClusterPresenceChange[]): void {
-    for (const change of changes) this.host.presenceChanged(change)
-  }
-
-  /** Three missed heartbeats and a node's presence is gone. */
-  #ttlMs(): number {
-    return this.#heartbeatMs * 3
+  #sendPresence(
+    streams: Record<string, readonly { user: string; clients: number }[]>,
+    full: boolean,
+  ): void {
+    if (!full && Object.keys(streams).length === 0) return
+    this.bus.publish({
+      kind: 'presence',
+      node: this.nodeId,
+      streams,
+      full,
+      ttlMs: this.settings.presenceHeartbeatMs * 3,
+    })
   }
 }
 

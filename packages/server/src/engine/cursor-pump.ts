@@ -1,45 +1,45 @@
 import type { Store } from '../store/store.js'
-import type { FrameSink } from './frame-sink.js'
-import type { HubMember, StreamHub } from './stream-hub.js'
+import type { Follower } from './follower.js'
+import type { StreamHub } from './stream-hub.js'
 
 /** What a pump reports back to its owner. */
 export interface PumpEvents {
-  /** Every message up to `head` has been written; sent once per subscription. */
+  /** Every message up to `head` has been written; reported once per pump. */
   caughtUp(head: number): void
   /** Messages the pump needed were trimmed while it was behind: the history has a hole. */
   truncated(position: number): Promise<void>
-  /** `count` message frames were written. */
+  /** `count` messages were written. */
   delivered(count: number): void
-  /** Reading the store failed; the subscription cannot continue. */
+  /** Reading the store failed; the pump has stopped. */
   failed(err: unknown): void
 }
 
 export interface PumpOptions {
   /** Messages read from the store per query while catching up. */
   readonly pageSize: number
-  /** Bytes queued on the sink above which the pump stops writing until it drains. */
+  /** Bytes buffered on the follower above which the pump stops writing until it drains. */
   readonly highWaterMark: number
 }
 
 /**
- * The cursor pump of one (connection, stream) (DESIGN §3): it owns a position and, whenever the
- * stream advances or the socket drains, writes the next frames. It takes them from the hub's window
- * of recent frames when it can and from the store when it is behind — live delivery and catch-up
- * are the same loop. Above the high-water mark it stops writing and waits for the socket to drain,
- * so a slow consumer costs a position, not a buffer (G6).
+ * The cursor pump of one follower of one stream (DESIGN §3): it owns a position and, whenever the
+ * stream advances or the follower drains, writes the next messages. It takes them from the hub's
+ * window when it can and from the store when it is behind — live delivery and catch-up are the
+ * same loop. Above the high-water mark it stops writing and waits for the follower to drain, so a
+ * slow consumer costs a position, not a buffer (G6). Every transport is fed by this one loop.
  */
-export class CursorPump implements HubMember {
+export class CursorPump {
   #running = false
   #stopped = false
   #caughtUp = false
 
   constructor(
     private readonly hub: StreamHub,
-    private readonly sink: FrameSink,
+    private readonly follower: Follower,
     private readonly store: Store,
     private readonly events: PumpEvents,
     private readonly options: PumpOptions,
-    /** Last offset written to the sink. */
+    /** Last offset written to the follower. */
     public position: number,
   ) {}
 
@@ -62,26 +62,27 @@ export class CursorPump implements HubMember {
 
   async #run(): Promise<void> {
     this.#running = true
+    const { follower, hub, options } = this
     try {
-      while (!this.#stopped && !this.sink.closed) {
-        if (this.position >= this.hub.head) {
+      while (!this.#stopped && !follower.closed) {
+        if (this.position >= hub.head) {
           if (!this.#caughtUp) {
             this.#caughtUp = true
             this.events.caughtUp(this.position)
           }
           return
         }
-        if (this.sink.bufferedAmount > this.options.highWaterMark) {
-          await this.sink.whenDrained()
+        if (follower.bufferedAmount > options.highWaterMark) {
+          await follower.whenDrained()
           continue
         }
-        let batch = this.hub.recentAfter(this.position, this.options.pageSize)
+        let batch = hub.recentAfter(this.position, options.pageSize)
         if (batch === undefined) {
-          const epoch = this.hub.epoch
-          const stored = await this.store.read(this.hub.name, this.position, this.options.pageSize)
-          // The stream may have been recreated while we awaited the store.
-          if (this.hub.epoch !== epoch || this.#stopped) continue
-          batch = this.hub.frame(stored)
+          const epoch = hub.epoch
+          const stored = await this.store.read(hub.name, this.position, options.pageSize)
+          // The stream may have been recreated, or the pump stopped, while we awaited the store.
+          if (hub.epoch !== epoch || this.#stopped) continue
+          batch = hub.wrap(stored)
         }
         const first = batch[0]
         if (first === undefined || first.offset !== this.position + 1) {
@@ -90,12 +91,12 @@ export class CursorPump implements HubMember {
           continue
         }
         let sent = 0
-        this.sink.batch(() => {
+        follower.batch(() => {
           for (const message of batch) {
-            this.sink.sendMessage(message)
+            follower.message(message)
             this.position = message.offset
             sent += 1
-            if (this.sink.bufferedAmount > this.options.highWaterMark) break
+            if (follower.bufferedAmount > options.highWaterMark) break
           }
         })
         this.events.delivered(sent)

@@ -1,41 +1,48 @@
 import type { ServerFrame } from '@seqline/protocol'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
+import { allowAll, type Authorize } from '../auth/authenticator.js'
+import { eventFrame } from '../connection/event-frame.js'
+import { msgFrameText } from '../connection/msg-frame.js'
+import { createMetrics } from '../observability/metrics.js'
+import { resolveSettings } from '../settings/resolve-settings.js'
+import type { ServerSettingsInput } from '../settings/server-settings.js'
 import { MemoryStore } from '../store/memory-store.js'
+import type { CommittedMessage } from './committed-message.js'
 import { Engine } from './engine.js'
-import type { FrameSink } from './frame-sink.js'
-import type { FramedMessage } from './message-frame.js'
-import type { Session } from './subscription.js'
+import type { DeliveryEvent, Follower } from './follower.js'
+import type { EngineSession } from './session.js'
 
-/** A sink whose kernel buffer we control: frames stay "unflushed" until `flush()`. */
-class ManualSink implements FrameSink {
+/** A follower whose peer we control: bytes stay "unread" until `flush()` (unless auto). */
+class TestFollower implements Follower {
   readonly frames: ServerFrame[] = []
   closed = false
-  #unflushedBytes = 0
+  #unread = 0
   #waiters: (() => void)[] = []
   constructor(
     readonly id: string,
     private readonly autoFlush: boolean,
   ) {}
   get bufferedAmount(): number {
-    return this.#unflushedBytes
+    return this.#unread
   }
-  send(frame: Buffer): void {
-    this.frames.push(JSON.parse(frame.toString()) as ServerFrame)
-    if (!this.autoFlush) this.#unflushedBytes += frame.byteLength
+  message(message: CommittedMessage): void {
+    const text = msgFrameText(message)
+    this.frames.push(JSON.parse(text) as ServerFrame)
+    if (!this.autoFlush) this.#unread += text.length
   }
-  sendMessage(message: FramedMessage): void {
-    this.send(message.frame)
+  event(event: DeliveryEvent): void {
+    this.frames.push(eventFrame(event))
   }
   batch(write: () => void): void {
     write()
   }
   whenDrained(): Promise<void> {
-    if (this.#unflushedBytes === 0) return Promise.resolve()
+    if (this.#unread === 0) return Promise.resolve()
     return new Promise((resolve) => this.#waiters.push(resolve))
   }
   flush(): void {
-    this.#unflushedBytes = 0
+    this.#unread = 0
     const waiters = this.#waiters
     this.#waiters = []
     waiters.forEach((w) => w())
@@ -49,19 +56,42 @@ class ManualSink implements FrameSink {
 }
 
 const engines: Engine[] = []
-async function newEngine(options: Partial<ConstructorParameters<typeof Engine>[0]> = {}) {
-  const store = new MemoryStore()
-  await store.init()
-  const engine = new Engine({ store, logger: pino({ level: 'silent' }), ...options })
+async function newEngine(
+  settings: ServerSettingsInput = {},
+  deps: { store?: MemoryStore; authorize?: Authorize; now?: () => number } = {},
+): Promise<{ engine: Engine; store: MemoryStore }> {
+  const store = deps.store ?? new MemoryStore()
+  if (deps.store === undefined) await store.init()
+  const engine = new Engine(
+    {
+      store,
+      logger: pino({ level: 'silent' }),
+      metrics: createMetrics(),
+      authorize: deps.authorize ?? allowAll,
+      now: deps.now,
+    },
+    resolveSettings({ presence: { intervalMs: 0 }, ...settings }),
+  )
   engines.push(engine)
-  return engine
+  return { engine, store }
 }
 afterEach(async () => {
   await Promise.all(engines.splice(0).map((e) => e.close()))
 })
 
-function session(sink: FrameSink, userId = 'alice', clientId = 'c1'): Session {
-  return { connectionId: sink.id, userId, clientId, sink }
+function open(
+  engine: Engine,
+  follower: Follower,
+  userId = 'alice',
+  clientId = 'c1',
+): EngineSession {
+  return engine.openSession({
+    connectionId: follower.id,
+    principal: { userId, claims: {} },
+    clientId,
+    follower,
+    onEnd: () => {},
+  })
 }
 
 const until = async (check: () => boolean): Promise<void> => {
@@ -71,10 +101,10 @@ const until = async (check: () => boolean): Promise<void> => {
 
 describe('Engine', () => {
   it('commits appends that arrive in one tick in one batch, with gapless offsets', async () => {
-    const engine = await newEngine()
+    const { engine, store } = await newEngine()
     let batches = 0
-    const append = engine.store.append.bind(engine.store)
-    engine.store.append = (batch) => {
+    const append = store.append.bind(store)
+    store.append = (batch) => {
       batches += 1
       return append(batch)
     }
@@ -85,98 +115,124 @@ describe('Engine', () => {
     expect(batches).toBe(1)
   })
 
-  it('delivers live messages to every subscriber from one shared frame', async () => {
-    const engine = await newEngine()
-    const sinks = [new ManualSink('k1', true), new ManualSink('k2', true)]
-    for (const [i, sink] of sinks.entries()) {
-      await engine.subscribe(session(sink, 'u', `c${i}`), 'room:a', 'latest')
+  it('delivers live messages to every subscriber from one shared message object', async () => {
+    const { engine } = await newEngine()
+    const seen: CommittedMessage[][] = [[], []]
+    const followers = [new TestFollower('k1', true), new TestFollower('k2', true)]
+    followers.forEach((f, i) => {
+      const message = f.message.bind(f)
+      f.message = (m) => {
+        seen[i]?.push(m)
+        message(m)
+      }
+    })
+    for (const [i, follower] of followers.entries()) {
+      await open(engine, follower, 'u', `c${i}`).subscribe('room:a', 'latest')
     }
     for (let i = 0; i < 10; i++) await engine.publish('room:a', { i })
-    await until(() => sinks.every((s) => s.offsets('room:a').length === 10))
-    for (const sink of sinks) {
-      expect(sink.offsets('room:a')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-      expect(sink.of('caughtUp')).toHaveLength(1)
+    await until(() => followers.every((f) => f.offsets('room:a').length === 10))
+    for (const follower of followers) {
+      expect(follower.offsets('room:a')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+      expect(follower.of('caughtUp')).toHaveLength(1)
     }
+    // Serialise-once fan-out: both followers were handed the very same objects.
+    seen[0]?.forEach((m, i) => expect(seen[1]?.[i]).toBe(m))
   })
 
   it('replays from a position, then sends caughtUp with recovered', async () => {
-    const engine = await newEngine()
+    const { engine } = await newEngine()
     let epoch = ''
     for (let i = 0; i < 20; i++) epoch = (await engine.publish('room:a', { i })).epoch
-    const sink = new ManualSink('k1', true)
-    await engine.subscribe(session(sink), 'room:a', { epoch, offset: 5 })
-    await until(() => sink.of('caughtUp').length === 1)
-    expect(sink.offsets('room:a')).toEqual(Array.from({ length: 15 }, (_, i) => i + 6))
-    expect(sink.of('caughtUp')[0]).toMatchObject({ head: 20, recovered: true })
+    const follower = new TestFollower('k1', true)
+    await open(engine, follower).subscribe('room:a', { epoch, offset: 5 })
+    await until(() => follower.of('caughtUp').length === 1)
+    expect(follower.offsets('room:a')).toEqual(Array.from({ length: 15 }, (_, i) => i + 6))
+    expect(follower.of('caughtUp')[0]).toMatchObject({ head: 20, recovered: true })
   })
 
   it('stops writing above the high-water mark and resumes from the store after a drain', async () => {
-    const engine = await newEngine({ highWaterMark: 2000, windowBytes: 4000, pageSize: 50 })
-    const sink = new ManualSink('k1', false)
-    await engine.subscribe(session(sink), 'room:a', 'latest')
-    await until(() => sink.of('caughtUp').length === 1)
+    const { engine } = await newEngine({
+      delivery: { highWaterMark: 2000, windowBytes: 4000, pageSize: 50 },
+    })
+    const follower = new TestFollower('k1', false)
+    await open(engine, follower).subscribe('room:a', 'latest')
+    await until(() => follower.of('caughtUp').length === 1)
     await Promise.all(
       Array.from({ length: 1000 }, (_, i) => engine.publish('room:a', { i, pad: 'x'.repeat(50) })),
     )
     await new Promise((r) => setTimeout(r, 20))
     // Paused: only about a high-water mark's worth was written.
-    const written = sink.offsets('room:a').length
-    expect(written).toBeLessThan(40)
-    for (let i = 0; i < 500 && sink.offsets('room:a').length < 1000; i++) {
-      sink.flush()
+    expect(follower.offsets('room:a').length).toBeLessThan(40)
+    for (let i = 0; i < 500 && follower.offsets('room:a').length < 1000; i++) {
+      follower.flush()
       await new Promise((r) => setImmediate(r))
     }
-    expect(sink.offsets('room:a')).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1))
+    expect(follower.offsets('room:a')).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1))
   })
 
   it('resets a subscriber whose position was trimmed and continues live from the head', async () => {
-    const engine = await newEngine()
+    const { engine, store } = await newEngine()
     let epoch = ''
     for (let i = 0; i < 10; i++) epoch = (await engine.publish('room:a', { i })).epoch
-    await engine.store.trim('room:a', { policy: { maxCount: 3 }, now: Date.now() })
-    const sink = new ManualSink('k1', true)
-    await engine.subscribe(session(sink), 'room:a', { epoch, offset: 2 })
-    expect(sink.of('reset')[0]).toMatchObject({ reason: 'truncated', head: 10, tail: 8 })
+    await store.trim('room:a', { policy: { maxCount: 3 }, now: Date.now() })
+    const follower = new TestFollower('k1', true)
+    await open(engine, follower).subscribe('room:a', { epoch, offset: 2 })
+    expect(follower.of('reset')[0]).toMatchObject({ reason: 'truncated', head: 10, tail: 8 })
     await engine.publish('room:a', { i: 10 })
-    await until(() => sink.offsets('room:a').length === 1)
-    expect(sink.offsets('room:a')).toEqual([11])
+    await until(() => follower.offsets('room:a').length === 1)
+    expect(follower.offsets('room:a')).toEqual([11])
   })
 
   it('resumes from the client cursor when no position is given', async () => {
-    const engine = await newEngine()
+    const { engine } = await newEngine()
     for (let i = 0; i < 5; i++) await engine.publish('room:a', { i })
     const { clientId } = await engine.registerClient('alice')
-    await engine.ack('alice', clientId, 'room:a', 3)
-    await engine.flushCursors()
-    const sink = new ManualSink('k1', true)
-    await engine.subscribe(session(sink, 'alice', clientId), 'room:a')
-    await until(() => sink.of('caughtUp').length === 1)
-    expect(sink.offsets('room:a')).toEqual([4, 5])
+    await engine.ack({ userId: 'alice', claims: {} }, clientId, 'room:a', 3)
+    const follower = new TestFollower('k1', true)
+    await open(engine, follower, 'alice', clientId).subscribe('room:a')
+    await until(() => follower.of('caughtUp').length === 1)
+    expect(follower.offsets('room:a')).toEqual([4, 5])
   })
 
   it('refuses an ack past the head', async () => {
-    const engine = await newEngine()
+    const { engine } = await newEngine()
     await engine.publish('room:a', 1)
-    await expect(engine.ack('alice', 'c1', 'room:a', 2)).rejects.toMatchObject({
-      code: 'BAD_REQUEST',
-    })
+    await expect(
+      engine.ack({ userId: 'alice', claims: {} }, 'c1', 'room:a', 2),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' })
   })
 
-  it('sends presence snapshots and deltas, and signals to others only', async () => {
-    const engine = await newEngine()
-    const a = new ManualSink('ka', true)
-    const b = new ManualSink('kb', true)
-    await engine.subscribe(session(a, 'alice', 'ca'), 'room:a', 'latest')
-    await engine.subscribe(session(b, 'bob', 'cb'), 'room:a', 'latest')
-    expect(a.of('presence')[0]?.users).toEqual([])
-    expect(b.of('presence')[0]?.users).toEqual([{ user: 'alice', clients: 1 }])
-    expect(a.of('presenceDiff')).toContainEqual({
-      t: 'presenceDiff',
-      stream: 'room:a',
-      changes: [{ user: 'bob', clients: 1 }],
+  it('subscribes to a stream that does not exist without creating it, and delivers its first message', async () => {
+    const { engine, store } = await newEngine()
+    const follower = new TestFollower('k1', true)
+    await open(engine, follower).subscribe('room:later')
+    await until(() => follower.of('caughtUp').length === 1)
+    expect(follower.of('caughtUp')[0]).toMatchObject({ head: 0, epoch: '' })
+    expect(await store.getStream('room:later')).toBeUndefined()
+    const { epoch } = await engine.publish('room:later', { first: true })
+    await until(() => follower.offsets('room:later').length === 1)
+    expect(follower.of('msg')[0]).toMatchObject({ offset: 1, epoch })
+  })
+
+  it('sends a presence snapshot, then coalesced diffs, and signals to others only', async () => {
+    const { engine } = await newEngine({ presence: { intervalMs: 10_000 } })
+    const a = new TestFollower('ka', true)
+    const b = new TestFollower('kb', true)
+    const alice = open(engine, a, 'alice', 'ca')
+    await alice.subscribe('room:a', 'latest')
+    await open(engine, b, 'bob', 'cb').subscribe('room:a', 'latest')
+    expect(a.of('presence')[0]).toMatchObject({ users: [{ user: 'alice', clients: 1 }] })
+    expect(b.of('presence')[0]).toMatchObject({
+      users: [
+        { user: 'alice', clients: 1 },
+        { user: 'bob', clients: 1 },
+      ],
       count: { users: 2, clients: 2 },
+      complete: true,
     })
-    await engine.signal(session(a, 'alice', 'ca'), 'room:a', { typing: true })
+    // Nothing more until the interval ends: joins are coalesced.
+    expect(a.of('presenceDiff')).toEqual([])
+    await alice.signal('room:a', { typing: true })
     expect(b.of('signal')).toEqual([
       { t: 'signal', stream: 'room:a', from: 'alice', data: { typing: true } },
     ])
@@ -184,17 +240,34 @@ describe('Engine', () => {
   })
 
   it('refuses a subscription the authorize hook denies', async () => {
-    const engine = await newEngine({ authorize: (user, stream) => stream === `user:${user}` })
-    const sink = new ManualSink('k', true)
-    await expect(engine.subscribe(session(sink), 'user:bob', 'latest')).rejects.toMatchObject({
+    const { engine } = await newEngine(
+      {},
+      { authorize: (user, stream) => stream === `user:${user}` },
+    )
+    const follower = new TestFollower('k', true)
+    const session = open(engine, follower)
+    await expect(session.subscribe('user:bob', 'latest')).rejects.toMatchObject({
       code: 'FORBIDDEN',
     })
-    await engine.subscribe(session(sink), 'user:alice', 'latest')
-    expect(sink.of('msg')).toEqual([])
+    await session.subscribe('user:alice', 'latest')
+    expect(follower.of('msg')).toEqual([])
+  })
+
+  it('ends subscriptions a revocation no longer allows, with FORBIDDEN', async () => {
+    let allowed = true
+    const { engine } = await newEngine({}, { authorize: () => allowed })
+    const follower = new TestFollower('k', true)
+    const session = open(engine, follower)
+    await session.subscribe('room:a', 'latest')
+    allowed = false
+    engine.revoke('alice')
+    await until(() => follower.of('error').length === 1)
+    expect(follower.of('error')[0]).toMatchObject({ code: 'FORBIDDEN', stream: 'room:a' })
+    expect(session.subscriptions.size).toBe(0)
   })
 
   it('verifies that a client belongs to the user and has the right secret', async () => {
-    const engine = await newEngine()
+    const { engine } = await newEngine()
     const { clientId, secret } = await engine.registerClient('alice')
     await expect(engine.verifyClient('alice', clientId, secret)).resolves.toMatchObject({
       userId: 'alice',
@@ -211,7 +284,7 @@ describe('Engine', () => {
   })
 
   it('limits clients per user', async () => {
-    const engine = await newEngine({ limits: { maxClientsPerUser: 2 } })
+    const { engine } = await newEngine({ limits: { maxClientsPerUser: 2 } })
     await engine.registerClient('alice')
     await engine.registerClient('alice')
     await expect(engine.registerClient('alice')).rejects.toMatchObject({ code: 'TOO_MANY_CLIENTS' })
@@ -219,49 +292,39 @@ describe('Engine', () => {
 
   it('garbage-collects clients not seen for the TTL but never connected ones', async () => {
     let now = 1_000_000
-    const engine = await newEngine({ clientTtlMs: 1000, now: () => now })
+    const { engine, store } = await newEngine({ clients: { ttlMs: 1000 } }, { now: () => now })
     const idle = await engine.registerClient('alice')
     const busy = await engine.registerClient('alice')
-    const disconnect = engine.clientConnected(busy.clientId)
+    const session = open(engine, new TestFollower('k', true), 'alice', busy.clientId)
     now += 5000
     expect(await engine.runClientGc()).toBe(1)
-    expect(await engine.store.getClient(idle.clientId)).toBeUndefined()
-    expect(await engine.store.getClient(busy.clientId)).toBeDefined()
-    disconnect()
+    expect(await store.getClient(idle.clientId)).toBeUndefined()
+    expect(await store.getClient(busy.clientId)).toBeDefined()
+    session.close()
   })
 
   it('applies the retention policy on its periodic run, advancing the tail', async () => {
     let now = 1_000_000
-    const engine = await newEngine({
-      now: () => now,
-      retention: { defaultPolicy: { maxAgeMs: 1000 } },
-    })
+    const { engine } = await newEngine(
+      { retention: { defaultPolicy: { maxAgeMs: 1000 } } },
+      { now: () => now },
+    )
     for (let i = 0; i < 5; i++) await engine.publish('room:a', { i })
     now += 2000
     for (let i = 0; i < 2; i++) await engine.publish('room:a', { i })
     await engine.runRetention()
     expect(await engine.getStream('room:a')).toMatchObject({ head: 7, tail: 6 })
   })
-  it('never trims what a held live reader still needs, and trims once it is released', async () => {
-    const engine = await newEngine({ retention: { defaultPolicy: { maxCount: 2 } } })
-    for (let i = 0; i < 10; i++) await engine.publish('room:a', { i })
-    const release = engine.holdRetention('room:a', () => 4)
-    await engine.runRetention()
-    expect(await engine.getStream('room:a')).toMatchObject({ head: 10, tail: 4 })
-    release()
-    await engine.runRetention()
-    expect(await engine.getStream('room:a')).toMatchObject({ head: 10, tail: 9 })
-  })
+
   it('wakes the followers of a stream when a new subscriber finds a head the node missed', async () => {
     // Two nodes on one store, no bus: node B's commit is unknown to node A until someone asks.
-    const a = await newEngine()
-    const b = new Engine({ store: a.store, logger: pino({ level: 'silent' }) })
-    engines.push(b)
-    const first = new ManualSink('k1', true)
-    await a.subscribe(session(first, 'alice', 'c1'), 'room:a', 'latest')
+    const { engine: a, store } = await newEngine()
+    const { engine: b } = await newEngine({}, { store })
+    const first = new TestFollower('k1', true)
+    await open(a, first, 'alice', 'c1').subscribe('room:a', 'latest')
     await b.publish('room:a', { from: 'b' })
-    const second = new ManualSink('k2', true)
-    await a.subscribe(session(second, 'bob', 'c2'), 'room:a', {
+    const second = new TestFollower('k2', true)
+    await open(a, second, 'bob', 'c2').subscribe('room:a', {
       epoch: (await a.getStream('room:a'))!.epoch,
       offset: 0,
     })
@@ -269,24 +332,25 @@ describe('Engine', () => {
     await until(() => first.offsets('room:a').length === 1)
     expect(first.offsets('room:a')).toEqual([1])
   })
+
   it('never trims what a subscription behind the head still has to send', async () => {
-    const engine = await newEngine({
+    const { engine } = await newEngine({
       retention: { defaultPolicy: { maxCount: 2 } },
-      highWaterMark: 100,
+      delivery: { highWaterMark: 100 },
     })
-    const sink = new ManualSink('k1', false)
-    await engine.subscribe(session(sink), 'room:a', 'latest')
-    await until(() => sink.of('caughtUp').length === 1)
+    const follower = new TestFollower('k1', false)
+    await open(engine, follower).subscribe('room:a', 'latest')
+    await until(() => follower.of('caughtUp').length === 1)
     for (let i = 0; i < 10; i++) await engine.publish('room:a', { i, pad: 'x'.repeat(80) })
-    // The sink stopped the pump above its high-water mark, a message or two in.
-    const sent = sink.offsets('room:a').length
+    // The follower stopped the pump above its high-water mark, a message or two in.
+    const sent = follower.offsets('room:a').length
     expect(sent).toBeLessThan(10)
     await engine.runRetention()
     expect((await engine.getStream('room:a'))?.tail).toBe(sent + 1)
-    for (let i = 0; i < 100 && sink.offsets('room:a').length < 10; i++) {
-      sink.flush()
+    for (let i = 0; i < 100 && follower.offsets('room:a').length < 10; i++) {
+      follower.flush()
       await new Promise((r) => setImmediate(r))
     }
-    expect(sink.offsets('room:a')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect(follower.offsets('room:a')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
   })
 })

@@ -11,21 +11,26 @@ export class RateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Takes one token for `key`; false when the key is over its rate. */
-  take(key: string): boolean {
+  /**
+   * Takes `count` tokens for `key` (at most `burst`: a batch larger than the burst costs the whole
+   * burst); false, taking nothing, when the key is over its rate.
+   */
+  take(key: string, count = 1): boolean {
+    const cost = Math.min(Math.max(count, 1), this.burst)
     const now = this.now()
-    const bucket = this.#buckets.get(key)
+    let bucket = this.#buckets.get(key)
     if (bucket === undefined) {
-      this.#buckets.set(key, { tokens: this.burst - 1, at: now })
-      return true
+      bucket = { tokens: this.burst, at: now }
+      this.#buckets.set(key, bucket)
+    } else {
+      bucket.tokens = Math.min(
+        this.burst,
+        bucket.tokens + ((now - bucket.at) / 1000) * this.ratePerSec,
+      )
+      bucket.at = now
     }
-    bucket.tokens = Math.min(
-      this.burst,
-      bucket.tokens + ((now - bucket.at) / 1000) * this.ratePerSec,
-    )
-    bucket.at = now
-    if (bucket.tokens < 1) return false
-    bucket.tokens -= 1
+    if (bucket.tokens < cost) return false
+    bucket.tokens -= cost
     return true
   }
 

@@ -43,6 +43,19 @@ describe('resolveStart', () => {
     expect(resolveStart(trimmed, { epoch: 'e1', offset: 99 })).toMatchObject({ kind: 'reset' })
   })
 
+  it('resumes offset 0 of any epoch while nothing was trimmed (a stream created meanwhile)', () => {
+    const fresh = { epoch: 'e1', head: 3, tail: 1 }
+    expect(resolveStart(fresh, { epoch: '', offset: 0 })).toEqual({
+      kind: 'replay',
+      position: 0,
+      recovered: true,
+    })
+    expect(resolveStart(stream, { epoch: '', offset: 0 })).toEqual({
+      kind: 'reset',
+      reason: 'epoch',
+    })
+  })
+
   it('resets a position from another epoch or beyond the head', () => {
     expect(resolveStart(stream, { epoch: 'e0', offset: 50 })).toEqual({
       kind: 'reset',

@@ -1,28 +1,36 @@
 import type { StoredMessage } from '../store/store.js'
-import { type FramedMessage, frameMessage } from './message-frame.js'
+import { CommittedMessage } from './committed-message.js'
+import type { Follower } from './follower.js'
 
-/** The hub's view of whoever follows the stream on this node. */
-export interface HubMember {
-  /** Called after the stream advanced; the member pulls what it needs. */
+/** One follower of one stream on this node, driven by a cursor pump. */
+export interface Following {
+  readonly stream: string
+  readonly follower: Follower
+  /** First offset it still has to deliver: retention keeps it (see `StreamHub.keepFrom`). */
+  readonly needsFrom: number
+  /** Called after the stream advanced; the following pulls what it needs. */
   wake(): void
 }
 
 /**
- * In-memory state of one stream on this node while anyone follows it: its epoch and head, the
- * members to wake when it advances, and a window of recently committed messages with their frames
- * already serialised, so live fan-out never touches the store and never serialises twice.
- * Members that fall behind the window read from the store instead (see CursorPump).
+ * In-memory state of one stream on this node while anyone follows it: its epoch and head, its
+ * followers (the per-stream subscriber index: a commit, a signal or a deletion touches only them),
+ * and a window of recently committed messages, so live fan-out never touches the store and each
+ * message is encoded once per wire format. Followers that fall behind the window read from the
+ * store instead (see CursorPump).
  */
-export class StreamHub {
-  readonly members = new Set<HubMember>()
-  #window: FramedMessage[] = []
+export class StreamHub<F extends Following = Following> {
+  readonly followings = new Set<F>()
+  #window: CommittedMessage[] = []
   /**
    * Index of the oldest message still in the window; entries before it are dead. Trimming moves
-   * this index instead of copying the array: a copy of the whole window (~20k frames at 4 MiB) on
-   * every commit made live fan-out quadratic — with one subscriber, publishing ran ~8× slower.
+   * this index instead of copying the array: a copy of the whole window on every commit made live
+   * fan-out quadratic.
    */
   #first = 0
   #windowBytes = 0
+  /** The stream accepts no more appends (Durable Streams closure), as far as this node knows. */
+  closed = false
 
   constructor(
     readonly name: string,
@@ -33,36 +41,38 @@ export class StreamHub {
   ) {}
 
   /**
-   * Records committed messages and wakes every member. Messages that do not continue the window
+   * Records committed messages and wakes every follower. Messages that do not continue the window
    * (a commit seen out of order, another epoch) restart it.
    */
-  advance(epoch: string, head: number, messages: readonly StoredMessage[]): void {
+  advance(epoch: string, head: number, messages: readonly StoredMessage[], closed = false): void {
     if (epoch !== this.epoch) {
       this.epoch = epoch
+      this.closed = false
       this.#clearWindow()
     }
+    if (closed) this.closed = true
     if (messages.length > 0) {
       const first = messages[0]
       const last = this.#window.at(-1)
       if (first !== undefined && last !== undefined && last.offset + 1 !== first.offset) {
         this.#clearWindow()
       }
-      for (const message of messages) {
-        const framed = frameMessage(this.name, epoch, this.contentType, message)
-        this.#window.push(framed)
-        this.#windowBytes += framed.frame.byteLength
+      for (const stored of messages) {
+        const message = new CommittedMessage(this.name, epoch, this.contentType, stored)
+        this.#window.push(message)
+        this.#windowBytes += message.weight
       }
       this.#trimWindow()
     }
     if (head > this.head) this.head = head
-    for (const member of this.members) member.wake()
+    for (const following of this.followings) following.wake()
   }
 
   /**
-   * Up to `max` framed messages after `position`, from the window; `undefined` when the window
-   * does not reach back to `position + 1` (the caller must read the store).
+   * Up to `max` messages after `position`, from the window; `undefined` when the window does not
+   * reach back to `position + 1` (the caller must read the store).
    */
-  recentAfter(position: number, max: number): FramedMessage[] | undefined {
+  recentAfter(position: number, max: number): CommittedMessage[] | undefined {
     const first = this.#window[this.#first]
     if (first === undefined || first.offset > position + 1) return undefined
     const start = this.#first + position + 1 - first.offset
@@ -72,18 +82,32 @@ export class StreamHub {
     return this.#window.slice(start, start + max)
   }
 
-  /** Frames messages read from the store (replay below the window). */
-  frame(messages: readonly StoredMessage[]): FramedMessage[] {
-    return messages.map((m) => frameMessage(this.name, this.epoch, this.contentType, m))
+  /** Wraps messages read from the store (replay below the window). */
+  wrap(messages: readonly StoredMessage[]): CommittedMessage[] {
+    return messages.map((m) => new CommittedMessage(this.name, this.epoch, this.contentType, m))
+  }
+
+  /** The lowest offset a follower here still has to deliver, if anyone follows. */
+  keepFrom(): number | undefined {
+    let keepFrom: number | undefined
+    for (const following of this.followings) {
+      keepFrom = Math.min(keepFrom ?? Infinity, following.needsFrom)
+    }
+    return keepFrom
+  }
+
+  /** Followers of this stream that are `follower`'s peers, i.e. everyone but `except`. */
+  *others(except: Follower | undefined): Generator<F> {
+    for (const following of this.followings) if (following.follower !== except) yield following
   }
 
   #trimWindow(): void {
     while (this.#windowBytes > this.maxWindowBytes && this.#first < this.#window.length - 1) {
-      this.#windowBytes -= this.#window[this.#first]?.frame.byteLength ?? 0
+      this.#windowBytes -= this.#window[this.#first]?.weight ?? 0
       this.#first += 1
     }
     // Compact once 1024 entries or half the array are dead: O(1) amortised per message, and the
-    // dead entries (which still hold their frames) stay a bounded fraction of the window.
+    // dead entries (which still hold their encodings) stay a bounded fraction of the window.
     if (this.#first >= 1024 || this.#first * 2 > this.#window.length) {
       this.#window = this.#window.slice(this.#first)
       this.#first = 0

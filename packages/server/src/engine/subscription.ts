@@ -1,39 +1,41 @@
-import type { StartFrom } from '@seqline/protocol'
+import type { ResetReason } from '@seqline/protocol'
 import type { Store } from '../store/store.js'
 import { CursorPump, type PumpEvents, type PumpOptions } from './cursor-pump.js'
-import type { FrameSink } from './frame-sink.js'
-import { encodeFrame } from './message-frame.js'
-import type { StreamHub } from './stream-hub.js'
-
-/** One connection of one client of one user (G7). */
-export interface Session {
-  readonly connectionId: string
-  readonly userId: string
-  readonly clientId: string
-  readonly sink: FrameSink
-}
+import type { Follower } from './follower.js'
+import type { Following, StreamHub } from './stream-hub.js'
 
 /** What a subscription reports to the engine (metrics, logs, cleanup). */
 export interface SubscriptionObserver {
   delivered(count: number): void
   replayed(count: number): void
-  reset(reason: string): void
+  reset(reason: ResetReason): void
   failed(subscription: Subscription, err: unknown): void
 }
 
+/** Who subscribed: the session's identity, as the subscription needs it. */
+export interface Subscriber {
+  readonly userId: string
+  readonly clientId: string
+  readonly follower: Follower
+}
+
 /**
- * One (connection, stream) subscription: a cursor pump plus the protocol around it — `caughtUp`
+ * One (session, stream) subscription: a cursor pump plus the protocol around it — `caughtUp`
  * once the replay is done, `reset` when history the client needs is gone (G3), after which the
- * subscription continues live from the head.
+ * subscription continues live from the head. Owned by the engine's session alone.
  */
-export class Subscription implements PumpEvents {
+export class Subscription implements Following, PumpEvents {
   readonly pump: CursorPump
+  /** Whether this subscriber may see presence (asked once per subscribe; revocation re-asks). */
+  presence: boolean
+  /** Presence frames were skipped while the follower was above its high-water mark. */
+  presenceStale = false
   #replayed = 0
   #inReplay = true
 
   constructor(
     readonly stream: string,
-    readonly session: Session,
+    readonly subscriber: Subscriber,
     readonly hub: StreamHub,
     private readonly store: Store,
     private readonly observer: SubscriptionObserver,
@@ -41,24 +43,35 @@ export class Subscription implements PumpEvents {
     start: number,
     /** Whether the requested position was resumed (reported on `caughtUp`). */
     private readonly recovered: boolean,
-    /** What the client asked for, kept for logs. */
-    readonly from: StartFrom | undefined,
+    presence: boolean,
   ) {
-    this.pump = new CursorPump(hub, session.sink, store, this, options, start)
+    this.presence = presence
+    this.pump = new CursorPump(hub, subscriber.follower, store, this, options, start)
+  }
+
+  get follower(): Follower {
+    return this.subscriber.follower
+  }
+
+  /** First offset this subscription still needs (protects it from retention while behind). */
+  get needsFrom(): number {
+    return this.pump.position + 1
+  }
+
+  wake(): void {
+    this.pump.wake()
   }
 
   caughtUp(head: number): void {
     this.#inReplay = false
     this.observer.replayed(this.#replayed)
-    this.session.sink.send(
-      encodeFrame({
-        t: 'caughtUp',
-        stream: this.stream,
-        epoch: this.hub.epoch,
-        head,
-        recovered: this.recovered,
-      }),
-    )
+    this.follower.event({
+      kind: 'caughtUp',
+      stream: this.stream,
+      epoch: this.hub.epoch,
+      head,
+      recovered: this.recovered,
+    })
   }
 
   async truncated(position: number): Promise<void> {
@@ -78,25 +91,25 @@ export class Subscription implements PumpEvents {
   }
 
   /** Tells the client its position cannot be resumed; the subscription goes on from `head`. */
-  sendReset(reason: 'truncated' | 'epoch' | 'ahead', head: number, tail: number): void {
+  sendReset(reason: ResetReason, head: number, tail: number): void {
     this.observer.reset(reason)
-    this.session.sink.send(
-      encodeFrame({ t: 'reset', stream: this.stream, reason, epoch: this.hub.epoch, head, tail }),
-    )
-  }
-
-  /** First offset this subscription still needs (protects it from retention while behind). */
-  get needsFrom(): number {
-    return this.pump.position + 1
+    this.follower.event({
+      kind: 'reset',
+      stream: this.stream,
+      reason,
+      epoch: this.hub.epoch,
+      head,
+      tail,
+    })
   }
 
   start(): void {
-    this.hub.members.add(this.pump)
+    this.hub.followings.add(this)
     this.pump.wake()
   }
 
   stop(): void {
     this.pump.stop()
-    this.hub.members.delete(this.pump)
+    this.hub.followings.delete(this)
   }
 }

@@ -31,6 +31,10 @@ export interface Metrics {
   readonly busMessages: Counter<'kind'>
   /** Streams the heal job found behind the store: commits whose announcement was lost. */
   readonly clusterHeals: Counter
+  /** Streams deleted by the expiry job (TTL or expiry time passed). */
+  readonly streamsExpired: Counter
+  /** Connections cut because they read too slowly (SLOW_CONSUMER). */
+  readonly slowConsumers: Counter
 }
 
 /**
@@ -107,6 +111,16 @@ export function createMetrics(): Metrics {
     clusterHeals: new Counter({
       name: 'seqline_cluster_heals_total',
       help: 'Streams found behind the store by the heal job (lost bus announcements)',
+      registers,
+    }),
+    streamsExpired: new Counter({
+      name: 'seqline_streams_expired_total',
+      help: 'Streams deleted by the expiry job',
+      registers,
+    }),
+    slowConsumers: new Counter({
+      name: 'seqline_slow_consumers_total',
+      help: 'Connections cut because they read too slowly',
       registers,
     }),
   }

@@ -1,70 +1,86 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
+import type { Principal } from '../../auth/authenticator.js'
+import { isJsonMediaType } from '../../media-type.js'
 import type { AppendResult, ProducerRef } from '../../store/store.js'
+import type { RouteContext } from '../route.js'
+import { readBody } from '../read-body.js'
 import type { DurableStreamsContext } from './durable-streams-context.js'
 import { splitJsonMessages } from './json-messages.js'
 import { encodeOffset } from './offset-token.js'
 import { httpProducerId } from './producer-scope.js'
-import { readBody } from '../read-body.js'
 import { header, parseProducer, wantsClose } from './request-headers.js'
-import { authorize, isJsonStream, loadStream, touch } from './stream-access.js'
+import { loadStream, touch } from './stream-access.js'
 
 /**
  * `POST /v1/stream/<name>` (§5.2, §5.2.1, §5.3): appends the body — one message, or in JSON mode
- * one per element of a top-level array — and/or closes the stream. Goes through `engine.append`
- * like a WebSocket `pub`: group-committed, producer-validated, fanned out to subscribers, and
- * answered only once durable (G1). Needs `publish` on the stream.
+ * one per element of a top-level array — and/or closes the stream. It passes the same admission
+ * as a WebSocket `pub` (authorization, the publisher's rate — one token per message — and the
+ * JSON depth bound; the size bound is the body limit), then `engine.append`: group-committed,
+ * producer-validated, fanned out to subscribers, and answered only once durable (G1). Needs
+ * `publish`, and `manage` to close the stream.
  */
-export async function appendToStream(
-  req: IncomingMessage,
-  res: ServerResponse,
-  ctx: DurableStreamsContext,
-  userId: string,
-  name: string,
-): Promise<void> {
-  await authorize(ctx, userId, name, 'publish')
-  const ref = parseProducer(req)
+export async function appendToStream(ctx: RouteContext, ds: DurableStreamsContext): Promise<void> {
+  const { req, res, principal } = ctx
+  const name = ctx.params['stream'] as string
+  // Authorised before the stream is looked up: a refused request learns nothing about it (G8).
+  await ds.engine.authorize(principal, name, 'publish')
   const close = wantsClose(req)
+  if (close) await ds.engine.authorize(principal, name, 'manage')
+  const ref = parseProducer(req)
+  if (ref !== undefined && Buffer.byteLength(ref.id) > ds.settings.maxProducerIdBytes) {
+    throw new SeqlineError(
+      ErrorCode.INVALID_PRODUCER,
+      `Producer-Id is longer than ${ds.settings.maxProducerIdBytes} bytes`,
+    )
+  }
   const streamSeq = header(req, 'stream-seq')
   const contentType = header(req, 'content-type')
-  const body = await readBody(req, ctx.options.maxBodyBytes)
+  const body = await readBody(req, ds.settings.maxBodyBytes)
   if (body.length === 0 && !close) {
     throw new SeqlineError(ErrorCode.BAD_REQUEST, 'An append needs a body (or Stream-Closed: true)')
   }
   if (body.length > 0 && (contentType === undefined || contentType.trim() === '')) {
     throw new SeqlineError(ErrorCode.BAD_REQUEST, 'Content-Type is required with a body')
   }
-  const stream = await loadStream(ctx, name)
+  const stream = await loadStream(ds, name)
 
   let payloads: Uint8Array[] = []
   if (body.length > 0) {
     // Parse JSON only when the append can succeed: closure and a content type mismatch take
     // precedence over the body's validity (§5.2 "Error Precedence"); the store reports them.
     const parse =
-      !stream.closed && isJsonStream(stream.contentType) && isJsonStream(contentType ?? '')
+      !stream.closed && isJsonMediaType(stream.contentType) && isJsonMediaType(contentType ?? '')
+    if (parse) ds.engine.checkJson(body.toString('utf8'))
     payloads = parse ? splitJsonMessages(body) : [body]
     if (payloads.length === 0) {
       throw new SeqlineError(ErrorCode.BAD_REQUEST, 'An empty JSON array appends nothing (§9.1.3)')
     }
   }
+  const producerId = ref === undefined ? undefined : await producerIdOf(ds, principal, ref.id)
+  if (payloads.length > 0) {
+    // The same rate as WebSocket publishes: a client's own producer spends its client's budget.
+    const rateKey = producerId?.startsWith('c_') === true ? producerId : `user:${principal.userId}`
+    ds.engine.admitAppend({ principal, rateKey }, payloads.length)
+  }
   const producer: ProducerRef | undefined =
-    ref === undefined ? undefined : { ...ref, id: await producerIdOf(ctx, userId, ref.id) }
-  const result = await ctx.engine.append({
+    ref === undefined || producerId === undefined ? undefined : { ...ref, id: producerId }
+  const result = await ds.engine.append({
     stream: name,
     payloads,
-    from: userId,
+    from: principal.userId,
     producer,
     streamSeq,
     close,
     contentType: body.length > 0 ? contentType : undefined,
   })
-  if (result.kind !== 'rejected') await touch(ctx, stream)
-  await sendAppendResult(res, ctx, name, ref, payloads.length === 0, result)
+  if (result.kind !== 'rejected') await touch(ds, stream)
+  await sendAppendResult(res, ds, name, ref, payloads.length === 0, result)
 }
 
 async function sendAppendResult(
   res: ServerResponse,
-  ctx: DurableStreamsContext,
+  ds: DurableStreamsContext,
   name: string,
   ref: ProducerRef | undefined,
   closeOnly: boolean,
@@ -99,7 +115,7 @@ async function sendAppendResult(
   switch (result.code) {
     case ErrorCode.STREAM_CLOSED: {
       // §5.2: a 409 for a closed stream says so in headers, with the final offset.
-      const stream = await ctx.engine.getStream(name)
+      const stream = await ds.engine.getStream(name)
       res.setHeader('Stream-Closed', 'true')
       if (stream !== undefined)
         res.setHeader('Stream-Next-Offset', encodeOffset(stream.epoch, stream.head))
@@ -133,13 +149,13 @@ async function sendAppendResult(
  * (producer-scope.ts), so no one can fence or replay someone else's producer.
  */
 async function producerIdOf(
-  ctx: DurableStreamsContext,
-  userId: string,
+  ds: DurableStreamsContext,
+  principal: Principal,
   producerId: string,
 ): Promise<string> {
   if (producerId.startsWith('c_')) {
-    const client = await ctx.engine.store.getClient(producerId)
-    if (client !== undefined && client.userId === userId) return producerId
+    const client = await ds.engine.getClient(producerId)
+    if (client !== undefined && client.userId === principal.userId) return producerId
   }
-  return httpProducerId(userId, producerId)
+  return httpProducerId(principal.userId, producerId)
 }

@@ -1,48 +1,50 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
+import type { Principal } from '../../auth/authenticator.js'
+import { isJsonMediaType, isValidMediaType } from '../../media-type.js'
 import type { CreateStreamResult, StreamFork, StreamRecord } from '../../store/store.js'
 import { normalizeContentType } from '../../store/store-rules.js'
+import type { RouteContext } from '../route.js'
+import { readBody } from '../read-body.js'
 import type { DurableStreamsContext } from './durable-streams-context.js'
 import { splitJsonMessages } from './json-messages.js'
 import { encodeOffset, parseOffset } from './offset-token.js'
-import { readBody } from '../read-body.js'
 import { type ForkHeaders, header, parseExpiry, parseFork, wantsClose } from './request-headers.js'
-import {
-  STREAM_PATH_PREFIX,
-  authorize,
-  isJsonStream,
-  loadStream,
-  streamNameOf,
-} from './stream-access.js'
+import { setContentHeaders } from './response-headers.js'
+import { STREAM_PATH_PREFIX, loadStream, streamNameOf } from './stream-access.js'
 
 /** Content type of a stream created without a usable one (§5.1 "MAY default"). */
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
-/** `type/subtype`, optionally with parameters: anything else is treated as absent. */
-const MEDIA_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/
 
 /**
  * `PUT /v1/stream/<name>` (§5.1, forks §4.2): creates the stream, optionally with initial content,
  * closed, with a TTL or expiry, or as a fork. Idempotent: the same configuration again is 200, a
- * different one 409. Needs `publish` on the stream, and `read` on a fork's source.
+ * different one 409. A plain JSON stream (what a first publish would create) needs `publish`;
+ * anything that configures the stream — another content type, a TTL or expiry, closed, a fork —
+ * needs `manage` (F6: publishing to a room must not be enough to pre-create it with a 2 s TTL).
+ * A fork's source needs `read`.
  */
-export async function createStream(
-  req: IncomingMessage,
-  res: ServerResponse,
-  ctx: DurableStreamsContext,
-  userId: string,
-  name: string,
-): Promise<void> {
-  await authorize(ctx, userId, name, 'publish')
+export async function createStream(ctx: RouteContext, ds: DurableStreamsContext): Promise<void> {
+  const { req, res, principal } = ctx
+  const name = ctx.params['stream'] as string
   const forkHeaders = parseFork(req)
   let { ttlSeconds, expiresAt } = parseExpiry(req)
   const closed = wantsClose(req)
   const requested = header(req, 'content-type')?.trim()
-  let contentType = requested !== undefined && MEDIA_TYPE.test(requested) ? requested : undefined
-  const body = await readBody(req, ctx.options.maxBodyBytes)
+  let contentType = requested !== undefined && isValidMediaType(requested) ? requested : undefined
+  const configures =
+    forkHeaders !== undefined ||
+    ttlSeconds !== undefined ||
+    expiresAt !== undefined ||
+    closed ||
+    contentType === undefined ||
+    !isJsonMediaType(contentType)
+  await ds.engine.authorize(principal, name, configures ? 'manage' : 'publish')
+  const body = await readBody(req, ds.settings.maxBodyBytes)
 
   let fork: StreamFork | undefined
   if (forkHeaders !== undefined) {
-    const source = await forkSource(ctx, userId, forkHeaders)
+    const source = await forkSource(ds, principal, forkHeaders)
     fork = {
       source: source.name,
       offset: forkOffset(source, forkHeaders),
@@ -62,31 +64,32 @@ export async function createStream(
   contentType ??= DEFAULT_CONTENT_TYPE
 
   // An expired stream is gone: it must not make this creation look like a conflict.
-  await loadStream(ctx, name).catch(() => undefined)
+  await loadStream(ds, name).catch(() => undefined)
+  if (body.length > 0 && isJsonMediaType(contentType)) ds.engine.checkJson(body.toString('utf8'))
   const initial =
-    body.length === 0 ? [] : isJsonStream(contentType) ? splitJsonMessages(body) : [body]
-  const result = await ctx.engine.createStream({
+    body.length === 0 ? [] : isJsonMediaType(contentType) ? splitJsonMessages(body) : [body]
+  const result = await ds.engine.createStream({
     name,
     contentType,
     ttlSeconds: ttlSeconds ?? null,
     expiresAt: expiresAt ?? null,
     closed,
     initial,
-    from: userId,
+    from: principal.userId,
     fork,
   })
   sendCreated(req, res, result)
 }
 
 async function forkSource(
-  ctx: DurableStreamsContext,
-  userId: string,
+  ds: DurableStreamsContext,
+  principal: Principal,
   headers: ForkHeaders,
 ): Promise<StreamRecord> {
   const name = streamNameOf(headers.source)
-  await authorize(ctx, userId, name, 'read')
+  await ds.engine.authorize(principal, name, 'read')
   try {
-    return await loadStream(ctx, name)
+    return await loadStream(ds, name)
   } catch (err) {
     // A soft-deleted source still blocks forking, as a conflict rather than 410 (§4.2 table).
     if (err instanceof SeqlineError && err.code === ErrorCode.GONE) {
@@ -128,7 +131,7 @@ function sendCreated(req: IncomingMessage, res: ServerResponse, result: CreateSt
   const { stream } = result
   res.statusCode = result.kind === 'created' ? 201 : 200
   if (result.kind === 'created') res.setHeader('Location', locationOf(req, stream.name))
-  res.setHeader('Content-Type', stream.contentType)
+  setContentHeaders(res, stream.contentType)
   res.setHeader('Stream-Next-Offset', encodeOffset(stream.epoch, stream.head))
   if (stream.closed) res.setHeader('Stream-Closed', 'true')
   res.setHeader('Cache-Control', 'no-store')

@@ -2,7 +2,7 @@ import type { StoredMessage, StreamRecord } from '../../store/store.js'
 import type { CachedChunk } from './chunk-cache.js'
 import type { DurableStreamsContext } from './durable-streams-context.js'
 import { joinJsonMessages } from './json-messages.js'
-import { isJsonStream } from './stream-access.js'
+import { isJsonMediaType } from '../../media-type.js'
 
 /** One server-defined chunk of a read (§5.6). */
 export interface ReadChunk {
@@ -48,8 +48,8 @@ export async function readChunk(
   if (hit !== undefined && (hit.first ?? stream.tail) >= stream.tail) {
     return { ...hit, upToDate: hit.next >= stream.head, cached: hit }
   }
-  const { readChunkMessages, readChunkBytes } = ctx.options
-  if (isJsonStream(stream.contentType)) {
+  const { readChunkMessages, readChunkBytes } = ctx.settings
+  if (isJsonMediaType(stream.contentType)) {
     // JSON streams: the store assembles the array body in one query — no object per message.
     const array = await ctx.engine.readJsonArray(
       stream.name,
@@ -103,7 +103,7 @@ export function chunkBody(
 ): Buffer {
   const known = chunk.cached?.body ?? chunk.body
   if (known !== undefined) return known
-  const body = isJsonStream(stream.contentType)
+  const body = isJsonMediaType(stream.contentType)
     ? joinJsonMessages(chunk.messages)
     : concatData(chunk.messages, chunk.bytes)
   if (chunk.cached !== undefined) ctx.chunkCache?.setBody(chunk.cached, body)

@@ -1,14 +1,19 @@
+import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
-import type { StreamRecord } from '../../store/store.js'
-import { CommitWaiter } from './commit-waiter.js'
+import type { CommittedMessage } from '../../engine/committed-message.js'
+import type { Follower } from '../../engine/follower.js'
+import type { StreamReader } from '../../engine/stream-reader.js'
+import { isJsonMediaType } from '../../media-type.js'
+import type { StoredMessage, StreamRecord } from '../../store/store.js'
+import type { RouteContext } from '../route.js'
 import type { DurableStreamsContext } from './durable-streams-context.js'
 import { type OffsetRequest, encodeOffset, parseOffset, resolveOffset } from './offset-token.js'
 import { type ReadChunk, chunkBody, emptyChunk, readChunk } from './read-chunk.js'
-import { CACHE_DATA, CACHE_NONE } from './response-headers.js'
-import { streamSse } from './sse-session.js'
+import { CACHE_DATA, CACHE_NONE, setContentHeaders } from './response-headers.js'
+import { streamSse } from './sse-reader.js'
 import { nextCursor } from './stream-cursor.js'
-import { authorize, isJsonStream, loadStream, touch } from './stream-access.js'
+import { loadStream, touch } from './stream-access.js'
 
 /** The query of a read: where to start and how to wait (§5.6–§5.8). */
 export interface ReadQuery {
@@ -37,21 +42,17 @@ export function parseReadQuery(search: URLSearchParams): ReadQuery {
 
 /**
  * `GET /v1/stream/<name>`: catch-up (§5.6), long-poll (§5.7) or SSE (§5.8). Reads the same log the
- * WebSocket subscribers are fed from, so both doors see one order. Needs `read` on the stream.
+ * WebSocket subscribers are fed from, so both doors see one order; the live modes follow the
+ * stream on the same cursor pumps. Needs `read` on the stream.
  */
-export async function readStream(
-  req: IncomingMessage,
-  res: ServerResponse,
-  ctx: DurableStreamsContext,
-  userId: string,
-  name: string,
-  search: URLSearchParams,
-): Promise<void> {
-  await authorize(ctx, userId, name, 'read')
-  const query = parseReadQuery(search)
-  const stream = await loadStream(ctx, name)
+export async function readStream(ctx: RouteContext, ds: DurableStreamsContext): Promise<void> {
+  const { req, res } = ctx
+  const name = ctx.params['stream'] as string
+  await ds.engine.authorize(ctx.principal, name, 'read')
+  const query = parseReadQuery(ctx.query)
+  const stream = await loadStream(ds, name)
   // Live readers reset the TTL when their request begins (§5.1).
-  await touch(ctx, stream)
+  await touch(ds, stream)
   const resolved = resolveOffset(query.offset, stream)
   if (resolved.kind === 'gone') {
     throw new SeqlineError(ErrorCode.GONE, 'The offset is below the retained history of the stream')
@@ -60,7 +61,7 @@ export async function readStream(
     throw new SeqlineError(ErrorCode.BAD_REQUEST, 'The offset is beyond the end of the stream')
   }
   if (query.live === 'sse') {
-    await streamSse(res, ctx, stream, resolved.position, query.cursor)
+    await streamSse(res, ds, stream, resolved.position, query.cursor)
     return
   }
   if (query.offset.kind === 'now' && query.live === undefined) {
@@ -68,64 +69,142 @@ export async function readStream(
     return
   }
   if (query.live === 'long-poll') {
-    await longPoll(req, res, ctx, stream, resolved.position, query.cursor)
+    await longPoll(req, res, ds, stream, resolved.position, query.cursor)
     return
   }
-  const chunk = await readChunk(ctx, stream, resolved.position)
-  sendChunk(req, res, ctx, stream, resolved.position, chunk)
+  const chunk = await readChunk(ds, stream, resolved.position)
+  sendChunk(req, res, ds, stream, resolved.position, chunk)
 }
 
 /** `offset=now` catch-up (§8): nothing, but the tail position; never cached. */
 function sendNow(res: ServerResponse, stream: StreamRecord): void {
   res.statusCode = 200
-  res.setHeader('Content-Type', stream.contentType)
+  setContentHeaders(res, stream.contentType)
   res.setHeader('Stream-Next-Offset', encodeOffset(stream.epoch, stream.head))
   res.setHeader('Stream-Up-To-Date', 'true')
   if (stream.closed) res.setHeader('Stream-Closed', 'true')
   res.setHeader('Cache-Control', CACHE_NONE)
-  res.end(isJsonStream(stream.contentType) ? '[]' : undefined)
+  res.end(isJsonMediaType(stream.contentType) ? '[]' : undefined)
 }
 
 /**
  * §5.7: answers at once when there is data after `position` (or the stream is closed there),
- * else waits for the next commit to this stream — never its fork source's — up to the timeout.
+ * else follows the stream — never its fork source — on a cursor pump until the next commit, up
+ * to the timeout. What the pump delivers is bounded by the high-water mark.
  */
 async function longPoll(
   req: IncomingMessage,
   res: ServerResponse,
-  ctx: DurableStreamsContext,
+  ds: DurableStreamsContext,
   stream: StreamRecord,
   position: number,
   cursor: string | undefined,
 ): Promise<void> {
-  const waiter = new CommitWaiter(ctx.engine, stream.name)
-  const abort = new AbortController()
-  res.once('close', () => abort.abort())
+  const chunk = await readChunk(ds, stream, position)
+  if (chunk.count > 0 || stream.closed) {
+    sendChunk(req, res, ds, stream, position, chunk, { cursor })
+    return
+  }
+  const outcome = await waitForMessages(res, ds, stream, position)
+  if (outcome.kind === 'aborted') return
+  if (outcome.kind === 'deleted') {
+    throw new SeqlineError(ErrorCode.STREAM_NOT_FOUND, 'The stream was deleted')
+  }
+  const current = await ds.engine.getStream(stream.name)
+  if (current === undefined || current.softDeleted || current.epoch !== stream.epoch) {
+    throw new SeqlineError(ErrorCode.STREAM_NOT_FOUND, 'The stream was deleted')
+  }
+  const messages = outcome.kind === 'messages' ? outcome.messages : []
+  if (messages.length === 0) {
+    sendChunk(req, res, ds, current, position, emptyChunk(position), { cursor })
+    return
+  }
+  const next = messages.at(-1)?.offset ?? position
+  sendChunk(
+    req,
+    res,
+    ds,
+    current,
+    position,
+    {
+      messages,
+      count: messages.length,
+      first: messages[0]?.offset,
+      next,
+      upToDate: next >= current.head,
+      bytes: messages.reduce((sum: number, m) => sum + m.data.byteLength, 0),
+    },
+    { cursor },
+  )
+}
+
+type WaitOutcome =
+  | { readonly kind: 'messages'; readonly messages: readonly StoredMessage[] }
+  | { readonly kind: 'timeout' | 'deleted' | 'aborted' }
+
+/** The follower of a waiting long-poll: collects what the pump delivers, up to its bound. */
+class CollectingFollower implements Follower {
+  readonly id = `p_${randomBytes(9).toString('base64url')}`
+  readonly messages: StoredMessage[] = []
+  #bytes = 0
+  constructor(private readonly res: ServerResponse) {}
+  get closed(): boolean {
+    return this.res.destroyed
+  }
+  get bufferedAmount(): number {
+    return this.#bytes
+  }
+  whenDrained(): Promise<void> {
+    // Never drains: the request answers with what it holds.
+    return new Promise(() => {})
+  }
+  batch(write: () => void): void {
+    write()
+  }
+  message(message: CommittedMessage): void {
+    this.messages.push(message.stored)
+    this.#bytes += message.stored.data.byteLength
+  }
+  event(): void {}
+}
+
+/** Follows `stream` from `position` until a commit delivers messages, it closes, or time is up. */
+async function waitForMessages(
+  res: ServerResponse,
+  ds: DurableStreamsContext,
+  stream: StreamRecord,
+  position: number,
+): Promise<WaitOutcome> {
+  const follower = new CollectingFollower(res)
+  let reader: StreamReader | undefined
+  let settle: (outcome: WaitOutcome) => void = () => {}
+  const settled = new Promise<WaitOutcome>((resolve) => (settle = resolve))
+  const events = {
+    caughtUp: () => {},
+    delivered: () => settle({ kind: 'messages', messages: follower.messages }),
+    truncated: async () => settle({ kind: 'messages', messages: [] }),
+    failed: (err: unknown) => {
+      ds.logger.error({ err, stream: stream.name }, 'long-poll read failed')
+      settle({ kind: 'timeout' })
+    },
+    ended: () => settle({ kind: 'deleted' }),
+    advanced: () => {
+      if (reader?.hub.closed === true && reader.pump.position >= reader.hub.head) {
+        settle({ kind: 'messages', messages: follower.messages })
+      }
+    },
+  }
+  const timer = setTimeout(() => settle({ kind: 'timeout' }), ds.settings.longPollTimeoutMs)
+  const onClose = (): void => settle({ kind: 'aborted' })
+  res.once('close', onClose)
   try {
-    const deadline = Date.now() + ctx.options.longPollTimeoutMs
-    let current = stream
-    for (;;) {
-      const chunk = await readChunk(ctx, current, position)
-      if (chunk.count > 0 || current.closed) {
-        sendChunk(req, res, ctx, current, position, chunk, { cursor })
-        return
-      }
-      const reason = await waiter.wait(deadline - Date.now(), abort.signal)
-      if (reason === 'aborted') return
-      if (reason === 'deleted')
-        throw new SeqlineError(ErrorCode.STREAM_NOT_FOUND, 'The stream was deleted')
-      if (reason === 'timeout') {
-        sendChunk(req, res, ctx, current, position, emptyChunk(position), { cursor })
-        return
-      }
-      const fresh = await ctx.engine.getStream(stream.name)
-      if (fresh === undefined || fresh.softDeleted) {
-        throw new SeqlineError(ErrorCode.STREAM_NOT_FOUND, 'The stream was deleted')
-      }
-      current = fresh
-    }
+    reader = await ds.engine.follow(stream, position, follower, events)
+    reader.start()
+    return await settled
   } finally {
-    waiter.dispose()
+    clearTimeout(timer)
+    res.off('close', onClose)
+    if (reader !== undefined) ds.engine.unfollow(reader)
   }
 }
 
@@ -137,7 +216,7 @@ async function longPoll(
 function sendChunk(
   req: IncomingMessage,
   res: ServerResponse,
-  ctx: DurableStreamsContext,
+  ds: DurableStreamsContext,
   stream: StreamRecord,
   position: number,
   chunk: ReadChunk,
@@ -148,7 +227,9 @@ function sendChunk(
   res.setHeader('Stream-Next-Offset', encodeOffset(stream.epoch, chunk.next))
   if (chunk.upToDate) res.setHeader('Stream-Up-To-Date', 'true')
   if (closed) res.setHeader('Stream-Closed', 'true')
-  else if (live !== undefined) res.setHeader('Stream-Cursor', nextCursor(live.cursor, Date.now()))
+  else if (live !== undefined) {
+    res.setHeader('Stream-Cursor', nextCursor(live.cursor, Date.now(), ds.settings.cursor))
+  }
   if (live !== undefined && chunk.count === 0) {
     res.statusCode = 204
     res.setHeader('Cache-Control', CACHE_NONE)
@@ -165,8 +246,8 @@ function sendChunk(
     return
   }
   res.statusCode = 200
-  res.setHeader('Content-Type', stream.contentType)
-  const body = chunkBody(ctx, stream, chunk)
+  setContentHeaders(res, stream.contentType)
+  const body = chunkBody(ds, stream, chunk)
   res.setHeader('Content-Length', body.byteLength)
   res.end(body)
 }

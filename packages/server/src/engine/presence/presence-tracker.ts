@@ -40,6 +40,16 @@ export class PresenceTracker {
     return { stream, user, clients: clients.size }
   }
 
+  /** How many clients of `user` follow `stream` here. */
+  count(stream: string, user: string): number {
+    return this.#streams.get(stream)?.get(user)?.size ?? 0
+  }
+
+  /** Whether anyone follows `stream` here. */
+  has(stream: string): boolean {
+    return this.#streams.has(stream)
+  }
+
   /** Every stream with anyone present, with its snapshot (a node's presence heartbeat). */
   all(): Map<string, PresenceEntry[]> {
     return new Map([...this.#streams.keys()].map((stream) => [stream, this.snapshot(stream)]))

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type SeqlineServer, createServer } from '../server.js'
+import { type SeqlineServer, createServer } from '../../server.js'
 
 let server: SeqlineServer
 let url: string
@@ -26,6 +26,20 @@ type Body = any
 async function get(path: string, token = 'alice'): Promise<{ status: number; body: Body }> {
   const res = await fetch(url + path, { headers: { authorization: `Bearer ${token}` } })
   return { status: res.status, body: await res.json() }
+}
+
+/** Registers a client of `user` and acks `offset` of room:a as that client (its secret proves it). */
+async function registerAndAck(user: string, offset: number): Promise<{ clientId: string }> {
+  const auth = { authorization: `Bearer ${user}` }
+  const created = await fetch(`${url}/v1/clients`, { method: 'POST', headers: auth })
+  const { clientId, secret } = (await created.json()) as { clientId: string; secret: string }
+  const ack = await fetch(`${url}/v1/clients/${clientId}/acks`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json', 'seqline-client-secret': secret },
+    body: JSON.stringify({ stream: 'room:a', offset }),
+  })
+  expect(ack.status).toBe(204)
+  return { clientId }
 }
 
 async function publishMany(stream: string, n: number): Promise<void> {
@@ -69,10 +83,8 @@ describe('GET /v1/history/<stream>', () => {
 describe('GET /v1/cursors/<stream>', () => {
   it('lists each client acked offset with its user', async () => {
     await publishMany('room:a', 3)
-    const a = await server.engine.registerClient('alice')
-    const b = await server.engine.registerClient('bob')
-    await server.engine.ack('alice', a.clientId, 'room:a', 3)
-    await server.engine.ack('bob', b.clientId, 'room:a', 1)
+    const a = await registerAndAck('alice', 3)
+    await registerAndAck('bob', 1)
     const { status, body } = await get('/v1/cursors/room:a')
     expect(status).toBe(200)
     expect(body.head).toBe(3)

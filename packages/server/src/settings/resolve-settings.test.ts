@@ -1,16 +1,25 @@
 import { describe, expect, it } from 'vitest'
-import { defaults, parseConfig } from './config.js'
+import type { ServerSettings } from './server-settings.js'
+import { defaults, parseCommandLine, resolveSettings } from './resolve-settings.js'
 
-describe('parseConfig', () => {
+function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServerSettings {
+  return resolveSettings(parseCommandLine(argv, env))
+}
+
+describe('settings from the command line and the environment', () => {
   it('returns the defaults without flags or environment', () => {
     const config = parseConfig([], {})
     expect(config).toEqual(defaults)
     expect(config.port).toBe(8080)
     expect(config.store).toBe('sqlite:./data/seqline.db')
     expect(config.auth).toBe('dev')
+    expect(config.host).toBeUndefined()
     expect(config.limits.maxPayloadBytes).toBe(65_536)
-    expect(config.retention.defaultPolicy).toEqual({ maxAgeMs: 7 * 24 * 60 * 60 * 1000 })
-    expect(config.shutdownRetryAfterMs).toEqual({ min: 1_000, max: 5_000 })
+    expect(config.retention.defaultPolicy).toEqual({
+      maxAgeMs: 7 * 24 * 60 * 60 * 1000,
+      maxCount: undefined,
+    })
+    expect(config.shutdown).toMatchObject({ retryAfterMinMs: 1_000, retryAfterMaxMs: 5_000 })
   })
 
   it('reads every kind of setting from flags', () => {
@@ -22,7 +31,7 @@ describe('parseConfig', () => {
         '--store',
         'memory:',
         '--auth',
-        'jwt:0123456789abcdef0123456789abcdef',
+        'jwt:./jwks.json',
         '--heartbeat-ms',
         '5000',
         '--max-payload-bytes',
@@ -52,8 +61,8 @@ describe('parseConfig', () => {
       port: 0,
       host: '127.0.0.1',
       store: 'memory:',
-      auth: 'jwt:0123456789abcdef0123456789abcdef',
-      heartbeatMs: 5000,
+      auth: 'jwt:./jwks.json',
+      connections: { heartbeatMs: 5000 },
       limits: {
         maxPayloadBytes: 1024,
         publishRatePerSec: 10,
@@ -63,7 +72,7 @@ describe('parseConfig', () => {
         maxClientsPerUser: 3,
       },
       retention: { defaultPolicy: { maxAgeMs: 60_000, maxCount: 100 }, intervalMs: 60_000 },
-      clientTtlMs: 86_400_000,
+      clients: { ttlMs: 86_400_000 },
       logLevel: 'debug',
       staticDir: './public',
     })
@@ -83,7 +92,7 @@ describe('parseConfig', () => {
     expect(config.port).toBe(9000)
     expect(config.host).toBe('::1')
     expect(config.store).toBe('sqlite:/tmp/x.db')
-    expect(config.heartbeatMs).toBe(1000)
+    expect(config.connections.heartbeatMs).toBe(1000)
     expect(config.limits.maxClientsPerUser).toBe(5)
     expect(config.retention.defaultPolicy).toEqual({
       maxAgeMs: defaults.retention.defaultPolicy.maxAgeMs,
@@ -142,6 +151,30 @@ describe('parseConfig', () => {
 
   it('rejects a flag without its value', () => {
     expect(() => parseConfig(['--port'], {})).toThrow(/--port/)
+  })
+
+  it('reads flags without a value', () => {
+    expect(parseConfig(['--dangerously-expose-insecure-auth'], {}).exposeInsecureAuth).toBe(true)
+    expect(parseConfig([], { SEQLINE_JWT_ALLOW_NO_EXP: 'true' }).jwt.requireExp).toBe(false)
+    expect(parseConfig([], {}).jwt.requireExp).toBe(true)
+  })
+
+  it('reads presence rules per stream pattern', () => {
+    expect(
+      parseConfig(['--presence', 'room:*=on, user:*=off,*=counts'], {}).presence.rules,
+    ).toEqual([
+      { streams: 'room:*', mode: 'on' },
+      { streams: 'user:*', mode: 'off' },
+      { streams: '*', mode: 'counts' },
+    ])
+    expect(() => parseConfig(['--presence', 'room:*=loud'], {})).toThrow(/--presence/)
+  })
+
+  it('checks values given to createServer with the same bounds', () => {
+    expect(() => resolveSettings({ limits: { maxPayloadBytes: 0 } })).toThrow(
+      /limits\.maxPayloadBytes/,
+    )
+    expect(resolveSettings({ port: 0 }).port).toBe(0)
   })
 
   it('returns a frozen config and leaves the defaults untouched', () => {

@@ -1,0 +1,348 @@
+import type { PresenceCount, PresenceEntry } from '@seqline/protocol'
+import type { DeliveryEvent, Follower } from '../follower.js'
+import { ClusterPresence } from './cluster-presence.js'
+import type { PresenceMode } from './presence-rules.js'
+import { PresenceTracker } from './presence-tracker.js'
+
+/** A subscription as presence sees it. */
+export interface PresenceMember {
+  readonly stream: string
+  readonly subscriber: { readonly userId: string; readonly clientId: string }
+  readonly follower: Follower
+  /** May see presence (the `presence` right); members without it are counted, not told. */
+  presence: boolean
+  /** Presence frames were skipped while the follower read too slowly: it gets a snapshot next. */
+  presenceStale: boolean
+}
+
+/** Options of {@link Presence}. */
+export interface PresenceOptions {
+  /** Changes are coalesced over this interval: at most one presence frame per member per interval. */
+  readonly intervalMs: number
+  /** Users listed in a snapshot (the first to join); the count covers everyone. */
+  readonly snapshotUsers: number
+  /** A member buffering more than this gets no presence frame until it drained. */
+  readonly highWaterMark: number
+  readonly modeOf: (stream: string) => PresenceMode
+}
+
+/** One page of a stream's presence, users sorted by id. */
+export interface PresencePage {
+  readonly mode: PresenceMode
+  readonly users: readonly PresenceEntry[]
+  readonly count: PresenceCount
+  /** Pass as `after` for the next page; absent on the last. */
+  readonly next?: string
+}
+
+interface StreamState {
+  readonly stream: string
+  readonly mode: PresenceMode
+  /** Members on this node that may see presence. */
+  readonly members: Set<PresenceMember>
+  /** Per user, clients on every node; insertion order = join order (the snapshot's first users). */
+  readonly totals: Map<string, number>
+  clients: number
+  /** Users whose total changed since the last flush, with their new total. */
+  readonly pending: Map<string, number>
+  /** Members that skipped presence frames. */
+  readonly stale: Set<PresenceMember>
+  snapshot: DeliveryEvent | undefined
+  sorted: PresenceEntry[] | undefined
+}
+
+/**
+ * Presence (DESIGN §2) that costs O(1) per join and leave, whatever the room size: a join updates
+ * counters and marks the user changed; once per interval each changed stream sends ONE frame to
+ * each of its members carrying every change (or, past `snapshotUsers` changes, a fresh capped
+ * snapshot), encoded once and shared. A subscriber gets a snapshot capped at the first
+ * `snapshotUsers` users plus the count; the full list is paged over HTTP. A member above its
+ * high-water mark is skipped (presence is state, not history: it gets a snapshot once it drained),
+ * so no one makes the server queue presence for them. Other nodes' presence (`applyRemote`) feeds
+ * the same totals; this node's changes leave through `onLocalChanges`, coalesced the same way.
+ */
+export class Presence {
+  readonly #tracker = new PresenceTracker()
+  readonly #remote = new ClusterPresence()
+  readonly #streams = new Map<string, StreamState>()
+  readonly #dirty = new Set<StreamState>()
+  /** Per stream, users whose local client count changed since the last flush (for the bus). */
+  readonly #localChanges = new Map<string, Set<string>>()
+  #timer: NodeJS.Timeout | undefined
+  #closed = false
+  /** Set by the cluster link: this node's changes, once per interval. */
+  onLocalChanges: ((streams: Record<string, PresenceEntry[]>) => void) | undefined
+
+  constructor(private readonly options: PresenceOptions) {}
+
+  /** A subscription started: count it, and send it the snapshot if it may see presence. */
+  join(member: PresenceMember): void {
+    const mode = this.options.modeOf(member.stream)
+    if (mode === 'off') return
+    const state = this.#state(member.stream, mode)
+    const { userId, clientId } = member.subscriber
+    const change = this.#tracker.join(member.stream, userId, clientId)
+    if (change !== undefined) this.#localChanged(state, userId, change.clients)
+    if (member.presence) {
+      state.members.add(member)
+      member.follower.event(this.#snapshotOf(state))
+    }
+  }
+
+  /** A subscription ended. */
+  leave(member: PresenceMember): void {
+    const state = this.#streams.get(member.stream)
+    if (state === undefined) return
+    state.members.delete(member)
+    state.stale.delete(member)
+    const { userId, clientId } = member.subscriber
+    const change = this.#tracker.leave(member.stream, userId, clientId)
+    if (change !== undefined) this.#localChanged(state, userId, change.clients)
+    this.#dropIfIdle(state)
+  }
+
+  /** Grants or withdraws a member's right to see presence (after a revocation re-check). */
+  setVisible(member: PresenceMember, visible: boolean): void {
+    member.presence = visible
+    const state = this.#streams.get(member.stream)
+    if (state === undefined) return
+    if (visible && !state.members.has(member)) {
+      state.members.add(member)
+      member.follower.event(this.#snapshotOf(state))
+    } else if (!visible) {
+      state.members.delete(member)
+      state.stale.delete(member)
+    }
+  }
+
+  /** Users of `stream` on every node, sorted by id, `limit` after `after`. */
+  page(stream: string, after: string | undefined, limit: number): PresencePage {
+    const mode = this.options.modeOf(stream)
+    if (mode === 'off') return { mode, users: [], count: { users: 0, clients: 0 } }
+    const sorted = this.#sorted(stream)
+    const count = {
+      users: sorted.length,
+      clients: sorted.reduce((sum, entry) => sum + entry.clients, 0),
+    }
+    if (mode === 'counts') return { mode, users: [], count }
+    let start = 0
+    if (after !== undefined) {
+      // Binary search: the first user id above `after`.
+      let hi = sorted.length
+      while (start < hi) {
+        const mid = (start + hi) >>> 1
+        if ((sorted[mid] as PresenceEntry).user <= after) start = mid + 1
+        else hi = mid
+      }
+    }
+    const users = sorted.slice(start, start + limit)
+    const last = users.at(-1)
+    return start + limit < sorted.length && last !== undefined
+      ? { mode, users, count, next: last.user }
+      : { mode, users, count }
+  }
+
+  /** This node's whole local presence (the cluster heartbeat). */
+  localState(): Record<string, PresenceEntry[]> {
+    const streams: Record<string, PresenceEntry[]> = {}
+    for (const [stream, entries] of this.#tracker.all()) streams[stream] = entries
+    return streams
+  }
+
+  /** A report of another node (see ClusterPresence.apply). */
+  applyRemote(
+    node: string,
+    streams: Readonly<Record<string, readonly PresenceEntry[]>>,
+    full: boolean,
+    expiresAt: number,
+  ): void {
+    this.#remoteChanged(this.#remote.apply(node, streams, full, expiresAt))
+  }
+
+  /** Forgets nodes whose heartbeats stopped. */
+  expireRemote(now: number): void {
+    this.#remoteChanged(this.#remote.expire(now))
+  }
+
+  /** Sends what is pending now (shutdown, tests with a zero interval). */
+  flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (const state of [...this.#dirty]) this.#flushStream(state)
+    this.#dirty.clear()
+    const changes = this.#takeLocalChanges()
+    if (changes !== undefined) this.onLocalChanges?.(changes)
+    let stale = false
+    for (const state of this.#streams.values()) if (state.stale.size > 0) stale = true
+    if (stale) this.#schedule()
+  }
+
+  close(): void {
+    this.#closed = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  #flushStream(state: StreamState): void {
+    const { snapshotUsers, highWaterMark } = this.options
+    let event: DeliveryEvent | undefined
+    if (state.pending.size > 0) {
+      event =
+        state.mode === 'on' && state.pending.size > snapshotUsers
+          ? this.#snapshotOf(state)
+          : {
+              kind: 'presenceDiff',
+              stream: state.stream,
+              changes:
+                state.mode === 'on'
+                  ? [...state.pending].map(([user, clients]) => ({ user, clients }))
+                  : [],
+              count: { users: state.totals.size, clients: state.clients },
+            }
+      state.pending.clear()
+    }
+    const members = event === undefined ? state.stale : state.members
+    for (const member of [...members]) {
+      if (member.follower.bufferedAmount > highWaterMark) {
+        if (!member.presenceStale) {
+          member.presenceStale = true
+          state.stale.add(member)
+        }
+        continue
+      }
+      if (member.presenceStale) {
+        member.presenceStale = false
+        state.stale.delete(member)
+        member.follower.event(this.#snapshotOf(state))
+      } else if (event !== undefined) member.follower.event(event)
+    }
+    this.#dropIfIdle(state)
+  }
+
+  #localChanged(state: StreamState, user: string, localClients: number): void {
+    let users = this.#localChanges.get(state.stream)
+    if (users === undefined) this.#localChanges.set(state.stream, (users = new Set()))
+    users.add(user)
+    this.#setTotal(state, user, localClients + this.#remote.remoteCount(state.stream, user))
+  }
+
+  #remoteChanged(changes: readonly { stream: string; user: string }[]): void {
+    for (const { stream, user } of changes) {
+      const state = this.#streams.get(stream)
+      if (state === undefined) continue
+      const local = this.#tracker.count(stream, user)
+      this.#setTotal(state, user, local + this.#remote.remoteCount(stream, user))
+    }
+  }
+
+  #setTotal(state: StreamState, user: string, total: number): void {
+    const old = state.totals.get(user) ?? 0
+    if (old === total) return
+    state.clients += total - old
+    if (total > 0) {
+      // A user coming back counts as joining again: to the end of the join order.
+      if (old === 0) state.totals.delete(user)
+      state.totals.set(user, total)
+    } else state.totals.delete(user)
+    state.pending.set(user, total)
+    state.snapshot = undefined
+    state.sorted = undefined
+    this.#dirty.add(state)
+    this.#schedule()
+  }
+
+  #snapshotOf(state: StreamState): DeliveryEvent {
+    if (state.snapshot !== undefined) return state.snapshot
+    const cap = this.options.snapshotUsers
+    const users: PresenceEntry[] = []
+    if (state.mode === 'on') {
+      for (const [user, clients] of state.totals) {
+        if (users.length >= cap) break
+        users.push({ user, clients })
+      }
+    }
+    state.snapshot = {
+      kind: 'presence',
+      stream: state.stream,
+      users,
+      count: { users: state.totals.size, clients: state.clients },
+      complete: state.mode === 'on' && state.totals.size <= cap,
+    }
+    return state.snapshot
+  }
+
+  #sorted(stream: string): PresenceEntry[] {
+    const state = this.#streams.get(stream)
+    if (state?.sorted !== undefined) return state.sorted
+    let totals: ReadonlyMap<string, number> | undefined = state?.totals
+    if (totals === undefined) {
+      // Nobody here follows it: merge this node's view (none) with the other nodes'.
+      const merged = new Map(this.#remote.remoteUsers(stream) ?? [])
+      for (const entry of this.#tracker.snapshot(stream)) {
+        merged.set(entry.user, (merged.get(entry.user) ?? 0) + entry.clients)
+      }
+      totals = merged
+    }
+    const sorted = [...totals]
+      .map(([user, clients]) => ({ user, clients }))
+      .sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0))
+    if (state !== undefined) state.sorted = sorted
+    return sorted
+  }
+
+  #state(stream: string, mode: PresenceMode): StreamState {
+    let state = this.#streams.get(stream)
+    if (state === undefined) {
+      const totals = new Map(this.#remote.remoteUsers(stream) ?? [])
+      let clients = 0
+      for (const n of totals.values()) clients += n
+      state = {
+        stream,
+        mode,
+        members: new Set(),
+        totals,
+        clients,
+        pending: new Map(),
+        stale: new Set(),
+        snapshot: undefined,
+        sorted: undefined,
+      }
+      this.#streams.set(stream, state)
+    }
+    return state
+  }
+
+  #dropIfIdle(state: StreamState): void {
+    if (
+      state.members.size === 0 &&
+      !this.#tracker.has(state.stream) &&
+      state.pending.size === 0 &&
+      this.#streams.get(state.stream) === state
+    ) {
+      this.#streams.delete(state.stream)
+      this.#dirty.delete(state)
+    }
+  }
+
+  #takeLocalChanges(): Record<string, PresenceEntry[]> | undefined {
+    if (this.#localChanges.size === 0) return undefined
+    const streams: Record<string, PresenceEntry[]> = {}
+    for (const [stream, users] of this.#localChanges) {
+      streams[stream] = [...users].map((user) => ({
+        user,
+        clients: this.#tracker.count(stream, user),
+      }))
+    }
+    this.#localChanges.clear()
+    return streams
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#closed) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.flush()
+    }, this.options.intervalMs)
+    this.#timer.unref()
+  }
+}

@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto'
+import { type IncomingMessage, type Server as HttpServer, STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { ErrorCode, SeqlineError, httpStatusOf } from '@seqline/protocol'
+import type { Logger } from 'pino'
+import { WebSocketServer } from 'ws'
+import type { ConnectionGate } from '../../connection/connection-gate.js'
+import { type ConnectionContext, ProtocolConnection } from '../../connection/protocol-connection.js'
+import type { Metrics } from '../../observability/metrics.js'
+import { WsLink } from './ws-link.js'
+
+/** Path of the WebSocket endpoint (DESIGN §5). */
+export const WS_PATH = '/v1/ws'
+
+/** Options of {@link attachWebSocket}. */
+export interface WebSocketTransportOptions {
+  readonly context: ConnectionContext
+  readonly gate: ConnectionGate
+  readonly logger: Logger
+  readonly metrics: Metrics
+  /** Browser origins allowed to connect; undefined allows any (non-browser clients send none). */
+  readonly allowedOrigins: readonly string[] | undefined
+  /** Largest frame read at all; larger ones close the connection with 1009. */
+  readonly maxFrameBytes: number
+}
+
+/** The WebSocket endpoint of one HTTP server. */
+export interface WebSocketTransport {
+  readonly connectionCount: number
+  /**
+   * Goes away gracefully: every connection gets `goaway` with a retry delay drawn uniformly from
+   * `retryAfterMs` — so a rolling deploy does not turn into a reconnect stampede — then a 1001 close.
+   */
+  close(retryAfterMs: { readonly min: number; readonly max: number }): Promise<void>
+}
+
+interface Live {
+  readonly connection: ProtocolConnection
+  readonly socket: import('ws').WebSocket
+  alive: boolean
+}
+
+/**
+ * Attaches the WebSocket transport to an HTTP server: upgrades on `/v1/ws` (any other path is
+ * refused at once, unless another upgrade handler of the server takes it), origin check, admission
+ * through the node's connection gate, frame size cap, and the server side of heartbeats (protocol
+ * pings; a connection that misses two is terminated, so half-open sockets do not hold presence or
+ * slots).
+ */
+export function attachWebSocket(
+  httpServer: HttpServer,
+  options: WebSocketTransportOptions,
+): WebSocketTransport {
+  const { context, gate, logger, metrics } = options
+  const live = new Set<Live>()
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxFrameBytes,
+    perMessageDeflate: false,
+  })
+  let closing = false
+
+  const refuse = (socket: Duplex, err: SeqlineError, retryAfter?: number): void => {
+    const status = httpStatusOf[err.code]
+    const body = JSON.stringify({ error: { code: err.code, message: err.message } })
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        (retryAfter === undefined ? '' : `Retry-After: ${retryAfter}\r\n`) +
+        `\r\n${body}`,
+    )
+  }
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (req.url ?? '/').split('?', 1)[0]
+    if (path !== WS_PATH) {
+      // Another upgrade handler of this server (an app's own WebSocket endpoint) may take it;
+      // otherwise it would hang forever, holding a socket: refuse it now.
+      if (httpServer.listenerCount('upgrade') <= 1) {
+        refuse(socket, new SeqlineError(ErrorCode.NOT_FOUND, 'No WebSocket endpoint here'))
+      }
+      return
+    }
+    if (closing) {
+      refuse(socket, new SeqlineError(ErrorCode.SHUTTING_DOWN, 'The server is shutting down'), 5)
+      return
+    }
+    const origin = req.headers.origin
+    if (
+      origin !== undefined &&
+      options.allowedOrigins !== undefined &&
+      !options.allowedOrigins.includes(origin)
+    ) {
+      refuse(socket, new SeqlineError(ErrorCode.FORBIDDEN, 'This origin may not connect'))
+      return
+    }
+    let admitted: ReturnType<ConnectionGate['admit']>
+    try {
+      admitted = gate.admit(req.socket.remoteAddress ?? 'unknown')
+    } catch (err) {
+      const e = err as SeqlineError
+      refuse(socket, e, e.code === ErrorCode.OVERLOADED ? gate.retryAfterSeconds() : undefined)
+      return
+    }
+    socket.once('close', () => admitted.release())
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const id = `k_${randomBytes(9).toString('base64url')}`
+      const connection = new ProtocolConnection(new WsLink(id, ws, socket), context, () =>
+        admitted.greeted(),
+      )
+      const entry: Live = { connection, socket: ws, alive: true }
+      live.add(entry)
+      metrics.connections.inc()
+      ws.on('message', (data, isBinary) => {
+        entry.alive = true
+        const text = isBinary ? undefined : Array.isArray(data) ? Buffer.concat(data) : data
+        connection.receive(text?.toString())
+      })
+      ws.on('pong', () => {
+        entry.alive = true
+      })
+      ws.on('error', (err) => logger.debug({ err, connection: id }, 'socket error'))
+      ws.once('close', () => {
+        live.delete(entry)
+        metrics.connections.dec()
+        admitted.release()
+        connection.linkClosed()
+      })
+    })
+  }
+  httpServer.on('upgrade', onUpgrade)
+
+  const heartbeat = setInterval(() => {
+    for (const entry of live) {
+      if (!entry.alive) {
+        entry.socket.terminate()
+        continue
+      }
+      entry.alive = false
+      entry.socket.ping()
+    }
+  }, context.settings.heartbeatMs)
+  heartbeat.unref()
+
+  return {
+    get connectionCount() {
+      return live.size
+    },
+    async close(retryAfterMs) {
+      closing = true
+      clearInterval(heartbeat)
+      httpServer.off('upgrade', onUpgrade)
+      const closed = [...live].map(
+        (entry) =>
+          new Promise<void>((resolve) => {
+            entry.socket.once('close', () => resolve())
+            const delay = Math.round(
+              retryAfterMs.min + Math.random() * (retryAfterMs.max - retryAfterMs.min),
+            )
+            entry.connection.goAway(delay)
+          }),
+      )
+      await Promise.all(closed)
+      wss.close()
+    },
+  }
+}
