@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
+import { parseAuthOption } from './auth/parse-auth-option.js'
 import { type ServerConfig, defaults, envNameOf, parseConfig, settings } from './config.js'
 import { createLogger } from './observability/logger.js'
 import { createServer } from './server.js'
@@ -37,6 +38,7 @@ function defaultText(flag: string): string {
     store: defaults.store,
     auth: defaults.auth,
     'jwt-user-claim': defaults.jwt.userClaim,
+    'jwt-require-exp': defaults.jwt.requireExp,
     'heartbeat-ms': defaults.heartbeatMs,
     'max-payload-bytes': defaults.limits.maxPayloadBytes,
     'publish-rate': defaults.limits.publishRatePerSec,
@@ -67,8 +69,7 @@ async function serve(config: ServerConfig): Promise<void> {
   const logger = createLogger({ level: config.logLevel, pretty: process.stdout.isTTY === true })
   const server = await createServer({
     store: config.store,
-    auth: config.auth,
-    jwt: config.jwt,
+    auth: parseAuthOption(config.auth, config.jwt, { origin: config.authOrigin }),
     logger,
     limits: config.limits,
     heartbeatMs: config.heartbeatMs,

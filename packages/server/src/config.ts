@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import type { AuthOptionOrigin } from './auth/parse-auth-option.js'
 import { type Limits, defaultLimits } from './engine/limits.js'
 import type { LogLevel } from './observability/logger.js'
 import type { RetentionPolicy } from './store/store.js'
@@ -21,13 +22,17 @@ export interface ServerConfig {
   readonly busChannel: string | undefined
   /** How often a node compares the store's heads of the streams it serves with its own (bus). */
   readonly healIntervalMs: number
-  /** `dev` (insecure), `jwt:<secret>` or `jwt:<path-to-jwks.json>`. */
+  /** `dev` (insecure), `jwt:file:<path>`, `jwt:<path-to-jwks.json>` or (env only) `jwt:<secret>`. */
   readonly auth: string
+  /** Where `auth` came from: a secret in it is refused when it came from `argv`. */
+  readonly authOrigin: AuthOptionOrigin
   /** Checks added to JWT auth. */
   readonly jwt: {
     readonly issuer?: string | undefined
     readonly audience?: string | undefined
     readonly userClaim: string
+    /** Whether tokens must carry `exp` (`--jwt-require-exp false` to accept tokens without). */
+    readonly requireExp: boolean
   }
   /** Interval at which clients ping; silent connections are dropped after about twice this. */
   readonly heartbeatMs: number
@@ -64,7 +69,8 @@ export const defaults: ServerConfig = deepFreeze({
   busChannel: undefined,
   healIntervalMs: 1_000,
   auth: 'dev',
-  jwt: { issuer: undefined, audience: undefined, userClaim: 'sub' },
+  authOrigin: 'code',
+  jwt: { issuer: undefined, audience: undefined, userClaim: 'sub', requireExp: true },
   heartbeatMs: 15_000,
   limits: defaultLimits,
   retention: { defaultPolicy: { maxAgeMs: 7 * DAY_MS }, intervalMs: 60_000 },
@@ -149,7 +155,7 @@ export const settings: readonly Setting[] = [
   },
   {
     flag: 'auth',
-    help: 'dev (INSECURE) | none (NO auth) | jwt:<secret> | jwt:<path-to-jwks.json>',
+    help: 'dev (INSECURE) | none (NO auth) | jwt:file:<secret-file> | jwt:<path-to-jwks.json> | jwt:<secret> (env only)',
     kind: 'string',
     apply: (c, v) => (c.auth = v as string),
   },
@@ -170,6 +176,12 @@ export const settings: readonly Setting[] = [
     help: 'JWT claim holding the user id',
     kind: 'string',
     apply: (c, v) => (c.jwt.userClaim = v as string),
+  },
+  {
+    flag: 'jwt-require-exp',
+    help: 'refuse JWTs without "exp" (false: accept tokens that never expire)',
+    kind: ['true', 'false'],
+    apply: (c, v) => (c.jwt.requireExp = v === 'true'),
   },
   {
     flag: 'heartbeat-ms',
@@ -353,6 +365,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Se
       continue
     }
     setting.apply(config, parseValue(setting, raw, source))
+  }
+  // A JWT secret must not come from argv (see parseAuthOption): remember where `auth` came from.
+  if (typeof values.auth === 'string') config.authOrigin = 'argv'
+  else if (env[envNameOf('auth')] !== undefined && env[envNameOf('auth')] !== '') {
+    config.authOrigin = 'env'
   }
   return deepFreeze(config)
 }

@@ -43,15 +43,23 @@ export type {
   TrimRequest,
 } from './store/store.js'
 
-export { allowAll } from './auth/authenticator.js'
-export type { Authenticate, Authorize, AuthorizeAction } from './auth/authenticator.js'
+export { allowAll, defaultAuthorize } from './auth/authenticator.js'
+export type {
+  Authenticate,
+  Authorize,
+  AuthorizeAction,
+  AuthorizeContext,
+  Principal,
+} from './auth/authenticator.js'
+export { USER_ID_PATTERN, isValidUserId } from './auth/user-id.js'
 export { devAuthenticate } from './auth/dev-auth.js'
 export { ANONYMOUS_USER, anonymousAuthenticate } from './auth/anonymous-auth.js'
 export { durableStreamsDefaults } from './http/durable-streams/durable-streams-context.js'
 export type { DurableStreamsOptions } from './http/durable-streams/durable-streams-context.js'
 export { createJwtAuthenticate } from './auth/jwt-auth.js'
-export type { JwtAuthOptions, JwtKeySource } from './auth/jwt-auth.js'
+export type { JwtAuthenticate, JwtAuthOptions, JwtKeySource } from './auth/jwt-auth.js'
 export { parseAuthOption } from './auth/parse-auth-option.js'
+export type { AuthOptionOrigin, ParseAuthOptions } from './auth/parse-auth-option.js'
 
 export { defaults, parseConfig } from './config.js'
 export type { ServerConfig, ServerLimits } from './config.js'
