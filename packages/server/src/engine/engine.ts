@@ -6,7 +6,7 @@ import {
   isValidStreamName,
 } from '@seqline/protocol'
 import type { Logger } from 'pino'
-import type { Authorize, AuthorizeAction } from '../auth/authenticator.js'
+import type { Authorize, AuthorizeAction, AuthorizeContext } from '../auth/authenticator.js'
 import type { Bus } from '../bus/bus.js'
 import type { Metrics } from '../observability/metrics.js'
 import {
@@ -193,16 +193,27 @@ export class Engine {
   // ---------------------------------------------------------------------------------------------
   // Authorization and limits
 
-  /** Throws FORBIDDEN unless the authorize hook allows `action` on `stream` for `userId` (G8). */
-  async authorize(userId: string, stream: string, action: AuthorizeAction): Promise<void> {
+  /**
+   * Throws FORBIDDEN unless the authorize hook allows `action` on `stream` for `userId` (G8).
+   * `context` carries the claims of the principal that authenticated the request. A
+   * `SeqlineError` thrown by the hook (BACKEND_UNAVAILABLE from the authorize callback) reaches
+   * the client as it is; any other failure is FORBIDDEN.
+   */
+  async authorize(
+    userId: string,
+    stream: string,
+    action: AuthorizeAction,
+    context: AuthorizeContext = { claims: {} },
+  ): Promise<void> {
     if (!isValidStreamName(stream)) {
       throw new SeqlineError(ErrorCode.INVALID_STREAM_NAME, 'invalid stream name')
     }
     if (this.#authorize === undefined) return
     let allowed: boolean
     try {
-      allowed = await this.#authorize(userId, stream, action, { claims: {} })
+      allowed = await this.#authorize(userId, stream, action, context)
     } catch (cause) {
+      if (cause instanceof SeqlineError) throw cause
       this.#logger.error({ err: cause, stream, action }, 'authorize hook failed')
       allowed = false
     }
@@ -382,7 +393,7 @@ export class Engine {
    * continues live from the head. Sends the presence snapshot, then the replay, then `caughtUp`.
    */
   async subscribe(session: Session, stream: string, from?: StartFrom): Promise<Subscription> {
-    await this.authorize(session.userId, stream, 'read')
+    await this.authorize(session.userId, stream, 'read', { claims: session.claims ?? {} })
     let record = await this.store.getStream(stream)
     if (record === undefined) {
       const created = await this.store.createStream({
@@ -463,7 +474,7 @@ export class Engine {
    * dropped for subscribers whose socket is above the high-water mark (G6).
    */
   async signal(session: Session, stream: string, data: unknown): Promise<number> {
-    await this.authorize(session.userId, stream, 'signal')
+    await this.authorize(session.userId, stream, 'signal', { claims: session.claims ?? {} })
     // Subscribers on other nodes get it through the bus (count: this node's only).
     this.#cluster?.signal(stream, session.userId, data)
     const sent = this.#fanOutSignal(stream, session.userId, data, session.sink.id)
@@ -606,8 +617,14 @@ export class Engine {
    * Records a cumulative ack (acked = processed by the app). Written in batches; the offset must
    * not pass the stream's head.
    */
-  async ack(userId: string, clientId: string, stream: string, offset: number): Promise<void> {
-    await this.authorize(userId, stream, 'read')
+  async ack(
+    userId: string,
+    clientId: string,
+    stream: string,
+    offset: number,
+    context?: AuthorizeContext,
+  ): Promise<void> {
+    await this.authorize(userId, stream, 'read', context)
     const hub = this.#hubs.get(stream)
     let epoch = hub?.epoch
     let head = hub?.head ?? 0

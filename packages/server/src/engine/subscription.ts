@@ -11,6 +11,8 @@ export interface Session {
   readonly userId: string
   readonly clientId: string
   readonly sink: FrameSink
+  /** Claims of the principal that authenticated the connection, for `authorize`. */
+  readonly claims?: Readonly<Record<string, unknown>> | undefined
 }
 
 /** What a subscription reports to the engine (metrics, logs, cleanup). */

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ErrorCode, SeqlineError, isValidStreamName } from '@seqline/protocol'
 import type { Logger } from 'pino'
-import { type Authenticate, toPrincipal } from '../auth/authenticator.js'
+import { type Authenticate, type Principal, toPrincipal } from '../auth/authenticator.js'
 import type { Engine } from '../engine/engine.js'
 import type { Metrics } from '../observability/metrics.js'
 import { readBearerToken } from './bearer-token.js'
@@ -139,14 +139,14 @@ function matchRoute(
     return {
       route: '/v1/clients/:id/acks',
       run: async () => {
-        const userId = await authenticate(req, ctx)
+        const { userId, claims } = await authenticatePrincipal(req, ctx)
         const id = requireSegment(clientId, 'client id')
         const { stream, offset } = parseAck(
           await readJsonBody(req, { limitBytes: ctx.maxBodyBytes }),
         )
         // G8: a user acks only for their own clients, and only on streams they may read.
         await ctx.engine.ownClient(userId, id)
-        await ctx.engine.ack(userId, id, stream, offset)
+        await ctx.engine.ack(userId, id, stream, offset, { claims })
         res.statusCode = 204
         res.end()
       },
@@ -181,28 +181,32 @@ function matchRoute(
     return {
       route: '/v1/presence/:stream',
       run: async () => {
-        const userId = await authenticate(req, ctx)
+        const { userId, claims } = await authenticatePrincipal(req, ctx)
         if (!isValidStreamName(stream)) {
           throw new SeqlineError(ErrorCode.INVALID_STREAM_NAME, 'Invalid stream name')
         }
-        await ctx.engine.authorize(userId, stream, 'read')
+        await ctx.engine.authorize(userId, stream, 'read', { claims })
         sendJson(res, 200, { stream, users: ctx.engine.presenceOf(stream) })
       },
     }
   }
   return (
     matchClientSecretRoute(req, res, ctx.engine, (request) => authenticate(request, ctx)) ??
-    matchHistoryRoute(req, res, ctx.engine, (request) => authenticate(request, ctx))
+    matchHistoryRoute(req, res, ctx.engine, (request) => authenticatePrincipal(request, ctx))
   )
 }
 
 async function authenticate(req: IncomingMessage, ctx: ApiContext): Promise<string> {
+  return (await authenticatePrincipal(req, ctx)).userId
+}
+
+async function authenticatePrincipal(req: IncomingMessage, ctx: ApiContext): Promise<Principal> {
   const token = readBearerToken(req)
   if (token === undefined) {
     throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'A bearer token is required')
   }
   try {
-    return toPrincipal(await ctx.authenticate(token)).userId
+    return toPrincipal(await ctx.authenticate(token))
   } catch (err) {
     // Whatever a custom hook throws, the client learns only that the token was refused.
     if (err instanceof SeqlineError && err.code === ErrorCode.UNAUTHENTICATED) throw err

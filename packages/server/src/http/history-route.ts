@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ErrorCode, SeqlineError, isValidStreamName } from '@seqline/protocol'
+import type { Principal } from '../auth/authenticator.js'
 import type { Engine } from '../engine/engine.js'
 import { isJsonContentType } from '../engine/message-frame.js'
 import type { StoredMessage } from '../store/store.js'
@@ -54,7 +55,7 @@ export function matchHistoryRoute(
   req: IncomingMessage,
   res: ServerResponse,
   engine: HistoryEngine,
-  authenticate: (req: IncomingMessage) => Promise<string>,
+  authenticate: (req: IncomingMessage) => Promise<Principal>,
 ): HistoryRouteMatch | undefined {
   const method = req.method ?? 'GET'
   if (method !== 'GET' && method !== 'HEAD') return undefined
@@ -124,11 +125,11 @@ export function matchHistoryRoute(
 async function authorizedStream(
   req: IncomingMessage,
   engine: HistoryEngine,
-  authenticate: (req: IncomingMessage) => Promise<string>,
+  authenticate: (req: IncomingMessage) => Promise<Principal>,
   path: string,
   prefix: string,
 ): Promise<string> {
-  const userId = await authenticate(req)
+  const { userId, claims } = await authenticate(req)
   let stream: string
   try {
     // Stream names may contain `/`: the whole rest of the path is the name.
@@ -139,7 +140,7 @@ async function authorizedStream(
   if (!isValidStreamName(stream)) {
     throw new SeqlineError(ErrorCode.INVALID_STREAM_NAME, 'Invalid stream name')
   }
-  await engine.authorize(userId, stream, 'read')
+  await engine.authorize(userId, stream, 'read', { claims })
   return stream
 }
 

@@ -13,7 +13,7 @@ import {
 } from '@seqline/protocol'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
-import { type Authenticate, toPrincipal } from '../auth/authenticator.js'
+import { type Authenticate, type Principal, toPrincipal } from '../auth/authenticator.js'
 import type { Engine } from '../engine/engine.js'
 import { encodeFrame } from '../engine/message-frame.js'
 import type { Session, Subscription } from '../engine/subscription.js'
@@ -129,7 +129,9 @@ export class WsConnection {
       case 'pub':
         return this.#publish(session, frame)
       case 'ack':
-        return this.ctx.engine.ack(session.userId, session.clientId, frame.stream, frame.offset)
+        return this.ctx.engine.ack(session.userId, session.clientId, frame.stream, frame.offset, {
+          claims: session.claims ?? {},
+        })
       case 'signal': {
         this.#checkSize(frame.data)
         await this.ctx.engine.signal(session, frame.stream, frame.data)
@@ -141,9 +143,9 @@ export class WsConnection {
   async #hello(hello: HelloFrame): Promise<void> {
     this.#state = { kind: 'greeting' }
     const { engine, registry } = this.ctx
-    let userId: string
+    let principal: Principal
     try {
-      userId = toPrincipal(await this.ctx.authenticate(hello.token)).userId
+      principal = toPrincipal(await this.ctx.authenticate(hello.token))
     } catch (err) {
       this.#refuse(
         err instanceof SeqlineError
@@ -152,6 +154,7 @@ export class WsConnection {
       )
       return
     }
+    const { userId, claims } = principal
     let clientId = hello.clientId
     let secret: string | undefined
     let replaced: 'unknown' | 'in-use' | undefined
@@ -195,7 +198,7 @@ export class WsConnection {
       registry.release(clientId, this)
       return
     }
-    const session: Session = { connectionId: this.id, userId, clientId, sink: this.sink }
+    const session: Session = { connectionId: this.id, userId, clientId, sink: this.sink, claims }
     this.#state = { kind: 'open', session, disconnect: engine.clientConnected(clientId) }
     this.send({
       t: 'welcome',
@@ -262,7 +265,9 @@ export class WsConnection {
       payload = this.#checkSize(frame.data)
       let allowed = this.#publishAllowed.get(frame.stream)
       if (allowed === undefined) {
-        allowed = engine.authorize(session.userId, frame.stream, 'publish')
+        allowed = engine.authorize(session.userId, frame.stream, 'publish', {
+          claims: session.claims ?? {},
+        })
         this.#publishAllowed.set(frame.stream, allowed)
       }
       await allowed

@@ -44,4 +44,6 @@ export interface DurableStreamsContext {
   readonly options: DurableStreamsOptions
   /** Set by `createDurableStreamsHandler` (see chunk-cache.ts). */
   readonly chunkCache?: ChunkCache | undefined
+  /** Claims of the request's principal, for `authorize`; set per request by the handler. */
+  readonly claims?: Readonly<Record<string, unknown>> | undefined
 }

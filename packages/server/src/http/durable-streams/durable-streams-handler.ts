@@ -52,23 +52,24 @@ export function createDurableStreamsHandler(context: DurableStreamsContext): Dur
         return true
       }
       const name = streamNameOf(path)
-      const userId = await authenticate(req, ctx)
+      const { userId, claims } = await authenticate(req, ctx)
+      const request: DurableStreamsContext = { ...ctx, claims }
       const search = new URLSearchParams(query < 0 ? '' : url.slice(query + 1))
       switch (method) {
         case 'PUT':
-          await createStream(req, res, ctx, userId, name)
+          await createStream(req, res, request, userId, name)
           break
         case 'POST':
-          await appendToStream(req, res, ctx, userId, name)
+          await appendToStream(req, res, request, userId, name)
           break
         case 'GET':
-          await readStream(req, res, ctx, userId, name, search)
+          await readStream(req, res, request, userId, name, search)
           break
         case 'HEAD':
-          await headStream(res, ctx, userId, name)
+          await headStream(res, request, userId, name)
           break
         case 'DELETE':
-          await deleteStream(res, ctx, userId, name)
+          await deleteStream(res, request, userId, name)
           break
         default:
           res.setHeader('Allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS')

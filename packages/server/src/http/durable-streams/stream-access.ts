@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { ErrorCode, SeqlineError, isValidStreamName } from '@seqline/protocol'
-import { type AuthorizeAction, toPrincipal } from '../../auth/authenticator.js'
+import { type AuthorizeAction, type Principal, toPrincipal } from '../../auth/authenticator.js'
 import { isExpired } from '../../store/store-rules.js'
 import type { StreamRecord } from '../../store/store.js'
 import { readBearerToken } from '../bearer-token.js'
@@ -35,16 +35,16 @@ export function streamNameOf(path: string): string {
 export async function authenticate(
   req: IncomingMessage,
   ctx: DurableStreamsContext,
-): Promise<string> {
+): Promise<Principal> {
   const token = readBearerToken(req)
   if (token === undefined) {
     if (ctx.anonymousUser !== undefined && req.headers.authorization === undefined) {
-      return ctx.anonymousUser
+      return { userId: ctx.anonymousUser, claims: {} }
     }
     throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'A bearer token is required')
   }
   try {
-    return toPrincipal(await ctx.authenticate(token)).userId
+    return toPrincipal(await ctx.authenticate(token))
   } catch (err) {
     // Whatever a custom hook throws, the client learns only that the token was refused.
     if (!(err instanceof SeqlineError)) ctx.logger.error({ err }, 'authenticate hook failed')
@@ -59,7 +59,7 @@ export function authorize(
   stream: string,
   action: AuthorizeAction,
 ): Promise<void> {
-  return ctx.engine.authorize(userId, stream, action)
+  return ctx.engine.authorize(userId, stream, action, { claims: ctx.claims ?? {} })
 }
 
 /**
