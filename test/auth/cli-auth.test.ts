@@ -80,3 +80,39 @@ describe('seqline serve --auth', () => {
     expect(await register(server, await signToken('<script>'))).toBe(401)
   })
 })
+
+describe('seqline serve --permissions', () => {
+  it('refuses to start on a malformed file, naming the line and the reason', async () => {
+    const file = dir.join('bad-permissions.json')
+    await writeFile(
+      file,
+      ['{"rules": [', '  { "stream": "room:{name}", "allow": ["read", "pubish"] }', ']}'].join(
+        '\n',
+      ),
+    )
+    const refusal = await startServerProcess({
+      args: ['--auth', `jwt:file:${secretFile}`, '--permissions', file],
+    }).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    )
+    expect(refusal?.message).toMatch(/exited with 1/)
+    expect(refusal?.message).toContain(`${file}:2:48: unknown action "pubish"`)
+  })
+
+  it('logs a warning for a rule that can never match, and starts', async () => {
+    const file = dir.join('shadowed-permissions.json')
+    await writeFile(
+      file,
+      [
+        '{"rules": [',
+        '  { "stream": "room:*", "allow": ["read"] },',
+        '  { "stream": "room:{name}", "deny": ["read"] }',
+        ']}',
+      ].join('\n'),
+    )
+    const server = await start(['--auth', `jwt:file:${secretFile}`, '--permissions', file])
+    const warning = server.logs.find((line) => line.includes('can never match'))
+    expect(warning).toContain(`permissions: ${file}:3:3: rule 2 can never match: rule 1 (line 2)`)
+  })
+})

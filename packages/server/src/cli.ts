@@ -70,6 +70,7 @@ async function serve(config: ServerConfig): Promise<void> {
   const server = await createServer({
     store: config.store,
     auth: parseAuthOption(config.auth, config.jwt, { origin: config.authOrigin }),
+    permissions: config.permissions,
     logger,
     limits: config.limits,
     heartbeatMs: config.heartbeatMs,

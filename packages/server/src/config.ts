@@ -34,6 +34,8 @@ export interface ServerConfig {
     /** Whether tokens must carry `exp` (`--jwt-require-exp false` to accept tokens without). */
     readonly requireExp: boolean
   }
+  /** Path of a permissions file compiled into `authorize` (docs/backends.md). */
+  readonly permissions: string | undefined
   /** Interval at which clients ping; silent connections are dropped after about twice this. */
   readonly heartbeatMs: number
   readonly limits: ServerLimits
@@ -71,6 +73,7 @@ export const defaults: ServerConfig = deepFreeze({
   auth: 'dev',
   authOrigin: 'code',
   jwt: { issuer: undefined, audience: undefined, userClaim: 'sub', requireExp: true },
+  permissions: undefined,
   heartbeatMs: 15_000,
   limits: defaultLimits,
   retention: { defaultPolicy: { maxAgeMs: 7 * DAY_MS }, intervalMs: 60_000 },
@@ -182,6 +185,12 @@ export const settings: readonly Setting[] = [
     help: 'refuse JWTs without "exp" (false: accept tokens that never expire)',
     kind: ['true', 'false'],
     apply: (c, v) => (c.jwt.requireExp = v === 'true'),
+  },
+  {
+    flag: 'permissions',
+    help: 'permissions file (JSON rules on stream patterns and JWT claims); anything not granted is denied',
+    kind: 'string',
+    apply: (c, v) => (c.permissions = v as string),
   },
   {
     flag: 'heartbeat-ms',

@@ -60,6 +60,14 @@ export { createJwtAuthenticate } from './auth/jwt-auth.js'
 export type { JwtAuthenticate, JwtAuthOptions, JwtKeySource } from './auth/jwt-auth.js'
 export { parseAuthOption } from './auth/parse-auth-option.js'
 export type { AuthOptionOrigin, ParseAuthOptions } from './auth/parse-auth-option.js'
+export {
+  compilePermissions,
+  createPermissionsAuthorize,
+  loadPermissionsFile,
+} from './auth/permissions/permissions-authorize.js'
+export type { Permissions } from './auth/permissions/permissions-authorize.js'
+export { PermissionsFileError } from './auth/permissions/permissions-file-error.js'
+export type { PermissionsIssue } from './auth/permissions/permissions-file-error.js'
 
 export { defaults, parseConfig } from './config.js'
 export type { ServerConfig, ServerLimits } from './config.js'

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import type { Authenticate, Authorize } from './auth/authenticator.js'
 import { ANONYMOUS_USER, anonymousAuthenticate } from './auth/anonymous-auth.js'
+import { resolveAuthorize } from './auth/authorize-option.js'
 import { devAuthenticate } from './auth/dev-auth.js'
 import type { JwtAuthOptions } from './auth/jwt-auth.js'
 import { parseAuthOption } from './auth/parse-auth-option.js'
@@ -43,6 +44,11 @@ export interface SeqlineServerOptions {
   readonly jwt?: JwtAuthOptions | undefined
   /** Default: every authenticated user may do everything. */
   readonly authorize?: Authorize | undefined
+  /**
+   * Path of a permissions file (docs/backends.md), compiled into `authorize`: anything no rule
+   * allows is denied. Not together with `authorize`. A malformed file fails `createServer`.
+   */
+  readonly permissions?: string | undefined
   /** Default: a pino logger on stdout at `logLevel`. */
   readonly logger?: Logger | undefined
   readonly logLevel?: LogLevel | undefined
@@ -123,6 +129,7 @@ export async function createServer(options: SeqlineServerOptions): Promise<Seqli
       `!!! NO auth (--auth none): every request runs as user "${ANONYMOUS_USER}", no token needed. Only for public data and conformance runs !!!`,
     )
   }
+  const authorize = resolveAuthorize(options, logger)
   const metrics = createMetrics()
   const limits: ServerLimits = { ...defaults.limits, ...options.limits }
   const heartbeatMs = options.heartbeatMs ?? defaults.heartbeatMs
@@ -146,7 +153,7 @@ export async function createServer(options: SeqlineServerOptions): Promise<Seqli
       store,
       logger,
       metrics,
-      authorize: options.authorize,
+      authorize,
       limits,
       retention: {
         defaultPolicy: options.retention?.defaultPolicy ?? defaults.retention.defaultPolicy,
