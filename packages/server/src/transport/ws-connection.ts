@@ -269,6 +269,15 @@ export class WsConnection {
           claims: session.claims ?? {},
         })
         this.#publishAllowed.set(frame.stream, allowed)
+        // An unavailable authorization backend is no answer: ask again on the next publish.
+        const asked = allowed
+        asked.catch((err: unknown) => {
+          const transient =
+            err instanceof SeqlineError && err.code === ErrorCode.BACKEND_UNAVAILABLE
+          if (transient && this.#publishAllowed.get(frame.stream) === asked) {
+            this.#publishAllowed.delete(frame.stream)
+          }
+        })
       }
       await allowed
       if (!engine.takePublishToken(session.clientId)) {
