@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
+import { readAuthorizeSecret } from './auth/authorize-option.js'
 import { parseAuthOption } from './auth/parse-auth-option.js'
 import { type ServerConfig, defaults, envNameOf, parseConfig, settings } from './config.js'
 import { createLogger } from './observability/logger.js'
@@ -39,6 +40,8 @@ function defaultText(flag: string): string {
     auth: defaults.auth,
     'jwt-user-claim': defaults.jwt.userClaim,
     'jwt-require-exp': defaults.jwt.requireExp,
+    'authorize-timeout-ms': defaults.authorizeCallback.timeoutMs,
+    'authorize-max-cache-seconds': defaults.authorizeCallback.maxCacheSeconds,
     'heartbeat-ms': defaults.heartbeatMs,
     'max-payload-bytes': defaults.limits.maxPayloadBytes,
     'publish-rate': defaults.limits.publishRatePerSec,
@@ -71,6 +74,15 @@ async function serve(config: ServerConfig): Promise<void> {
     store: config.store,
     auth: parseAuthOption(config.auth, config.jwt, { origin: config.authOrigin }),
     permissions: config.permissions,
+    authorizeCallback:
+      config.authorizeCallback.url === undefined
+        ? undefined
+        : {
+            url: config.authorizeCallback.url,
+            secret: readAuthorizeSecret(config.authorizeCallback.secretFile, process.env),
+            timeoutMs: config.authorizeCallback.timeoutMs,
+            maxCacheSeconds: config.authorizeCallback.maxCacheSeconds,
+          },
     logger,
     limits: config.limits,
     heartbeatMs: config.heartbeatMs,

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { authorizeCallbackDefaults } from './auth/callback/authorize-callback.js'
 import type { AuthOptionOrigin } from './auth/parse-auth-option.js'
 import { type Limits, defaultLimits } from './engine/limits.js'
 import type { LogLevel } from './observability/logger.js'
@@ -36,6 +37,13 @@ export interface ServerConfig {
   }
   /** Path of a permissions file compiled into `authorize` (docs/backends.md). */
   readonly permissions: string | undefined
+  /** The authorize callback (docs/backends.md); its secret comes from a file or the env only. */
+  readonly authorizeCallback: {
+    readonly url: string | undefined
+    readonly secretFile: string | undefined
+    readonly timeoutMs: number
+    readonly maxCacheSeconds: number
+  }
   /** Interval at which clients ping; silent connections are dropped after about twice this. */
   readonly heartbeatMs: number
   readonly limits: ServerLimits
@@ -74,6 +82,12 @@ export const defaults: ServerConfig = deepFreeze({
   authOrigin: 'code',
   jwt: { issuer: undefined, audience: undefined, userClaim: 'sub', requireExp: true },
   permissions: undefined,
+  authorizeCallback: {
+    url: undefined,
+    secretFile: undefined,
+    timeoutMs: authorizeCallbackDefaults.timeoutMs,
+    maxCacheSeconds: authorizeCallbackDefaults.maxCacheSeconds,
+  },
   heartbeatMs: 15_000,
   limits: defaultLimits,
   retention: { defaultPolicy: { maxAgeMs: 7 * DAY_MS }, intervalMs: 60_000 },
@@ -191,6 +205,34 @@ export const settings: readonly Setting[] = [
     help: 'permissions file (JSON rules on stream patterns and JWT claims); anything not granted is denied',
     kind: 'string',
     apply: (c, v) => (c.permissions = v as string),
+  },
+  {
+    flag: 'authorize-url',
+    help: "the app backend's authorize endpoint (POST, HMAC-signed; secret: --authorize-secret-file or SEQLINE_AUTHORIZE_SECRET)",
+    kind: 'string',
+    apply: (c, v) => (c.authorizeCallback.url = v as string),
+  },
+  {
+    flag: 'authorize-secret-file',
+    help: 'file holding the HMAC secret of the authorize callback',
+    kind: 'string',
+    apply: (c, v) => (c.authorizeCallback.secretFile = v as string),
+  },
+  {
+    flag: 'authorize-timeout-ms',
+    help: 'how long an authorize callback decision may take before BACKEND_UNAVAILABLE',
+    kind: 'int',
+    min: 50,
+    max: 60_000,
+    apply: (c, v) => (c.authorizeCallback.timeoutMs = v as number),
+  },
+  {
+    flag: 'authorize-max-cache-seconds',
+    help: "upper bound of the backend's Cache-Control max-age for authorize answers",
+    kind: 'int',
+    min: 0,
+    max: 86_400,
+    apply: (c, v) => (c.authorizeCallback.maxCacheSeconds = v as number),
   },
   {
     flag: 'heartbeat-ms',

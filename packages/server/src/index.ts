@@ -68,6 +68,13 @@ export {
 export type { Permissions } from './auth/permissions/permissions-authorize.js'
 export { PermissionsFileError } from './auth/permissions/permissions-file-error.js'
 export type { PermissionsIssue } from './auth/permissions/permissions-file-error.js'
+export {
+  authorizeCallbackDefaults,
+  createAuthorizeCallback,
+} from './auth/callback/authorize-callback.js'
+export type { AuthorizeCallbackOptions } from './auth/callback/authorize-callback.js'
+export { SIGNATURE_HEADER, signBody, verifySignature } from './auth/hmac-signature.js'
+export type { VerifySignatureOptions } from './auth/hmac-signature.js'
 
 export { defaults, parseConfig } from './config.js'
 export type { ServerConfig, ServerLimits } from './config.js'

@@ -9,6 +9,7 @@ import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import type { Authenticate, Authorize } from './auth/authenticator.js'
 import { ANONYMOUS_USER, anonymousAuthenticate } from './auth/anonymous-auth.js'
 import { resolveAuthorize } from './auth/authorize-option.js'
+import type { AuthorizeCallbackOptions } from './auth/callback/authorize-callback.js'
 import { devAuthenticate } from './auth/dev-auth.js'
 import type { JwtAuthOptions } from './auth/jwt-auth.js'
 import { parseAuthOption } from './auth/parse-auth-option.js'
@@ -49,6 +50,11 @@ export interface SeqlineServerOptions {
    * allows is denied. Not together with `authorize`. A malformed file fails `createServer`.
    */
   readonly permissions?: string | undefined
+  /**
+   * The application's backend decides each `authorize` over HTTP, signed with a shared secret
+   * (docs/backends.md). Not together with `authorize` or `permissions`.
+   */
+  readonly authorizeCallback?: AuthorizeCallbackOptions | undefined
   /** Default: a pino logger on stdout at `logLevel`. */
   readonly logger?: Logger | undefined
   readonly logLevel?: LogLevel | undefined

@@ -18,10 +18,14 @@ describe('resolveAuthorize', () => {
 
   afterAll(() => dir.remove())
 
-  it('refuses an authorize hook and a permissions file together', () => {
+  it('refuses two ways of authorizing at once', () => {
+    const callback = { url: 'http://127.0.0.1:9/', secret: 'x'.repeat(32) }
     expect(() => resolveAuthorize({ authorize: () => true, permissions: file }, logger)).toThrow(
-      /either an authorize hook or a permissions file/,
+      'Give one way of authorizing, not an authorize hook and a permissions file',
     )
+    expect(() =>
+      resolveAuthorize({ permissions: file, authorizeCallback: callback }, logger),
+    ).toThrow('not a permissions file and an authorize callback URL')
   })
 
   it('compiles the permissions file into the authorize hook', async () => {
