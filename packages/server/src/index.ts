@@ -76,6 +76,22 @@ export type { AuthorizeCallbackOptions } from './auth/callback/authorize-callbac
 export { SIGNATURE_HEADER, signBody, verifySignature } from './auth/hmac-signature.js'
 export type { VerifySignatureOptions } from './auth/hmac-signature.js'
 
+// Webhooks: events to the application's backend, read from a durable WebhookLog.
+export { WebhookDispatcher, webhookDispatcherDefaults } from './webhooks/webhook-dispatcher.js'
+export type { WebhookDispatcherOptions } from './webhooks/webhook-dispatcher.js'
+export type { WebhookLog, WebhookLogEntry } from './webhooks/webhook-log.js'
+export { MemoryWebhookLog } from './webhooks/memory-webhook-log.js'
+export { WebhookEventType, createWebhookEvent } from './webhooks/webhook-event.js'
+export type {
+  ClientForgottenData,
+  ClientRegisteredData,
+  StreamDeletedData,
+  UnreadData,
+  WebhookEvent,
+  WebhookEventData,
+} from './webhooks/webhook-event.js'
+export { readWebhookSecret } from './webhooks/webhook-secret.js'
+
 export { defaults, parseConfig } from './config.js'
 export type { ServerConfig, ServerLimits } from './config.js'
 
