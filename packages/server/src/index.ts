@@ -92,6 +92,10 @@ export type {
 } from './webhooks/webhook-event.js'
 export { readWebhookSecret } from './webhooks/webhook-secret.js'
 
+// API keys of the backend HTTP API.
+export { ApiKeyring, MIN_API_KEY_LENGTH } from './auth/api-keyring.js'
+export type { ApiKeyIdentity } from './auth/api-keyring.js'
+
 export { defaults, parseConfig } from './config.js'
 export type { ServerConfig, ServerLimits } from './config.js'
 
