@@ -1,12 +1,8 @@
 import { readFileSync } from 'node:fs'
 import type { Authorize } from '../authenticator.js'
-import type {
-  ConditionValue,
-  PermissionCondition,
-  PermissionPolicy,
-  PermissionRule,
-} from './permission-policy.js'
+import type { PermissionPolicy, PermissionRule } from './permission-policy.js'
 import { parsePermissionPolicy } from './permission-policy.js'
+import type { ConditionValue, PermissionCondition } from './rule-condition.js'
 import type { PermissionsIssue } from './permissions-file-error.js'
 import { findShadowedRules } from './shadowed-rules.js'
 import { matchStreamPattern } from './stream-pattern.js'
