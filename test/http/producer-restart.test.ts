@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ServerProcess, startServerProcess } from '../support/server-process.js'
+import {
+  OPEN_PERMISSIONS,
+  type ServerProcess,
+  startServerProcess,
+} from '../support/server-process.js'
 
 // G1 + G4 over HTTP: an append acknowledged with 200 survives `kill -9`, and the producer's retry
 // after the restart — same Producer-Id / Epoch / Seq — is recognised as a duplicate, not
@@ -40,7 +44,7 @@ async function createStream(): Promise<string> {
 }
 
 beforeAll(async () => {
-  server = await startServerProcess({ args: ['--auth', 'dev'] })
+  server = await startServerProcess({ args: ['--auth', 'dev', '--permissions', OPEN_PERMISSIONS] })
 })
 afterAll(() => server?.dispose())
 

@@ -3,6 +3,12 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { createTempDir, type TempDir } from './temp-dir.js'
 
+/**
+ * A permissions file that gives every signed-in user every right, `manage` included: for suites
+ * that create streams with options or delete them and are not about authorization.
+ */
+export const OPEN_PERMISSIONS = fileURLToPath(new URL('./permissions/open.json', import.meta.url))
+
 /** The built CLI: suites that spawn servers need `npm run build` first (`npm test` does it). */
 export const CLI_PATH = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url))
 

@@ -4,7 +4,13 @@ import type { LogLevel } from './observability/logger.js'
 import { createLogger } from './observability/logger.js'
 import { createServer } from './server.js'
 import { envNameOf } from './settings/setting.js'
-import { parseCommandLine, resolveSettings, settingEntries } from './settings/resolve-settings.js'
+import {
+  flagGivenOnCommandLine,
+  parseCommandLine,
+  resolveSettings,
+  settingEntries,
+} from './settings/resolve-settings.js'
+import { type AuthOptionOrigin, parseAuthOption } from './auth/parse-auth-option.js'
 import type { ServerSettingsInput } from './settings/server-settings.js'
 import { openStore } from './store/open-store.js'
 
@@ -51,10 +57,18 @@ function version(): string {
   return pkg.version ?? 'unknown'
 }
 
-async function serve(input: ServerSettingsInput): Promise<void> {
-  const level: LogLevel = resolveSettings(input).logLevel
+async function serve(input: ServerSettingsInput, argv: readonly string[]): Promise<void> {
+  const resolved = resolveSettings(input)
+  const level: LogLevel = resolved.logLevel
   const logger = createLogger({ level, pretty: process.stdout.isTTY === true })
-  const server = await createServer({ ...input, logger })
+  // A JWT secret must not come from the command line, where `ps` shows it to everyone.
+  const origin: AuthOptionOrigin = flagGivenOnCommandLine(argv, 'auth')
+    ? 'argv'
+    : (process.env.SEQLINE_AUTH ?? '') !== ''
+      ? 'env'
+      : 'code'
+  const auth = parseAuthOption(resolved.auth, resolved.jwt, { origin })
+  const server = await createServer({ ...input, auth, logger })
   const { settings } = server
   const { port } = await server.listen()
   const host = server.address?.host ?? 'localhost'
@@ -140,7 +154,7 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 2
     return
   }
-  await serve(input)
+  await serve(input, rest)
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -56,11 +56,34 @@ export type {
   AuthorizeContext,
   Principal,
 } from './auth/authenticator.js'
+export { USER_ID_PATTERN, isValidUserId } from './auth/user-id.js'
 export { devAuthenticate } from './auth/dev-auth.js'
 export { ANONYMOUS_USER, anonymousAuthenticate } from './auth/anonymous-auth.js'
 export { createJwtAuthenticate } from './auth/jwt-auth.js'
 export type { JwtAuthOptions, JwtKeySource } from './auth/jwt-auth.js'
 export { parseAuthOption } from './auth/parse-auth-option.js'
+export type { AuthOptionOrigin, ParseAuthOptions } from './auth/parse-auth-option.js'
+export {
+  compilePermissions,
+  loadPermissionsFile,
+} from './auth/permissions/permissions-authorize.js'
+export type { Permissions } from './auth/permissions/permissions-authorize.js'
+export { PermissionsFileError } from './auth/permissions/permissions-file-error.js'
+export type { PermissionsIssue } from './auth/permissions/permissions-file-error.js'
+export { createAuthorizeCallback } from './auth/callback/authorize-callback.js'
+export type { AuthorizeCallbackOptions } from './auth/callback/authorize-callback.js'
+// Verifying what Seqline signs (authorize callback, webhooks) from a Node backend.
+export { SIGNATURE_HEADER, signBody, verifySignature } from './auth/hmac-signature.js'
+export type { VerifySignatureOptions } from './auth/hmac-signature.js'
+export { WebhookEventType } from './webhooks/webhook-event.js'
+export type {
+  ClientForgottenData,
+  ClientRegisteredData,
+  StreamDeletedData,
+  UnreadData,
+  WebhookEvent,
+  WebhookEventData,
+} from './webhooks/webhook-event.js'
 
 export { createLogger } from './observability/logger.js'
 export type { LogLevel, Logger, LoggerOptions } from './observability/logger.js'

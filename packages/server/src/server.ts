@@ -6,6 +6,7 @@ import {
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Authenticate, Authorize } from './auth/authenticator.js'
+import { readAuthorizeSecret, resolveAuthorize } from './auth/authorize-option.js'
 import type { Bus } from './bus/bus.js'
 import { openBus } from './bus/open-bus.js'
 import { ClientRegistry } from './connection/client-registry.js'
@@ -44,8 +45,16 @@ export interface SeqlineServerOptions extends Omit<ServerSettingsInput, 'store' 
    * `'jwt:file:<secret-file>'`, `'jwt:<jwks.json>'`, `'jwt:<secret>'`, or a hook.
    */
   readonly auth?: 'dev' | 'none' | Authenticate | string | undefined
-  /** Who may do what (G8). Default: everything but `manage` (with `auth: 'none'`, everything). */
+  /**
+   * Who may do what (G8), in code. Default: everything but `manage` (with `auth: 'none'`,
+   * everything). Not together with `permissions` or `authorizeCallback.url`.
+   */
   readonly authorize?: Authorize | undefined
+  /**
+   * The HMAC secret of the authorize callback (`authorizeCallback.url`), when code has it;
+   * otherwise it is read from `authorizeCallback.secretFile` or `SEQLINE_AUTHORIZE_SECRET`.
+   */
+  readonly authorizeSecret?: string | undefined
   /** Default: a pino logger on stdout at `logLevel`. */
   readonly logger?: Logger | undefined
   /**
@@ -121,7 +130,7 @@ export interface SeqlineServer {
  * await server.close()
  */
 export async function createServer(options: SeqlineServerOptions = {}): Promise<SeqlineServer> {
-  const { store: storeOption, auth: authOption, authorize, logger: given, bus: busOption } = options
+  const { store: storeOption, auth: authOption, logger: given, bus: busOption } = options
   const settings = resolveSettings({
     ...options,
     store: typeof storeOption === 'string' ? storeOption : undefined,
@@ -129,6 +138,24 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
     bus: typeof busOption === 'string' || busOption === null ? busOption : undefined,
   } as ServerSettingsInput)
   const logger = given ?? createLogger({ level: settings.logLevel })
+  const callback = settings.authorizeCallback
+  const authorize = resolveAuthorize(
+    {
+      authorize: options.authorize,
+      permissions: settings.permissions,
+      authorizeCallback:
+        callback.url === undefined
+          ? undefined
+          : {
+              url: callback.url,
+              secret:
+                options.authorizeSecret ?? readAuthorizeSecret(callback.secretFile, process.env),
+              timeoutMs: callback.timeoutMs,
+              maxCacheSeconds: callback.maxCacheSeconds,
+            },
+    },
+    logger,
+  )
   const auth = resolveServerAuth(authOption ?? settings.auth, authorize, settings, logger)
   const metrics = createMetrics()
   const store = await openStore(storeOption ?? settings.store)

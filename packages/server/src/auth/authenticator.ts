@@ -1,3 +1,6 @@
+import { ErrorCode, SeqlineError } from '@seqline/protocol'
+import { isValidUserId } from './user-id.js'
+
 // The two auth hooks of DESIGN §8. Transports call `authenticate` on every connection, every
 // `auth` frame and every HTTP request, and `authorize` before every read, publish, signal,
 // presence lookup and stream management.
@@ -65,7 +68,17 @@ export const defaultAuthorize: Authorize = (_userId, _stream, action) => action 
 /** An `authorize` that allows everything, `manage` included (tests, single-user tools). */
 export const allowAll: Authorize = () => true
 
-/** The principal of an `authenticate` result. */
+/**
+ * The principal of an `authenticate` result, whichever hook produced it. Throws `UNAUTHENTICATED`
+ * when its user id is not a valid one (see `USER_ID_PATTERN`): every door goes through here, so
+ * no hook — built in or custom — can let an id with a newline, a space or markup through.
+ */
 export function toPrincipal(result: string | Principal): Principal {
-  return typeof result === 'string' ? { userId: result, claims: {} } : result
+  const principal = typeof result === 'string' ? { userId: result, claims: {} } : result
+  if (!isValidUserId(principal.userId)) {
+    throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'Invalid token', {
+      cause: new Error('the authenticate hook returned a user id outside USER_ID_PATTERN'),
+    })
+  }
+  return principal
 }

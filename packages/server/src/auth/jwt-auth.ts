@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose'
-import type { Authenticate } from './authenticator.js'
+import type { Principal } from './authenticator.js'
+import { isValidUserId } from './user-id.js'
 
 /** Where the verification keys come from. */
 export type JwtKeySource =
@@ -22,7 +23,16 @@ export interface JwtAuthOptions {
   readonly userClaim?: string | undefined
   /** Allowed clock skew for `exp` / `nbf` / `iat`, in seconds. Default 5. */
   readonly clockToleranceSec?: number | undefined
+  /**
+   * Whether a token must carry `exp`. Default `true`: a token without an expiry stays valid
+   * forever once leaked, and an open connection could never be told that it ran out. Set `false`
+   * (`--jwt-require-exp false`) only for an identity provider that cannot set one.
+   */
+  readonly requireExp?: boolean | undefined
 }
+
+/** Verifies a token and returns who it authenticates (the `Authenticate` of JWT auth). */
+export type JwtAuthenticate = (token: string) => Promise<Principal>
 
 /** Minimum HS256 key length: the key must be at least as long as the hash output (RFC 7518 §3.2). */
 const MIN_SECRET_BYTES = 32
@@ -43,11 +53,15 @@ const ASYMMETRIC_ALGORITHMS = [
   'Ed25519',
 ]
 
-const MAX_USER_ID_LENGTH = 256
-
 /**
  * Creates an `Authenticate` that verifies JWTs with jose: HS256 with a shared secret, or the
  * public keys of a JWKS (a file read once, at creation, so that a bad file fails at startup).
+ * It resolves with a `Principal`: the user id (the `sub` claim, or `userClaim`), every claim of
+ * the verified payload (what permission rules and the authorize callback look at), and the
+ * expiry (`exp` × 1000).
+ *
+ * A token is refused when it has no `exp` (unless `requireExp: false`), or when its user id is
+ * not a valid one (`USER_ID_PATTERN`: no spaces, newlines, `<`, at most 200 characters).
  *
  * Every failure (bad signature, expired, wrong issuer, missing claim…) rejects with
  * `UNAUTHENTICATED` and the same generic message: the reason goes to `cause` for server logs, never
@@ -59,12 +73,13 @@ const MAX_USER_ID_LENGTH = 256
 export function createJwtAuthenticate(
   source: JwtKeySource,
   options: JwtAuthOptions = {},
-): Authenticate {
+): JwtAuthenticate {
   const userClaim = options.userClaim ?? 'sub'
   const verifyOptions = {
     issuer: options.issuer,
     audience: options.audience === undefined ? undefined : [options.audience].flat(),
     clockTolerance: options.clockToleranceSec ?? 5,
+    requiredClaims: options.requireExp === false ? [] : ['exp'],
   }
 
   let verify: (token: string) => Promise<JWTPayload>
@@ -94,12 +109,16 @@ export function createJwtAuthenticate(
       throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'Invalid or expired token', { cause })
     }
     const userId = payload[userClaim]
-    if (typeof userId !== 'string' || userId === '' || userId.length > MAX_USER_ID_LENGTH) {
+    if (!isValidUserId(userId)) {
       throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'Invalid or expired token', {
-        cause: new Error(`claim "${userClaim}" is missing or not a non-empty string`),
+        cause: new Error(`claim "${userClaim}" is missing or not a valid user id`),
       })
     }
-    return userId
+    return {
+      userId,
+      claims: payload,
+      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+    }
   }
 }
 

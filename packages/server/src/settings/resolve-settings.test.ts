@@ -155,7 +155,7 @@ describe('settings from the command line and the environment', () => {
 
   it('reads flags without a value', () => {
     expect(parseConfig(['--dangerously-expose-insecure-auth'], {}).exposeInsecureAuth).toBe(true)
-    expect(parseConfig([], { SEQLINE_JWT_ALLOW_NO_EXP: 'true' }).jwt.requireExp).toBe(false)
+    expect(parseConfig([], { SEQLINE_JWT_REQUIRE_EXP: 'false' }).jwt.requireExp).toBe(false)
     expect(parseConfig([], {}).jwt.requireExp).toBe(true)
   })
 

@@ -95,11 +95,14 @@ export const serverSettings = {
       help: 'JWT claim holding the user id',
     }),
     requireExp: custom<boolean>({
-      flag: 'jwt-allow-no-exp',
+      flag: 'jwt-require-exp',
       default: true,
-      shownDefault: 'off: tokens without exp are refused',
-      help: 'accept JWTs without "exp" (they never expire)',
-      parse: (raw) => !flag({ default: false, help: '' }).parse(raw),
+      help: 'refuse JWTs without "exp" (false: accept tokens that never expire)',
+      parse: (raw) => {
+        const value = raw.trim()
+        if (value !== 'true' && value !== 'false') throw new Error('expected true or false')
+        return value === 'true'
+      },
     }),
   },
   permissions: text<string | undefined>({
@@ -107,6 +110,31 @@ export const serverSettings = {
     default: undefined,
     help: 'permissions file (JSON): who may read, publish, manage which streams; anything not granted is denied',
   }),
+  authorizeCallback: {
+    url: text<string | undefined>({
+      flag: 'authorize-url',
+      default: undefined,
+      help: "the app backend's authorize endpoint (POST, HMAC-signed; secret: --authorize-secret-file or SEQLINE_AUTHORIZE_SECRET)",
+    }),
+    secretFile: text<string | undefined>({
+      flag: 'authorize-secret-file',
+      default: undefined,
+      help: 'file holding the HMAC secret of the authorize callback',
+    }),
+    timeoutMs: int({
+      flag: 'authorize-timeout-ms',
+      default: 2_000,
+      min: 50,
+      max: 60_000,
+      help: 'how long an authorize callback decision may take before BACKEND_UNAVAILABLE',
+    }),
+    maxCacheSeconds: int({
+      flag: 'authorize-max-cache-seconds',
+      default: 300,
+      max: 86_400,
+      help: "upper bound of the backend's Cache-Control max-age for authorize answers",
+    }),
+  },
   authorizeCacheMs: int({
     flag: 'authorize-cache-ms',
     default: 1_000,

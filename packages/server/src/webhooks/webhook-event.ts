@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto'
+
+// What Seqline tells the application's backend (docs/backends.md). Every delivery is one event:
+//
+//   POST <--webhook-url>                Content-Type: application/json
+//   Seqline-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret, t + "." + body)>
+//   Seqline-Event-Id: evt_…             Seqline-Event-Type: unread
+//   {"id": "evt_…", "type": "unread", "createdAt": "2026-01-01T12:00:00.000Z", "data": {...}}
+//
+// Delivery is at least once and in no particular order: the receiver deduplicates by `id` (the
+// same on every retry of one event, different between events) and orders by `createdAt`.
+
+/** The event types and their `type` strings. */
+export const WebhookEventType = {
+  /**
+   * A user has had unacknowledged messages in a stream for longer than the unread delay while
+   * none of their clients was connected: what a backend turns into an APNs / FCM push. Emitted
+   * once per such episode, identified by (user, stream, firstUnreadOffset).
+   */
+  UNREAD: 'unread',
+  /** A client (app install, browser tab) was registered for a user. */
+  CLIENT_REGISTERED: 'client.registered',
+  /** A client was removed: by the app (`DELETE /v1/clients/:id`) or unseen past its TTL. */
+  CLIENT_FORGOTTEN: 'client.forgotten',
+  /** A stream was deleted: by a request, or because its TTL / expiry passed. */
+  STREAM_DELETED: 'stream.deleted',
+} as const
+
+export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType]
+
+/** `data` of an `unread` event. */
+export interface UnreadData {
+  readonly user: string
+  readonly stream: string
+  /** Messages after the user's furthest ack in the stream, not sent by the user. */
+  readonly unread: number
+  /** Offset of the first of them. */
+  readonly firstUnreadOffset: number
+  /** When the first of them was committed, ISO 8601. */
+  readonly since: string
+}
+
+/** `data` of a `client.registered` event. */
+export interface ClientRegisteredData {
+  readonly user: string
+  readonly clientId: string
+}
+
+/** `data` of a `client.forgotten` event. */
+export interface ClientForgottenData {
+  readonly user: string
+  readonly clientId: string
+  /** `forgotten`: removed by the app; `expired`: unseen past the client TTL. */
+  readonly reason: 'forgotten' | 'expired'
+}
+
+/** `data` of a `stream.deleted` event. */
+export interface StreamDeletedData {
+  readonly stream: string
+  /** `deleted`: by a request; `expired`: its TTL or expiry passed. */
+  readonly reason: 'deleted' | 'expired'
+}
+
+/** What each event type carries. */
+export interface WebhookEventData {
+  readonly unread: UnreadData
+  readonly 'client.registered': ClientRegisteredData
+  readonly 'client.forgotten': ClientForgottenData
+  readonly 'stream.deleted': StreamDeletedData
+}
+
+/** One event, exactly as it is sent (the JSON body of a delivery). */
+export type WebhookEvent = {
+  readonly [T in WebhookEventType]: {
+    /** Unique per event, the same on every retry: the receiver's deduplication key. */
+    readonly id: string
+    readonly type: T
+    /** When the event happened, ISO 8601. */
+    readonly createdAt: string
+    readonly data: WebhookEventData[T]
+  }
+}[WebhookEventType]
+
+/**
+ * A new event with a fresh id. The id is chosen here, once, and stored with the event in the
+ * webhook log, so that every retry carries the same one.
+ *
+ * @example
+ * await log.append(createWebhookEvent('client.registered', { user: 'alice', clientId }))
+ */
+export function createWebhookEvent<T extends WebhookEventType>(
+  type: T,
+  data: WebhookEventData[T],
+  now: number = Date.now(),
+): WebhookEvent {
+  return {
+    id: `evt_${randomBytes(16).toString('base64url')}`,
+    type,
+    createdAt: new Date(now).toISOString(),
+    data,
+  } as WebhookEvent
+}
