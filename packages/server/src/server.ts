@@ -31,6 +31,7 @@ import { resolveSettings } from './settings/resolve-settings.js'
 import type { ServerSettings, ServerSettingsInput } from './settings/server-settings.js'
 import { openStore } from './store/open-store.js'
 import type { Store } from './store/store.js'
+import { HttpSessions } from './transport/http-session/http-sessions.js'
 import { type WebSocketTransport, attachWebSocket } from './transport/ws/websocket-transport.js'
 
 /**
@@ -190,19 +191,6 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
         ? new ChunkCache(settings.durableStreams.chunkCacheBytes)
         : undefined,
   }
-  const routes = [
-    ...healthRoutes({
-      metrics,
-      shuttingDown: () => shuttingDown,
-      serveMetrics: settings.metrics.port === undefined,
-    }),
-    ...clientRoutes(engine, settings.limits.maxPayloadBytes),
-    presenceRoute(engine),
-    ...historyRoutes(engine),
-    ...durableStreamsRoutes(ds),
-  ]
-  const staticFiles: FallbackHandler | undefined =
-    settings.staticDir === undefined ? undefined : createStaticHandler(settings.staticDir)
   const connectionContext: ConnectionContext = {
     engine,
     authenticate: auth.authenticate,
@@ -224,7 +212,31 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
     },
   }
   const gate = new ConnectionGate(settings.connections)
-
+  const sessions = new HttpSessions(
+    connectionContext,
+    gate,
+    {
+      ...settings.sessions,
+      highWaterMark: settings.delivery.highWaterMark,
+      maxBodyBytes: Math.max(settings.limits.maxPayloadBytes * 4, 1024 * 1024),
+    },
+    logger,
+    metrics,
+  )
+  const routes = [
+    ...sessions.routes(),
+    ...healthRoutes({
+      metrics,
+      shuttingDown: () => shuttingDown,
+      serveMetrics: settings.metrics.port === undefined,
+    }),
+    ...clientRoutes(engine, settings.limits.maxPayloadBytes),
+    presenceRoute(engine),
+    ...historyRoutes(engine),
+    ...durableStreamsRoutes(ds),
+  ]
+  const staticFiles: FallbackHandler | undefined =
+    settings.staticDir === undefined ? undefined : createStaticHandler(settings.staticDir)
   const inFlight = new Set<ServerResponse>()
   let httpServer: HttpServer | undefined
   let metricsServer: HttpServer | undefined
@@ -311,11 +323,14 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
     shuttingDown = true
     await gracefulShutdown({
       ownedServer: ownsHttpServer ? httpServer : undefined,
-      goAway: async () =>
-        websocket?.close({
+      goAway: async () => {
+        const retryAfterMs = {
           min: settings.shutdown.retryAfterMinMs,
           max: settings.shutdown.retryAfterMaxMs,
-        }),
+        }
+        sessions.close(retryAfterMs)
+        await websocket?.close(retryAfterMs)
+      },
       inFlight,
       drainMs: settings.shutdown.drainMs,
       detach: () => detachRequests?.(),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose'
+import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose'
 import type { Principal } from './authenticator.js'
 import { isValidUserId } from './user-id.js'
 
@@ -106,6 +106,11 @@ export function createJwtAuthenticate(
     try {
       payload = await verify(token)
     } catch (cause) {
+      // An expired token is said so (a client then fetches a fresh one); every other failure
+      // gets the same generic answer, its reason only in `cause`, for the server's logs.
+      if (cause instanceof errors.JWTExpired) {
+        throw new SeqlineError(ErrorCode.TOKEN_EXPIRED, 'The token expired', { cause })
+      }
       throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'Invalid or expired token', { cause })
     }
     const userId = payload[userClaim]

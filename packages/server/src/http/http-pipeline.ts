@@ -159,8 +159,14 @@ async function authenticateUser(
   try {
     return await options.authenticate(token)
   } catch (err) {
-    // Whatever a custom hook throws, the client learns only that the token was refused.
-    if (err instanceof SeqlineError && err.code === ErrorCode.UNAUTHENTICATED) throw err
+    // Whatever a custom hook throws, the client learns only that the token was refused (or that
+    // it expired: then it fetches a fresh one).
+    if (
+      err instanceof SeqlineError &&
+      (err.code === ErrorCode.UNAUTHENTICATED || err.code === ErrorCode.TOKEN_EXPIRED)
+    ) {
+      throw err
+    }
     if (!(err instanceof SeqlineError)) options.logger.error({ err }, 'authenticate hook failed')
     throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'Invalid token', { cause: err })
   }

@@ -60,7 +60,12 @@ export function resolveServerAuth(
         return toPrincipal(await hook(token))
       } catch (err) {
         // Whatever a custom hook throws, the client learns only that the token was refused.
-        if (err instanceof SeqlineError && err.code === ErrorCode.UNAUTHENTICATED) throw err
+        if (
+          err instanceof SeqlineError &&
+          (err.code === ErrorCode.UNAUTHENTICATED || err.code === ErrorCode.TOKEN_EXPIRED)
+        ) {
+          throw err
+        }
         if (!(err instanceof SeqlineError)) logger.error({ err }, 'authenticate hook failed')
         throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'Invalid token', { cause: err })
       }

@@ -444,6 +444,45 @@ export const serverSettings = {
       help: 'Durable Streams cursor interval (§10.1)',
     }),
   },
+  sessions: {
+    idleMs: int({
+      flag: 'session-idle-ms',
+      default: 45_000,
+      min: 1_000,
+      max: 3_600_000,
+      help: 'an HTTP session no request touched for this long is over',
+    }),
+    keepAliveMs: int({
+      default: 15_000,
+      min: 100,
+      max: 600_000,
+      help: 'keep-alive comment interval of an idle session event stream',
+    }),
+    sseCloseAfterMs: int({
+      default: 60_000,
+      min: 100,
+      max: 3_600_000,
+      help: 'a session event stream is ended after this long; the client reads on',
+    }),
+    longPollTimeoutMs: int({
+      default: 25_000,
+      min: 100,
+      max: 600_000,
+      help: 'a session long-poll answers empty after this long',
+    }),
+    maxPollBytes: int({
+      default: 1024 * KIB,
+      min: 1 * KIB,
+      max: 64 * MIB,
+      help: 'most bytes of frames in one session long-poll answer',
+    }),
+    maxFramesPerBatch: int({
+      default: 1_000,
+      min: 1,
+      max: 100_000,
+      help: 'most frames in one POST of a session',
+    }),
+  },
   cluster: {
     nodeId: text<string | undefined>({
       default: undefined,
