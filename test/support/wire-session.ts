@@ -25,10 +25,14 @@ export interface GreetedClient {
  * @example
  * const { client, welcome } = await greet(server.wsUrl, { token: 'alice' })
  */
-export async function greet(wsUrl: string, hello: Omit<HelloFrame, 't'>): Promise<GreetedClient> {
-  const client = await connectRaw(wsUrl)
+export async function greet(
+  wsUrl: string,
+  hello: Omit<HelloFrame, 't'>,
+  options: { readonly timeoutMs?: number } = {},
+): Promise<GreetedClient> {
+  const client = await connectRaw(wsUrl, { timeoutMs: options.timeoutMs ?? 5_000 })
   client.send({ t: 'hello', ...hello })
-  const first = await client.next()
+  const first = await client.next(undefined, options.timeoutMs)
   if (first.t !== 'welcome') {
     client.destroy()
     throw new Error(`hello refused: ${JSON.stringify(first)}`)

@@ -66,6 +66,8 @@ export class Presence {
   readonly #remote = new ClusterPresence()
   readonly #streams = new Map<string, StreamState>()
   readonly #dirty = new Set<StreamState>()
+  /** Streams with members that skipped presence frames. */
+  readonly #stale = new Set<StreamState>()
   /** Per stream, users whose local client count changed since the last flush (for the bus). */
   readonly #localChanges = new Map<string, Set<string>>()
   #timer: NodeJS.Timeout | undefined
@@ -95,6 +97,7 @@ export class Presence {
     if (state === undefined) return
     state.members.delete(member)
     state.stale.delete(member)
+    if (state.stale.size === 0) this.#stale.delete(state)
     const { userId, clientId } = member.subscriber
     const change = this.#tracker.leave(member.stream, userId, clientId)
     if (change !== undefined) this.#localChanged(state, userId, change.clients)
@@ -112,6 +115,7 @@ export class Presence {
     } else if (!visible) {
       state.members.delete(member)
       state.stale.delete(member)
+      if (state.stale.size === 0) this.#stale.delete(state)
     }
   }
 
@@ -168,13 +172,14 @@ export class Presence {
   flush(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
-    for (const state of [...this.#dirty]) this.#flushStream(state)
+    // Changed streams, and those with members that skipped frames (they may have drained now).
+    const due = new Set(this.#dirty)
+    for (const state of this.#stale) due.add(state)
     this.#dirty.clear()
+    for (const state of due) this.#flushStream(state)
     const changes = this.#takeLocalChanges()
     if (changes !== undefined) this.onLocalChanges?.(changes)
-    let stale = false
-    for (const state of this.#streams.values()) if (state.stale.size > 0) stale = true
-    if (stale) this.#schedule()
+    if (this.#stale.size > 0) this.#schedule()
   }
 
   close(): void {
@@ -207,6 +212,7 @@ export class Presence {
         if (!member.presenceStale) {
           member.presenceStale = true
           state.stale.add(member)
+          this.#stale.add(state)
         }
         continue
       }
@@ -216,6 +222,7 @@ export class Presence {
         member.follower.event(this.#snapshotOf(state))
       } else if (event !== undefined) member.follower.event(event)
     }
+    if (state.stale.size === 0) this.#stale.delete(state)
     this.#dropIfIdle(state)
   }
 
@@ -321,6 +328,7 @@ export class Presence {
     ) {
       this.#streams.delete(state.stream)
       this.#dirty.delete(state)
+      this.#stale.delete(state)
     }
   }
 
