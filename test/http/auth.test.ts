@@ -84,22 +84,22 @@ beforeAll(async () => {
 afterAll(() => s?.close())
 
 describe('Durable Streams routes', () => {
-  it('answer 401 UNAUTHENTICATED without a token, with a bad token or an expired one', async () => {
+  it('answer 401 UNAUTHENTICATED without a token or with a bad one, TOKEN_EXPIRED with an expired one', async () => {
     const expired = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('alice')
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
       .sign(new TextEncoder().encode(SECRET))
-    for (const headers of [
-      {},
-      bearer('not-a-jwt'),
-      bearer(expired),
-      { Authorization: 'Basic YWxpY2U6eA==' },
-    ]) {
+    for (const [headers, code] of [
+      [{}, 'UNAUTHENTICATED'],
+      [bearer('not-a-jwt'), 'UNAUTHENTICATED'],
+      [bearer(expired), 'TOKEN_EXPIRED'],
+      [{ Authorization: 'Basic YWxpY2U6eA==' }, 'UNAUTHENTICATED'],
+    ] as const) {
       for (const [route, send] of routes(headers)) {
         const res = await send()
-        await expectRefused(res, 401, 'UNAUTHENTICATED')
-        expect(res.headers.get('www-authenticate'), route).toBe('Bearer')
+        await expectRefused(res, 401, code)
+        expect(res.headers.get('www-authenticate'), route).toMatch(/^Bearer/)
       }
     }
   })

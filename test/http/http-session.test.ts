@@ -107,10 +107,16 @@ describe('HTTP sessions', () => {
     await post('bob', sessionId, 1, [{ t: 'sub', stream: 'room:again' }])
     const first = await pollUntil('bob', sessionId, (f) => f.some((x) => x.t === 'caughtUp'))
     await s.server.publish('room:again', { n: 1 })
-    const firstRead = await poll('bob', sessionId, first.next)
-    // The answer got lost on its way (a proxy cut it): read again from the same point.
+    const firstRead = await pollUntil(
+      'bob',
+      sessionId,
+      (f) => f.some((x) => x.t === 'msg'),
+      first.next,
+    )
+    // The answer got lost on its way (a proxy cut it): read again from the same point. The same
+    // frames come again, in the same order (more may follow them).
     const again = await poll('bob', sessionId, first.next)
-    expect(again).toEqual(firstRead)
+    expect(again.frames.slice(0, firstRead.frames.length)).toEqual(firstRead.frames)
     expect(again.frames.find((f) => f.t === 'msg')).toMatchObject({ data: { n: 1 } })
   })
 

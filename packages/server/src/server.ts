@@ -359,17 +359,17 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
     listen,
     attach,
     publish: (stream, data, publishOptions = {}) =>
-      engine.publish(stream, data, {
+      engine.streams.publish(stream, data, {
         from: null,
         // An idempotency key is a producer of its own, whose one publish is seq 0 of epoch 0.
         ...(publishOptions.idempotencyKey === undefined
           ? {}
           : { producer: { id: `server:${publishOptions.idempotencyKey}`, epoch: 0, seq: 0 } }),
       }),
-    deleteStream: (stream) => engine.deleteStream(stream),
-    revoke: (user, stream) => engine.revoke(user, stream),
-    disconnect: (target, final = true) => engine.disconnect(target, final),
-    presence: (stream, page = {}) => engine.presence(stream, page.after, page.limit ?? 100),
+    deleteStream: (stream) => engine.streams.delete(stream),
+    revoke: (user, stream) => engine.sessions.revoke(user, stream),
+    disconnect: (target, final = true) => engine.sessions.disconnect(target, final),
+    presence: (stream, page = {}) => engine.presence.page(stream, page.after, page.limit ?? 100),
     close: () => (closing ??= shutdown()),
   }
 }

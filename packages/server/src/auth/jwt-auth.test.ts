@@ -50,11 +50,11 @@ describe('createJwtAuthenticate with an HS256 secret', () => {
     expect(error.message).toBe('Invalid or expired token')
   })
 
-  it('rejects an expired token', async () => {
+  it('rejects an expired token with TOKEN_EXPIRED, so that a client fetches a fresh one', async () => {
     const token = await hs256({ sub: 'alice', exp: nowSec() - 60 })
     const error = await rejection(authenticate(token))
-    expect(error.code).toBe(ErrorCode.UNAUTHENTICATED)
-    expect(error.message).toBe('Invalid or expired token')
+    expect(error.code).toBe(ErrorCode.TOKEN_EXPIRED)
+    expect(error.message).toBe('The token expired')
   })
 
   it('accepts a token expired within the clock tolerance', async () => {

@@ -268,7 +268,7 @@ export class ProtocolConnection implements Follower {
     let replaced: 'unknown' | 'in-use' | undefined
     try {
       if (clientId !== undefined) {
-        await engine.verifyClient(principal.userId, clientId, hello.secret ?? '')
+        await engine.clients.verify(principal.userId, clientId, hello.secret ?? '')
         if (registry.claim(clientId, this, hello.takeover) === 'full') {
           if (hello.onInUse !== 'fresh') {
             throw new SeqlineError(
@@ -291,7 +291,7 @@ export class ProtocolConnection implements Follower {
     }
     if (clientId === undefined) {
       try {
-        const created = await engine.registerClient(principal.userId)
+        const created = await engine.clients.register(principal.userId)
         clientId = created.clientId
         secret = created.secret
         registry.claim(clientId, this, undefined)
@@ -305,7 +305,7 @@ export class ProtocolConnection implements Follower {
       registry.release(clientId, this)
       return
     }
-    const session = engine.openSession({
+    const session = engine.sessions.open({
       connectionId: this.id,
       principal,
       clientId,

@@ -11,6 +11,11 @@ export class ClientDirectory {
   readonly #connected = new Map<string, number>()
   /** Clients seen since the last flush ("last seen" is written in batches, never per connection). */
   #seen = new Set<string>()
+  /**
+   * Called when a client's credentials stop being valid (its secret rotated, it was deleted): the
+   * engine ends its live connections on every node.
+   */
+  onRevoked: ((clientId: string, reason: string) => void) | undefined
 
   constructor(
     private readonly store: Store,
@@ -55,6 +60,11 @@ export class ClientDirectory {
     return client
   }
 
+  /** The client's record, whoever owns it. */
+  get(clientId: string): Promise<ClientRecord | undefined> {
+    return this.store.getClient(clientId)
+  }
+
   /** Checks ownership only (HTTP routes authenticated by the user's token). */
   async own(userId: string, clientId: string): Promise<ClientRecord> {
     const client = await this.store.getClient(clientId)
@@ -69,8 +79,8 @@ export class ClientDirectory {
 
   /**
    * Gives a client of `userId` a new secret and returns it (once; only its hash is stored). The old
-   * secret stops working for every later `hello`, so a stolen secret can be revoked without losing
-   * the client's cursors. Connections already open stay open until they drop.
+   * secret stops working at once — for every later `hello`, and the connections that used it end
+   * — so a stolen secret can be revoked without losing the client's cursors.
    */
   async rotateSecret(userId: string, clientId: string): Promise<{ secret: string }> {
     await this.own(userId, clientId)
@@ -79,13 +89,15 @@ export class ClientDirectory {
       // Deleted (or garbage-collected) between the ownership check and the update.
       throw new SeqlineError(ErrorCode.CLIENT_UNKNOWN, 'unknown client id')
     }
+    this.onRevoked?.(clientId, 'the client secret was rotated')
     return { secret }
   }
 
-  /** Deletes a client of `userId` with its cursors (a tab closing for good). */
+  /** Deletes a client of `userId` with its cursors (a tab closing for good); its connections end. */
   async forget(userId: string, clientId: string): Promise<void> {
     await this.own(userId, clientId)
     await this.store.deleteClient(clientId)
+    this.onRevoked?.(clientId, 'the client was deleted')
   }
 
   /** Marks a client connected (it is then never garbage-collected) until the disposer runs. */

@@ -85,7 +85,7 @@ function open(
   userId = 'alice',
   clientId = 'c1',
 ): EngineSession {
-  return engine.openSession({
+  return engine.sessions.open({
     connectionId: follower.id,
     principal: { userId, claims: {} },
     clientId,
@@ -109,7 +109,7 @@ describe('Engine', () => {
       return append(batch)
     }
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => engine.publish('room:a', { i })),
+      Array.from({ length: 50 }, (_, i) => engine.streams.publish('room:a', { i })),
     )
     expect(results.map((r) => r.offset)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
     expect(batches).toBe(1)
@@ -129,7 +129,7 @@ describe('Engine', () => {
     for (const [i, follower] of followers.entries()) {
       await open(engine, follower, 'u', `c${i}`).subscribe('room:a', 'latest')
     }
-    for (let i = 0; i < 10; i++) await engine.publish('room:a', { i })
+    for (let i = 0; i < 10; i++) await engine.streams.publish('room:a', { i })
     await until(() => followers.every((f) => f.offsets('room:a').length === 10))
     for (const follower of followers) {
       expect(follower.offsets('room:a')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
@@ -142,7 +142,7 @@ describe('Engine', () => {
   it('replays from a position, then sends caughtUp with recovered', async () => {
     const { engine } = await newEngine()
     let epoch = ''
-    for (let i = 0; i < 20; i++) epoch = (await engine.publish('room:a', { i })).epoch
+    for (let i = 0; i < 20; i++) epoch = (await engine.streams.publish('room:a', { i })).epoch
     const follower = new TestFollower('k1', true)
     await open(engine, follower).subscribe('room:a', { epoch, offset: 5 })
     await until(() => follower.of('caughtUp').length === 1)
@@ -158,7 +158,9 @@ describe('Engine', () => {
     await open(engine, follower).subscribe('room:a', 'latest')
     await until(() => follower.of('caughtUp').length === 1)
     await Promise.all(
-      Array.from({ length: 1000 }, (_, i) => engine.publish('room:a', { i, pad: 'x'.repeat(50) })),
+      Array.from({ length: 1000 }, (_, i) =>
+        engine.streams.publish('room:a', { i, pad: 'x'.repeat(50) }),
+      ),
     )
     await new Promise((r) => setTimeout(r, 20))
     // Paused: only about a high-water mark's worth was written.
@@ -173,21 +175,21 @@ describe('Engine', () => {
   it('resets a subscriber whose position was trimmed and continues live from the head', async () => {
     const { engine, store } = await newEngine()
     let epoch = ''
-    for (let i = 0; i < 10; i++) epoch = (await engine.publish('room:a', { i })).epoch
+    for (let i = 0; i < 10; i++) epoch = (await engine.streams.publish('room:a', { i })).epoch
     await store.trim('room:a', { policy: { maxCount: 3 }, now: Date.now() })
     const follower = new TestFollower('k1', true)
     await open(engine, follower).subscribe('room:a', { epoch, offset: 2 })
     expect(follower.of('reset')[0]).toMatchObject({ reason: 'truncated', head: 10, tail: 8 })
-    await engine.publish('room:a', { i: 10 })
+    await engine.streams.publish('room:a', { i: 10 })
     await until(() => follower.offsets('room:a').length === 1)
     expect(follower.offsets('room:a')).toEqual([11])
   })
 
   it('resumes from the client cursor when no position is given', async () => {
     const { engine } = await newEngine()
-    for (let i = 0; i < 5; i++) await engine.publish('room:a', { i })
-    const { clientId } = await engine.registerClient('alice')
-    await engine.ack({ userId: 'alice', claims: {} }, clientId, 'room:a', 3)
+    for (let i = 0; i < 5; i++) await engine.streams.publish('room:a', { i })
+    const { clientId } = await engine.clients.register('alice')
+    await engine.cursors.ack(clientId, 'room:a', 3)
     const follower = new TestFollower('k1', true)
     await open(engine, follower, 'alice', clientId).subscribe('room:a')
     await until(() => follower.of('caughtUp').length === 1)
@@ -196,10 +198,10 @@ describe('Engine', () => {
 
   it('refuses an ack past the head', async () => {
     const { engine } = await newEngine()
-    await engine.publish('room:a', 1)
-    await expect(
-      engine.ack({ userId: 'alice', claims: {} }, 'c1', 'room:a', 2),
-    ).rejects.toMatchObject({ code: 'BAD_REQUEST' })
+    await engine.streams.publish('room:a', 1)
+    await expect(engine.cursors.ack('c1', 'room:a', 2)).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    })
   })
 
   it('subscribes to a stream that does not exist without creating it, and delivers its first message', async () => {
@@ -209,7 +211,7 @@ describe('Engine', () => {
     await until(() => follower.of('caughtUp').length === 1)
     expect(follower.of('caughtUp')[0]).toMatchObject({ head: 0, epoch: '' })
     expect(await store.getStream('room:later')).toBeUndefined()
-    const { epoch } = await engine.publish('room:later', { first: true })
+    const { epoch } = await engine.streams.publish('room:later', { first: true })
     await until(() => follower.offsets('room:later').length === 1)
     expect(follower.of('msg')[0]).toMatchObject({ offset: 1, epoch })
   })
@@ -260,7 +262,7 @@ describe('Engine', () => {
     const session = open(engine, follower)
     await session.subscribe('room:a', 'latest')
     allowed = false
-    engine.revoke('alice')
+    engine.sessions.revoke('alice')
     await until(() => follower.of('error').length === 1)
     expect(follower.of('error')[0]).toMatchObject({ code: 'FORBIDDEN', stream: 'room:a' })
     expect(session.subscriptions.size).toBe(0)
@@ -268,36 +270,38 @@ describe('Engine', () => {
 
   it('verifies that a client belongs to the user and has the right secret', async () => {
     const { engine } = await newEngine()
-    const { clientId, secret } = await engine.registerClient('alice')
-    await expect(engine.verifyClient('alice', clientId, secret)).resolves.toMatchObject({
+    const { clientId, secret } = await engine.clients.register('alice')
+    await expect(engine.clients.verify('alice', clientId, secret)).resolves.toMatchObject({
       userId: 'alice',
     })
-    await expect(engine.verifyClient('mallory', clientId, secret)).rejects.toMatchObject({
+    await expect(engine.clients.verify('mallory', clientId, secret)).rejects.toMatchObject({
       code: 'FORBIDDEN',
     })
-    await expect(engine.verifyClient('alice', clientId, 'wrong')).rejects.toMatchObject({
+    await expect(engine.clients.verify('alice', clientId, 'wrong')).rejects.toMatchObject({
       code: 'FORBIDDEN',
     })
-    await expect(engine.verifyClient('alice', 'c_nope', secret)).rejects.toMatchObject({
+    await expect(engine.clients.verify('alice', 'c_nope', secret)).rejects.toMatchObject({
       code: 'CLIENT_UNKNOWN',
     })
   })
 
   it('limits clients per user', async () => {
     const { engine } = await newEngine({ limits: { maxClientsPerUser: 2 } })
-    await engine.registerClient('alice')
-    await engine.registerClient('alice')
-    await expect(engine.registerClient('alice')).rejects.toMatchObject({ code: 'TOO_MANY_CLIENTS' })
+    await engine.clients.register('alice')
+    await engine.clients.register('alice')
+    await expect(engine.clients.register('alice')).rejects.toMatchObject({
+      code: 'TOO_MANY_CLIENTS',
+    })
   })
 
   it('garbage-collects clients not seen for the TTL but never connected ones', async () => {
     let now = 1_000_000
     const { engine, store } = await newEngine({ clients: { ttlMs: 1000 } }, { now: () => now })
-    const idle = await engine.registerClient('alice')
-    const busy = await engine.registerClient('alice')
+    const idle = await engine.clients.register('alice')
+    const busy = await engine.clients.register('alice')
     const session = open(engine, new TestFollower('k', true), 'alice', busy.clientId)
     now += 5000
-    expect(await engine.runClientGc()).toBe(1)
+    expect(await engine.housekeeping.runClientGc()).toBe(1)
     expect(await store.getClient(idle.clientId)).toBeUndefined()
     expect(await store.getClient(busy.clientId)).toBeDefined()
     session.close()
@@ -309,11 +313,11 @@ describe('Engine', () => {
       { retention: { defaultPolicy: { maxAgeMs: 1000 } } },
       { now: () => now },
     )
-    for (let i = 0; i < 5; i++) await engine.publish('room:a', { i })
+    for (let i = 0; i < 5; i++) await engine.streams.publish('room:a', { i })
     now += 2000
-    for (let i = 0; i < 2; i++) await engine.publish('room:a', { i })
-    await engine.runRetention()
-    expect(await engine.getStream('room:a')).toMatchObject({ head: 7, tail: 6 })
+    for (let i = 0; i < 2; i++) await engine.streams.publish('room:a', { i })
+    await engine.housekeeping.runRetention()
+    expect(await engine.streams.get('room:a')).toMatchObject({ head: 7, tail: 6 })
   })
 
   it('wakes the followers of a stream when a new subscriber finds a head the node missed', async () => {
@@ -322,10 +326,10 @@ describe('Engine', () => {
     const { engine: b } = await newEngine({}, { store })
     const first = new TestFollower('k1', true)
     await open(a, first, 'alice', 'c1').subscribe('room:a', 'latest')
-    await b.publish('room:a', { from: 'b' })
+    await b.streams.publish('room:a', { from: 'b' })
     const second = new TestFollower('k2', true)
     await open(a, second, 'bob', 'c2').subscribe('room:a', {
-      epoch: (await a.getStream('room:a'))!.epoch,
+      epoch: (await a.streams.get('room:a'))!.epoch,
       offset: 0,
     })
     await until(() => second.offsets('room:a').length === 1)
@@ -341,12 +345,12 @@ describe('Engine', () => {
     const follower = new TestFollower('k1', false)
     await open(engine, follower).subscribe('room:a', 'latest')
     await until(() => follower.of('caughtUp').length === 1)
-    for (let i = 0; i < 10; i++) await engine.publish('room:a', { i, pad: 'x'.repeat(80) })
+    for (let i = 0; i < 10; i++) await engine.streams.publish('room:a', { i, pad: 'x'.repeat(80) })
     // The follower stopped the pump above its high-water mark, a message or two in.
     const sent = follower.offsets('room:a').length
     expect(sent).toBeLessThan(10)
-    await engine.runRetention()
-    expect((await engine.getStream('room:a'))?.tail).toBe(sent + 1)
+    await engine.housekeeping.runRetention()
+    expect((await engine.streams.get('room:a'))?.tail).toBe(sent + 1)
     for (let i = 0; i < 100 && follower.offsets('room:a').length < 10; i++) {
       follower.flush()
       await new Promise((r) => setImmediate(r))

@@ -27,6 +27,13 @@ export function sendJsonError(res: ServerResponse, err: unknown): void {
     return
   }
   if (error.code === ErrorCode.UNAUTHENTICATED) res.setHeader('WWW-Authenticate', 'Bearer')
+  // RFC 6750 §3.1: an expired token is an invalid_token.
+  if (error.code === ErrorCode.TOKEN_EXPIRED) {
+    res.setHeader(
+      'WWW-Authenticate',
+      'Bearer error="invalid_token", error_description="The token expired"',
+    )
+  }
   // We answer before reading the whole body (413, 401 …): closing the connection stops the client
   // from streaming the rest, and keeps a half-read body from being parsed as the next request.
   if (res.req !== undefined && !res.req.complete) res.setHeader('Connection', 'close')

@@ -24,9 +24,9 @@ export async function appendToStream(ctx: RouteContext, ds: DurableStreamsContex
   const { req, res, principal } = ctx
   const name = ctx.params['stream'] as string
   // Authorised before the stream is looked up: a refused request learns nothing about it (G8).
-  await ds.engine.authorize(principal, name, 'publish')
+  await ds.engine.authorizer.check(principal, name, 'publish')
   const close = wantsClose(req)
-  if (close) await ds.engine.authorize(principal, name, 'manage')
+  if (close) await ds.engine.authorizer.check(principal, name, 'manage')
   const ref = parseProducer(req)
   if (ref !== undefined && Buffer.byteLength(ref.id) > ds.settings.maxProducerIdBytes) {
     throw new SeqlineError(
@@ -51,7 +51,7 @@ export async function appendToStream(ctx: RouteContext, ds: DurableStreamsContex
     // precedence over the body's validity (§5.2 "Error Precedence"); the store reports them.
     const parse =
       !stream.closed && isJsonMediaType(stream.contentType) && isJsonMediaType(contentType ?? '')
-    if (parse) ds.engine.checkJson(body.toString('utf8'))
+    if (parse) ds.engine.admission.checkJsonText(body.toString('utf8'))
     payloads = parse ? splitJsonMessages(body) : [body]
     if (payloads.length === 0) {
       throw new SeqlineError(ErrorCode.BAD_REQUEST, 'An empty JSON array appends nothing (§9.1.3)')
@@ -61,11 +61,11 @@ export async function appendToStream(ctx: RouteContext, ds: DurableStreamsContex
   if (payloads.length > 0) {
     // The same rate as WebSocket publishes: a client's own producer spends its client's budget.
     const rateKey = producerId?.startsWith('c_') === true ? producerId : `user:${principal.userId}`
-    ds.engine.admitAppend({ principal, rateKey }, payloads.length)
+    ds.engine.admission.rate({ principal, rateKey }, payloads.length)
   }
   const producer: ProducerRef | undefined =
     ref === undefined || producerId === undefined ? undefined : { ...ref, id: producerId }
-  const result = await ds.engine.append({
+  const result = await ds.engine.streams.append({
     stream: name,
     payloads,
     from: principal.userId,
@@ -115,7 +115,7 @@ async function sendAppendResult(
   switch (result.code) {
     case ErrorCode.STREAM_CLOSED: {
       // §5.2: a 409 for a closed stream says so in headers, with the final offset.
-      const stream = await ds.engine.getStream(name)
+      const stream = await ds.engine.streams.get(name)
       res.setHeader('Stream-Closed', 'true')
       if (stream !== undefined)
         res.setHeader('Stream-Next-Offset', encodeOffset(stream.epoch, stream.head))
@@ -154,7 +154,7 @@ async function producerIdOf(
   producerId: string,
 ): Promise<string> {
   if (producerId.startsWith('c_')) {
-    const client = await ds.engine.getClient(producerId)
+    const client = await ds.engine.clients.get(producerId)
     if (client !== undefined && client.userId === principal.userId) return producerId
   }
   return httpProducerId(principal.userId, producerId)

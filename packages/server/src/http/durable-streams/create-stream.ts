@@ -39,7 +39,7 @@ export async function createStream(ctx: RouteContext, ds: DurableStreamsContext)
     closed ||
     contentType === undefined ||
     !isJsonMediaType(contentType)
-  await ds.engine.authorize(principal, name, configures ? 'manage' : 'publish')
+  await ds.engine.authorizer.check(principal, name, configures ? 'manage' : 'publish')
   const body = await readBody(req, ds.settings.maxBodyBytes)
 
   let fork: StreamFork | undefined
@@ -65,10 +65,11 @@ export async function createStream(ctx: RouteContext, ds: DurableStreamsContext)
 
   // An expired stream is gone: it must not make this creation look like a conflict.
   await loadStream(ds, name).catch(() => undefined)
-  if (body.length > 0 && isJsonMediaType(contentType)) ds.engine.checkJson(body.toString('utf8'))
+  if (body.length > 0 && isJsonMediaType(contentType))
+    ds.engine.admission.checkJsonText(body.toString('utf8'))
   const initial =
     body.length === 0 ? [] : isJsonMediaType(contentType) ? splitJsonMessages(body) : [body]
-  const result = await ds.engine.createStream({
+  const result = await ds.engine.streams.create({
     name,
     contentType,
     ttlSeconds: ttlSeconds ?? null,
@@ -87,7 +88,7 @@ async function forkSource(
   headers: ForkHeaders,
 ): Promise<StreamRecord> {
   const name = streamNameOf(headers.source)
-  await ds.engine.authorize(principal, name, 'read')
+  await ds.engine.authorizer.check(principal, name, 'read')
   try {
     return await loadStream(ds, name)
   } catch (err) {

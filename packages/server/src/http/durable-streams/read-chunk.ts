@@ -51,7 +51,7 @@ export async function readChunk(
   const { readChunkMessages, readChunkBytes } = ctx.settings
   if (isJsonMediaType(stream.contentType)) {
     // JSON streams: the store assembles the array body in one query — no object per message.
-    const array = await ctx.engine.readJsonArray(
+    const array = await ctx.engine.streams.readJsonArray(
       stream.name,
       position,
       readChunkMessages,
@@ -71,7 +71,7 @@ export async function readChunk(
     cache?.set(stream.name, stream.epoch, position, entry)
     return { ...entry, upToDate: next >= stream.head, cached: entry }
   }
-  const read = await ctx.engine.read(stream.name, position, readChunkMessages)
+  const read = await ctx.engine.streams.read(stream.name, position, readChunkMessages)
   let messages = read
   let bytes = 0
   for (let i = 0; i < read.length; i++) {

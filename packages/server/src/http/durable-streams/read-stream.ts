@@ -48,7 +48,7 @@ export function parseReadQuery(search: URLSearchParams): ReadQuery {
 export async function readStream(ctx: RouteContext, ds: DurableStreamsContext): Promise<void> {
   const { req, res } = ctx
   const name = ctx.params['stream'] as string
-  await ds.engine.authorize(ctx.principal, name, 'read')
+  await ds.engine.authorizer.check(ctx.principal, name, 'read')
   const query = parseReadQuery(ctx.query)
   const stream = await loadStream(ds, name)
   // Live readers reset the TTL when their request begins (§5.1).
@@ -110,7 +110,7 @@ async function longPoll(
   if (outcome.kind === 'deleted') {
     throw new SeqlineError(ErrorCode.STREAM_NOT_FOUND, 'The stream was deleted')
   }
-  const current = await ds.engine.getStream(stream.name)
+  const current = await ds.engine.streams.get(stream.name)
   if (current === undefined || current.softDeleted || current.epoch !== stream.epoch) {
     throw new SeqlineError(ErrorCode.STREAM_NOT_FOUND, 'The stream was deleted')
   }
@@ -198,13 +198,13 @@ async function waitForMessages(
   const onClose = (): void => settle({ kind: 'aborted' })
   res.once('close', onClose)
   try {
-    reader = await ds.engine.follow(stream, position, follower, events)
+    reader = await ds.engine.streams.follow(stream, position, follower, events)
     reader.start()
     return await settled
   } finally {
     clearTimeout(timer)
     res.off('close', onClose)
-    if (reader !== undefined) ds.engine.unfollow(reader)
+    if (reader !== undefined) ds.engine.streams.unfollow(reader)
   }
 }
 

@@ -134,7 +134,7 @@ export async function streamSse(
       done = true
       clearInterval(keepAlive)
       clearTimeout(closeAfter)
-      if (following.reader !== undefined) ds.engine.unfollow(following.reader)
+      if (following.reader !== undefined) ds.engine.streams.unfollow(following.reader)
       res.end()
       resolve()
     }
@@ -190,9 +190,9 @@ export async function streamSse(
   keepAlive.unref()
   closeAfter.unref()
   res.once('close', () => finish())
-  const reader = await ds.engine.follow(stream, position, follower, events)
+  const reader = await ds.engine.streams.follow(stream, position, follower, events)
   following.reader = reader
-  if (done) ds.engine.unfollow(reader)
+  if (done) ds.engine.streams.unfollow(reader)
   else reader.start()
   await finished
 }

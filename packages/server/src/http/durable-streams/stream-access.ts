@@ -30,10 +30,10 @@ export function streamNameOf(path: string): string {
  * here and then (§5.1), so that no request ever sees it, however late the expiry job runs.
  */
 export async function loadStream(ctx: DurableStreamsContext, name: string): Promise<StreamRecord> {
-  let stream = await ctx.engine.getStream(name)
+  let stream = await ctx.engine.streams.get(name)
   if (stream !== undefined && !stream.softDeleted && isExpired(stream, Date.now())) {
-    await ctx.engine.deleteStream(name)
-    stream = await ctx.engine.getStream(name)
+    await ctx.engine.streams.delete(name)
+    stream = await ctx.engine.streams.get(name)
   }
   if (stream === undefined) throw new SeqlineError(ErrorCode.STREAM_NOT_FOUND, 'Stream not found')
   if (stream.softDeleted) throw new SeqlineError(ErrorCode.GONE, 'The stream was deleted')
@@ -45,5 +45,5 @@ export async function loadStream(ctx: DurableStreamsContext, name: string): Prom
  * not). Streams without a TTL skip the write: a read must not cost a transaction.
  */
 export async function touch(ctx: DurableStreamsContext, stream: StreamRecord): Promise<void> {
-  if (stream.ttlSeconds !== null) await ctx.engine.touchStream(stream.name)
+  if (stream.ttlSeconds !== null) await ctx.engine.streams.touch(stream.name)
 }

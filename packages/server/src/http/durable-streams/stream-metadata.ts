@@ -12,7 +12,7 @@ import { loadStream } from './stream-access.js'
 export async function headStream(ctx: RouteContext, ds: DurableStreamsContext): Promise<void> {
   const { res } = ctx
   const name = ctx.params['stream'] as string
-  await ds.engine.authorize(ctx.principal, name, 'read')
+  await ds.engine.authorizer.check(ctx.principal, name, 'read')
   const stream = await loadStream(ds, name)
   res.statusCode = 200
   setContentHeaders(res, stream.contentType)
@@ -34,9 +34,9 @@ export async function headStream(ctx: RouteContext, ds: DurableStreamsContext): 
  */
 export async function deleteStream(ctx: RouteContext, ds: DurableStreamsContext): Promise<void> {
   const name = ctx.params['stream'] as string
-  await ds.engine.authorize(ctx.principal, name, 'manage')
+  await ds.engine.authorizer.check(ctx.principal, name, 'manage')
   await loadStream(ds, name)
-  if (!(await ds.engine.deleteStream(name))) {
+  if (!(await ds.engine.streams.delete(name))) {
     throw new SeqlineError(ErrorCode.STREAM_NOT_FOUND, 'Stream not found')
   }
   ctx.res.statusCode = 204

@@ -27,7 +27,7 @@ export function clientRoutes(engine: Engine, maxBodyBytes: number): Route[] {
       path: '/v1/clients',
       auth: 'user',
       handle: async ({ res, principal }) => {
-        const { clientId, secret } = await engine.registerClient(principal.userId)
+        const { clientId, secret } = await engine.clients.register(principal.userId)
         res.setHeader('Cache-Control', 'no-store')
         sendJson(res, 201, { clientId, secret })
       },
@@ -37,7 +37,7 @@ export function clientRoutes(engine: Engine, maxBodyBytes: number): Route[] {
       path: '/v1/clients/:id',
       auth: 'user',
       handle: async ({ res, principal, params }) => {
-        await engine.forgetClient(principal.userId, params['id'] as string)
+        await engine.clients.forget(principal.userId, params['id'] as string)
         res.statusCode = 204
         res.end()
       },
@@ -48,7 +48,7 @@ export function clientRoutes(engine: Engine, maxBodyBytes: number): Route[] {
       auth: 'user',
       handle: async ({ res, principal, params }) => {
         const clientId = params['id'] as string
-        const { secret } = await engine.rotateClientSecret(principal.userId, clientId)
+        const { secret } = await engine.clients.rotateSecret(principal.userId, clientId)
         res.setHeader('Cache-Control', 'no-store')
         sendJson(res, 200, { clientId, secret })
       },
@@ -63,8 +63,9 @@ export function clientRoutes(engine: Engine, maxBodyBytes: number): Route[] {
           await readJsonBody(ctx.req, { limitBytes: maxBodyBytes }),
         )
         // G8: a user acks only as their own client, proven by its secret, on streams they read.
-        await engine.verifyClient(ctx.principal.userId, clientId, clientSecretOf(ctx))
-        await engine.ack(ctx.principal, clientId, stream, offset)
+        await engine.clients.verify(ctx.principal.userId, clientId, clientSecretOf(ctx))
+        await engine.authorizer.check(ctx.principal, stream, 'read')
+        await engine.cursors.ack(clientId, stream, offset)
         ctx.res.statusCode = 204
         ctx.res.end()
       },
@@ -75,8 +76,8 @@ export function clientRoutes(engine: Engine, maxBodyBytes: number): Route[] {
       auth: 'user',
       handle: async ({ res, principal, params }) => {
         const clientId = params['id'] as string
-        await engine.ownClient(principal.userId, clientId)
-        const cursors = await engine.cursorsOf(clientId)
+        await engine.clients.own(principal.userId, clientId)
+        const cursors = await engine.cursors.ofClient(clientId)
         sendJson(res, 200, {
           cursors: cursors.map(({ stream, epoch, offset, updatedAt }) => ({
             stream,

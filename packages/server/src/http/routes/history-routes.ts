@@ -34,20 +34,21 @@ export function historyRoutes(engine: Engine): Route[] {
       auth: 'user',
       handle: async ({ res, principal, params, query }) => {
         const stream = params['stream'] as string
-        await engine.authorize(principal, stream, 'read')
+        await engine.authorizer.check(principal, stream, 'read')
         const before = readInt(query.get('before'), 'before', 1)
         const limit = Math.min(
           readInt(query.get('limit'), 'limit', 1) ?? historyDefaults.limit,
           historyDefaults.maxLimit,
         )
-        const record = await engine.getStream(stream)
+        const record = await engine.streams.get(stream)
         if (record === undefined || record.softDeleted) {
           sendJson(res, 200, { stream, epoch: null, head: 0, tail: 1, messages: [] })
           return
         }
         const end = Math.min(before ?? record.head + 1, record.head + 1)
         const after = Math.max(record.tail - 1, end - 1 - limit)
-        const stored = end - 1 > after ? await engine.read(stream, after, end - 1 - after) : []
+        const stored =
+          end - 1 > after ? await engine.streams.read(stream, after, end - 1 - after) : []
         const messages = stored.map((m) => historyMessage(m, record.contentType)).join(',')
         const head = JSON.stringify({
           stream,
@@ -64,19 +65,19 @@ export function historyRoutes(engine: Engine): Route[] {
       auth: 'user',
       handle: async ({ res, principal, params }) => {
         const stream = params['stream'] as string
-        await engine.authorize(principal, stream, 'read')
-        const record = await engine.getStream(stream)
+        await engine.authorizer.check(principal, stream, 'read')
+        const record = await engine.streams.get(stream)
         if (record === undefined || record.softDeleted) {
           sendJson(res, 200, { stream, epoch: null, head: 0, cursors: [] })
           return
         }
         const users = new Map<string, string | undefined>()
         const cursors = []
-        for (const cursor of await engine.cursorsOfStream(stream)) {
+        for (const cursor of await engine.cursors.ofStream(stream)) {
           // A cursor of an older epoch points into a history that no longer exists.
           if (cursor.epoch !== record.epoch) continue
           if (!users.has(cursor.clientId)) {
-            users.set(cursor.clientId, (await engine.getClient(cursor.clientId))?.userId)
+            users.set(cursor.clientId, (await engine.clients.get(cursor.clientId))?.userId)
           }
           const user = users.get(cursor.clientId)
           if (user !== undefined) {

@@ -18,14 +18,18 @@ export function presenceRoute(engine: Engine): Route {
     auth: 'user',
     handle: async ({ res, principal, params, query }) => {
       const stream = params['stream'] as string
-      await engine.authorize(principal, stream, 'presence')
+      await engine.authorizer.check(principal, stream, 'presence')
       const after = query.get('after') ?? undefined
       const limitText = query.get('limit')
       const limit = limitText === null ? presencePageDefaults.limit : Number(limitText)
       if (!Number.isSafeInteger(limit) || limit < 1) {
         throw new SeqlineError(ErrorCode.BAD_REQUEST, '"limit" must be a positive integer')
       }
-      const page = engine.presence(stream, after, Math.min(limit, presencePageDefaults.maxLimit))
+      const page = engine.presence.page(
+        stream,
+        after,
+        Math.min(limit, presencePageDefaults.maxLimit),
+      )
       sendJson(res, 200, { stream, ...page })
     },
   }

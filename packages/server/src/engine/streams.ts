@@ -1,0 +1,202 @@
+import { ErrorCode, SeqlineError, isValidStreamName } from '@seqline/protocol'
+import type { Logger } from 'pino'
+import type { Metrics } from '../observability/metrics.js'
+import {
+  type AppendRequest,
+  type AppendResult,
+  type CreateStreamInput,
+  type CreateStreamResult,
+  type JsonArrayChunk,
+  JSON_CONTENT_TYPE,
+  type StoredMessage,
+  type Store,
+  type StreamRecord,
+} from '../store/store.js'
+import type { Admission } from './admission.js'
+import type { ClusterLink } from './cluster-link.js'
+import type { PumpOptions } from './cursor-pump.js'
+import type { Follower } from './follower.js'
+import { GroupCommitter } from './group-committer.js'
+import { type CommitEvent, StreamFollowers } from './stream-followers.js'
+import { type ReaderEvents, StreamReader } from './stream-reader.js'
+
+/** What `Streams` is built from. */
+export interface StreamsDeps {
+  readonly store: Store
+  readonly followers: StreamFollowers
+  readonly admission: Admission
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly now: () => number
+  readonly pump: PumpOptions
+  /** The other nodes (multi-node), told of commits and deletions. */
+  readonly cluster: () => ClusterLink | undefined
+  /** A stream is gone (deleted here or elsewhere): its subscribers must be told. */
+  readonly gone: (stream: string) => void
+}
+
+/**
+ * The streams and their log (DESIGN §3): group-committed appends fanned out to each stream's
+ * followers, stream metadata, reads, and live reads on the cursor pumps. What the HTTP door and
+ * the server API do to streams goes through here; sessions append through it too.
+ */
+export class Streams {
+  readonly #committer: GroupCommitter
+  #closed = false
+
+  constructor(private readonly deps: StreamsDeps) {
+    this.#committer = new GroupCommitter(deps.store, (batch, results, seconds) =>
+      this.#committed(batch, results, seconds),
+    )
+  }
+
+  /**
+   * Queues an append for the next group commit. The call enqueues synchronously, so appends made
+   * in order commit in order. Resolves once committed (or rejected by validation). Admission is
+   * the caller's: sessions and the HTTP door admit before they append.
+   */
+  append(request: Omit<AppendRequest, 'now'>): Promise<AppendResult> {
+    if (this.#closed) {
+      return Promise.reject(new SeqlineError(ErrorCode.SHUTTING_DOWN, 'server is shutting down'))
+    }
+    return this.#committer.append({ ...request, now: this.deps.now() })
+  }
+
+  /**
+   * Server-side publish of one JSON value, with the same durability as a client's (G1): resolves
+   * after commit. Creates the stream if needed. With a `producer`, a retry with the same seq is
+   * recognised (G4) and answered with the first publish's offset.
+   */
+  async publish(
+    stream: string,
+    data: unknown,
+    options: {
+      readonly from?: string | null
+      readonly producer?: { readonly id: string; readonly epoch: number; readonly seq: number }
+    } = {},
+  ): Promise<{ epoch: string; offset: number; duplicate: boolean }> {
+    if (!isValidStreamName(stream)) {
+      throw new SeqlineError(ErrorCode.INVALID_STREAM_NAME, 'invalid stream name')
+    }
+    const payload = this.deps.admission.encodeJson(data)
+    const result = await this.append({
+      stream,
+      payloads: [payload],
+      from: options.from ?? null,
+      producer: options.producer,
+      contentType: JSON_CONTENT_TYPE,
+      createIfMissing: { contentType: JSON_CONTENT_TYPE },
+    })
+    if (result.kind === 'rejected') {
+      throw new SeqlineError(result.code, result.message, {
+        details: result.expectedSeq === undefined ? undefined : { expectedSeq: result.expectedSeq },
+      })
+    }
+    if (result.kind === 'duplicate') {
+      return { epoch: result.epoch, offset: result.offset, duplicate: true }
+    }
+    const offset = result.messages.at(-1)?.offset ?? result.head
+    return { epoch: result.epoch, offset, duplicate: false }
+  }
+
+  async create(input: Omit<CreateStreamInput, 'now'>): Promise<CreateStreamResult> {
+    const result = await this.deps.store.createStream({ ...input, now: this.deps.now() })
+    if (result.kind === 'created') {
+      const { name, epoch, head, closed, contentType } = result.stream
+      // Followers waiting for it (offset 0, no epoch yet) learn its epoch and content type.
+      this.deps.followers.advance({ stream: name, epoch, head, closed, messages: [], contentType })
+      if (head > 0) this.deps.cluster()?.announce(name, epoch, head, closed)
+    }
+    return result
+  }
+
+  get(name: string): Promise<StreamRecord | undefined> {
+    return this.deps.store.getStream(name)
+  }
+
+  read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
+    return this.deps.store.read(name, after, limit)
+  }
+
+  /** A JSON stream's messages after `after` as one JSON array; see `Store.readJsonArray`. */
+  readJsonArray(
+    name: string,
+    after: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<JsonArrayChunk | undefined> {
+    return this.deps.store.readJsonArray(name, after, limit, maxBytes)
+  }
+
+  /** Marks a read or write for the sliding TTL (Durable Streams §5.1). */
+  touch(name: string): Promise<void> {
+    return this.deps.store.touchStream(name, this.deps.now())
+  }
+
+  /** Deletes a stream. Its followers, here and on every node, are told. */
+  async delete(name: string): Promise<boolean> {
+    const existed = await this.deps.store.deleteStream(name)
+    this.deps.gone(name)
+    if (existed) this.deps.cluster()?.deleted(name)
+    return existed
+  }
+
+  /**
+   * A live read of `stream` from `position` into `follower` (Durable Streams SSE and long-poll):
+   * the same pump, window and high-water mark as a subscription. `start()` it once the caller is
+   * ready for its events (they may come at once); stop it with `unfollow`.
+   */
+  async follow(
+    record: StreamRecord,
+    position: number,
+    follower: Follower,
+    events: ReaderEvents,
+  ): Promise<StreamReader> {
+    const { hub } = await this.deps.followers.open(record.name, record)
+    return new StreamReader(hub, follower, this.deps.store, events, this.deps.pump, position)
+  }
+
+  unfollow(reader: StreamReader): void {
+    reader.stop()
+    this.deps.followers.release(reader.hub)
+  }
+
+  /** Commits what is queued and accepts no more appends. */
+  async close(): Promise<void> {
+    this.#closed = true
+    await this.#committer.close()
+  }
+
+  #committed(
+    batch: readonly AppendRequest[],
+    results: readonly AppendResult[],
+    seconds: number,
+  ): void {
+    const { metrics, followers, logger } = this.deps
+    metrics.commitLatency.observe(seconds)
+    metrics.commitBatchSize.observe(batch.length)
+    const cluster = this.deps.cluster()
+    // One announcement per stream per batch, with the batch's last (highest) head.
+    const advanced = cluster === undefined ? undefined : new Map<string, CommitEvent>()
+    results.forEach((result, i) => {
+      metrics.publishes.inc({ result: result.kind })
+      const request = batch[i]
+      if (result.kind !== 'appended' || request === undefined) return
+      const event: CommitEvent = {
+        stream: request.stream,
+        epoch: result.epoch,
+        head: result.head,
+        closed: result.closed,
+        messages: result.messages,
+        contentType: request.createIfMissing?.contentType ?? request.contentType,
+      }
+      advanced?.set(request.stream, event)
+      try {
+        followers.advance(event)
+      } catch (err) {
+        logger.error({ err, stream: request.stream }, 'fan-out failed')
+      }
+    })
+    for (const e of advanced?.values() ?? []) cluster?.announce(e.stream, e.epoch, e.head, e.closed)
+  }
+}
