@@ -4,7 +4,8 @@ import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '@seqline/protocol'
 import { POSTGRES_SCHEMA_VERSION } from '../../packages/server/src/store/postgres-schema.js'
-import { PostgresStore, parsePostgresSpec } from '../../packages/server/src/store/postgres-store.js'
+import { parsePostgresSpec } from '../../packages/server/src/postgres/postgres-spec.js'
+import { PostgresStore } from '../../packages/server/src/store/postgres-store.js'
 import { publishInTransaction } from '../../packages/server/src/store/publish-in-transaction.js'
 import type { AppendRequest } from '../../packages/server/src/store/store.js'
 import { CLI_PATH } from '../support/server-process.js'
@@ -148,6 +149,21 @@ describe.skipIf(POSTGRES_URL === undefined)(`PostgresStore across nodes${NEEDS_P
       connectionString: 'postgres://u@h:5432/db?sslmode=disable',
       schema: 's1',
     })
+  })
+
+  it('works in a schema whose name needs quoting', async () => {
+    const name = `${schema.name} "x"`
+    const store = new PostgresStore({ connectionString: schema.url, schema: name, poolSize: 2 })
+    try {
+      await store.init()
+      await store.createStream({ name: 'room:a', contentType: 'application/json', now: T0 })
+      expect((await store.getStream('room:a'))?.head).toBe(0)
+    } finally {
+      await store.close()
+      await withClient(schema.url, (c) =>
+        c.query(`DROP SCHEMA IF EXISTS "${name.replaceAll('"', '""')}" CASCADE`),
+      )
+    }
   })
 
   it('migrates with "seqline migrate" and exits', async () => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Bus } from './bus.js'
-import { parsePostgresSpec } from '../store/postgres-store.js'
+import { isPostgresUrl, parsePostgresSpec } from '../postgres/postgres-spec.js'
 import { PostgresBus } from './postgres-bus.js'
 import { RedisBus } from './redis-bus.js'
 
@@ -40,13 +40,13 @@ function busOf(
   if (spec === '' || spec === 'local' || spec === 'none') return undefined
   if (/^rediss?:\/\//.test(spec)) return new RedisBus({ url: spec, channel, logger })
   if (spec === 'postgres' || spec === 'postgresql') {
-    if (options.storeUrl === undefined || !/^postgres(ql)?:\/\//.test(options.storeUrl)) {
+    if (options.storeUrl === undefined || !isPostgresUrl(options.storeUrl)) {
       throw new Error('Bus "postgres" uses the store\'s database: it needs a postgres:// store')
     }
     const { connectionString } = parsePostgresSpec(options.storeUrl)
     return new PostgresBus({ connectionString, channel, logger })
   }
-  if (/^postgres(ql)?:\/\//.test(spec)) {
+  if (isPostgresUrl(spec)) {
     return new PostgresBus({
       connectionString: parsePostgresSpec(spec).connectionString,
       channel,

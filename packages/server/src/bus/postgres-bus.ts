@@ -1,5 +1,8 @@
 import pg from 'pg'
 import type { Logger } from 'pino'
+import { commitAnnouncementDefaults } from '../postgres/commit-announcement.js'
+import { postgresClientConfig } from '../postgres/postgres-connection.js'
+import { quoteIdent } from '../postgres/sql-identifier.js'
 import { type Bus, type BusMessage, decodeBusMessage, encodeBusMessage } from './bus.js'
 
 /** Options of `PostgresBus`. */
@@ -13,7 +16,7 @@ export interface PostgresBusOptions {
 
 /** Defaults of `PostgresBusOptions`. */
 export const postgresBusDefaults = {
-  channel: 'seqline',
+  channel: commitAnnouncementDefaults.channel,
   /** PostgreSQL refuses NOTIFY payloads from 8000 bytes on. */
   maxPayloadBytes: 7_900,
   reconnectMs: { min: 100, max: 2_000 },
@@ -104,10 +107,12 @@ export class PostgresBus implements Bus {
 
   async #connect(): Promise<void> {
     // Named, so that an operator finds it in pg_stat_activity (PostgreSQL keeps 63 bytes).
-    const client = new pg.Client({
-      connectionString: this.#options.connectionString,
-      application_name: `seqline-bus:${this.#channel}`.slice(0, 63),
-    })
+    const client = new pg.Client(
+      postgresClientConfig({
+        connectionString: this.#options.connectionString,
+        applicationName: `seqline-bus:${this.#channel}`,
+      }),
+    )
     client.on('notification', (n: pg.Notification) => {
       if (n.channel !== this.#channel || n.payload === undefined) return
       const message = decodeBusMessage(n.payload)
@@ -127,7 +132,8 @@ export class PostgresBus implements Bus {
     this.#client = client
     try {
       await client.connect()
-      await client.query(`LISTEN ${quoteChannel(this.#channel)}`)
+      // LISTEN takes an identifier, not a parameter.
+      await client.query(`LISTEN ${quoteIdent(this.#channel)}`)
       this.#tail = Promise.resolve()
     } catch (err) {
       if (this.#client === client) this.#client = undefined
@@ -155,9 +161,4 @@ export class PostgresBus implements Bus {
     }, delay)
     this.#timer.unref()
   }
-}
-
-/** LISTEN takes an identifier, not a parameter: quote it. */
-function quoteChannel(channel: string): string {
-  return `"${channel.replaceAll('"', '""')}"`
 }

@@ -1,5 +1,6 @@
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import type { PoolClient } from 'pg'
+import { quoteIdent } from '../postgres/sql-identifier.js'
 
 // The PostgreSQL schema of `PostgresStore`: its versioned migrations, applied in order and
 // recorded in `seqline_migrations`. Append new migrations, never edit a released one: a database
@@ -131,9 +132,4 @@ export async function migratePostgres(client: PoolClient, schema?: string): Prom
     throw err
   }
   return applied
-}
-
-/** Quotes a PostgreSQL identifier (a schema name from the operator's connection string). */
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`
 }

@@ -1,4 +1,4 @@
-import pg from 'pg'
+import type pg from 'pg'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import {
   forkReadThrough,
@@ -8,7 +8,8 @@ import {
   sameStreamConfig,
   trimmedTail,
 } from './store-rules.js'
-import { type SqlClient, appendInTransaction, lockStreams } from './postgres-append.js'
+import { createPostgresPool, type SqlClient } from '../postgres/postgres-connection.js'
+import { appendInTransaction, lockStreams } from './postgres-append.js'
 import {
   type ClientRow,
   type CursorRow,
@@ -24,7 +25,7 @@ import {
   toStoredMessage,
   toStreamRecord,
 } from './postgres-rows.js'
-import { migratePostgres, quoteIdent } from './postgres-schema.js'
+import { migratePostgres } from './postgres-schema.js'
 import { jsonArrayChunk } from './json-array-chunk.js'
 import type {
   AppendRequest,
@@ -98,15 +99,12 @@ export class PostgresStore implements Store {
   async init(): Promise<void> {
     if (this.#pool !== undefined) return
     const schema = this.#options.schema
-    const pool = new pg.Pool({
+    // The schema goes into every connection's search_path, so no statement names it.
+    const pool = createPostgresPool({
       connectionString: this.#options.connectionString,
+      schema,
       max: this.#options.poolSize ?? postgresStoreDefaults.poolSize,
-      // The schema goes into every connection's search_path, so no statement names it.
-      ...(schema === undefined ? {} : { options: `-c search_path=${quoteIdent(schema)}` }),
     })
-    // An idle connection that the server drops (restart, failover) must not crash the process;
-    // the pool replaces it and the next query reports the failure to its caller.
-    pool.on('error', () => undefined)
     try {
       if (this.#options.migrate ?? postgresStoreDefaults.migrate) {
         const client = await pool.connect()
@@ -432,19 +430,6 @@ export class PostgresStore implements Store {
     }
     return this.#pool
   }
-}
-
-/**
- * Splits a store spec `postgres://user@host/db?schema=name&…` into node-postgres' connection
- * string and Seqline's own `schema` parameter (which PostgreSQL would not understand).
- */
-export function parsePostgresSpec(spec: string): { connectionString: string; schema?: string } {
-  const url = new URL(spec)
-  const schema = url.searchParams.get('schema') ?? undefined
-  url.searchParams.delete('schema')
-  return schema === undefined || schema === ''
-    ? { connectionString: url.href }
-    : { connectionString: url.href, schema }
 }
 
 function sqlState(err: unknown): string | undefined {

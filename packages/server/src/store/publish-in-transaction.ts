@@ -1,7 +1,8 @@
 import { ErrorCode, SeqlineError, isValidStreamName } from '@seqline/protocol'
-import { postgresBusDefaults } from '../bus/postgres-bus.js'
-import { type SqlClient, appendInTransaction, notifyCommits } from './postgres-append.js'
-import { quoteIdent } from './postgres-schema.js'
+import { announceCommit, commitAnnouncementDefaults } from '../postgres/commit-announcement.js'
+import type { SqlClient } from '../postgres/postgres-connection.js'
+import { quoteIdent } from '../postgres/sql-identifier.js'
+import { appendInTransaction } from './postgres-append.js'
 import { JSON_CONTENT_TYPE } from './store.js'
 
 /** Options of {@link publishInTransaction}. */
@@ -84,6 +85,11 @@ async function append(
   if (result === undefined) throw new SeqlineError(ErrorCode.INTERNAL, 'no append result')
   if (result.kind === 'rejected') throw new SeqlineError(result.code, result.message)
   if (result.kind === 'duplicate') return { epoch: result.epoch, offset: result.offset }
-  await notifyCommits(client, options.channel ?? postgresBusDefaults.channel, batch, results)
+  await announceCommit(client, options.channel ?? commitAnnouncementDefaults.channel, {
+    stream,
+    epoch: result.epoch,
+    head: result.head,
+    closed: result.closed,
+  })
   return { epoch: result.epoch, offset: result.head }
 }
