@@ -264,6 +264,45 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       })
     })
 
+    describe('getHeads', () => {
+      it('returns the epoch and head of every named stream that exists', async () => {
+        const a = await create('room:a', { initial: ['1', '2'] })
+        const b = await create('room:b')
+        await appendOne(pub('room:b', ['1'], { now: T0 + 1 }))
+        const heads = await store.getHeads(['room:b', 'room:a', 'room:nope', 'room:a'])
+        expect([...heads.entries()].sort()).toEqual([
+          ['room:a', { epoch: a.epoch, head: 2 }],
+          ['room:b', { epoch: b.epoch, head: 1 }],
+        ])
+        expect(await store.getHeads([])).toEqual(new Map())
+      })
+
+      it('leaves soft-deleted streams out', async () => {
+        await create('src', { initial: ['1'] })
+        await store.createStream({
+          name: 'fork',
+          contentType: JSON_TYPE,
+          now: T0,
+          fork: { source: 'src', offset: 1, subOffset: 0 },
+        })
+        await store.deleteStream('src')
+        expect([...(await store.getHeads(['src', 'fork'])).keys()]).toEqual(['fork'])
+      })
+
+      it('answers for many streams at once', async () => {
+        const names = Array.from({ length: 1_500 }, (_, i) => `room:${i}`)
+        await store.append(
+          names
+            .filter((_, i) => i % 3 === 0)
+            .map((name) => pub(name, ['1'], { createIfMissing: { contentType: JSON_TYPE } })),
+        )
+        const heads = await store.getHeads(names)
+        expect(heads.size).toBe(500)
+        expect(heads.get('room:0')?.head).toBe(1)
+        expect(heads.has('room:1')).toBe(false)
+      })
+    })
+
     describe('append', () => {
       it('assigns gapless offsets across requests and batches', async () => {
         await create('room:a')

@@ -21,6 +21,7 @@ import type {
   ProducerState,
   StoredMessage,
   Store,
+  StreamHead,
   StreamRecord,
   TrimRequest,
   JsonArrayChunk,
@@ -88,6 +89,17 @@ export class MemoryStore implements Store {
 
   async getStream(name: string): Promise<StreamRecord | undefined> {
     return this.#streams.get(name)
+  }
+
+  async getHeads(names: readonly string[]): Promise<Map<string, StreamHead>> {
+    const heads = new Map<string, StreamHead>()
+    for (const name of names) {
+      const stream = this.#streams.get(name)
+      if (stream !== undefined && !stream.softDeleted) {
+        heads.set(name, { epoch: stream.epoch, head: stream.head })
+      }
+    }
+    return heads
   }
 
   async deleteStream(name: string): Promise<boolean> {

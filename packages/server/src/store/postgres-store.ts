@@ -37,6 +37,7 @@ import type {
   ProducerState,
   StoredMessage,
   Store,
+  StreamHead,
   StreamRecord,
   TrimRequest,
   JsonArrayChunk,
@@ -170,9 +171,8 @@ export class PostgresStore implements Store {
     return readStream(this.#open(), name, false)
   }
 
-  /** Epoch and head of each named stream that exists, in one query (the engine's heal job). */
-  async getHeads(names: readonly string[]): Promise<Map<string, { epoch: string; head: number }>> {
-    const heads = new Map<string, { epoch: string; head: number }>()
+  async getHeads(names: readonly string[]): Promise<Map<string, StreamHead>> {
+    const heads = new Map<string, StreamHead>()
     if (names.length === 0) return heads
     const { rows } = await this.#open().query<{ name: string; epoch: string; head: string }>(
       'SELECT name, epoch, head FROM streams WHERE name = ANY($1::text[]) AND NOT soft_deleted',

@@ -114,6 +114,9 @@ export function migrate(db: Database.Database): void {
 // Every statement SqliteStore runs, by name.
 const SQL = {
   getStream: 'SELECT * FROM streams WHERE name = ?',
+  getHeads: `
+      SELECT name, epoch, head FROM streams
+      WHERE name IN (SELECT value FROM json_each(?)) AND soft_deleted = 0`,
   insertStream: `
       INSERT INTO streams (name, epoch, content_type, head, tail, created_at, closed,
         closed_by_producer, closed_by_epoch, closed_by_seq, ttl_seconds, expires_at,

@@ -22,6 +22,7 @@ import type {
   ProducerState,
   StoredMessage,
   Store,
+  StreamHead,
   StreamRecord,
   TrimRequest,
   JsonArrayChunk,
@@ -201,6 +202,19 @@ export class SqliteStore implements Store {
 
   async getStream(name: string): Promise<StreamRecord | undefined> {
     return readStream(this.#open().st, name)
+  }
+
+  async getHeads(names: readonly string[]): Promise<Map<string, StreamHead>> {
+    const heads = new Map<string, StreamHead>()
+    if (names.length === 0) return heads
+    // The names travel as one JSON array: one statement whatever their number.
+    const rows = this.#open().st.getHeads.all(JSON.stringify(names)) as {
+      name: string
+      epoch: string
+      head: number
+    }[]
+    for (const row of rows) heads.set(row.name, { epoch: row.epoch, head: row.head })
+    return heads
   }
 
   async deleteStream(name: string): Promise<boolean> {

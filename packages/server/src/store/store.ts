@@ -49,6 +49,12 @@ export interface StreamRecord {
   readonly softDeleted: boolean
 }
 
+/** Where a stream's history stands: the epoch and the highest committed offset. */
+export interface StreamHead {
+  readonly epoch: string
+  readonly head: number
+}
+
 /** The lineage of a fork: its source and the position it diverged at. */
 export interface StreamFork {
   /** Name of the source stream. */
@@ -219,6 +225,12 @@ export interface Store {
 
   createStream(input: CreateStreamInput): Promise<CreateStreamResult>
   getStream(name: string): Promise<StreamRecord | undefined>
+  /**
+   * Epoch and head of each of `names` that exists, in one query where the backend allows: the
+   * heal job of every node asks for all the streams it follows, every round. Missing and
+   * soft-deleted streams are absent from the map.
+   */
+  getHeads(names: readonly string[]): Promise<Map<string, StreamHead>>
   /**
    * Deletes the stream, its messages, producer states and cursors. Returns whether a live (not
    * soft-deleted) stream existed. A stream that forks still reference is soft-deleted instead
