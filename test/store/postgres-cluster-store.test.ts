@@ -211,7 +211,7 @@ describe.skipIf(POSTGRES_URL === undefined)(`publishInTransaction${NEEDS_POSTGRE
     await app.query('COMMIT')
     expect(published.offset).toBe(1)
     const messages = await store.read('user:alice', 0, 10)
-    expect(messages.map((m) => text(m.data))).toEqual(['{"order":1}'])
+    expect(messages.map((m) => JSON.parse(text(m.data)))).toEqual([{ order: 1 }])
     expect((await store.getStream('user:alice'))?.epoch).toBe(published.epoch)
   })
 
@@ -239,40 +239,12 @@ describe.skipIf(POSTGRES_URL === undefined)(`publishInTransaction${NEEDS_POSTGRE
     expect(next).toMatchObject({ kind: 'appended', head: 2 })
   })
 
-  it('gives the application its search_path back', async () => {
+  it('leaves the application its search_path', async () => {
     await app.query('BEGIN')
     await publishInTransaction(app, 'user:alice', 1, { schema: schema.name })
     // The temp table (and anything on the app's own path) is still found unqualified.
     await app.query('INSERT INTO orders (id) VALUES (3)')
     await app.query('COMMIT')
     expect((await app.query('SELECT id FROM orders')).rows).toEqual([{ id: 3 }])
-  })
-
-  it('announces the commit on the PostgreSQL bus channel only once committed', async () => {
-    const listener = new pg.Client({ connectionString: schema.url })
-    await listener.connect()
-    const received: string[] = []
-    listener.on('notification', (n) => received.push(n.payload ?? ''))
-    await listener.query(`LISTEN "${schema.name}"`)
-    try {
-      await app.query('BEGIN')
-      await publishInTransaction(app, 'user:alice', 1, {
-        schema: schema.name,
-        channel: schema.name,
-      })
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      expect(received).toEqual([])
-      await app.query('COMMIT')
-      for (let i = 0; i < 50 && received.length === 0; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 20))
-      }
-      expect(JSON.parse(received[0] ?? '{}')).toMatchObject({
-        kind: 'head',
-        stream: 'user:alice',
-        head: 1,
-      })
-    } finally {
-      await listener.end()
-    }
   })
 })

@@ -9,7 +9,8 @@ import { RedisBus } from './redis-bus.js'
  * it is connected. `undefined` (or `local`/`none`) means a single node: no bus.
  *
  * - `redis://…` / `rediss://…`: Redis pub/sub;
- * - `postgres`: LISTEN/NOTIFY on the store's own database (`storeUrl`);
+ * - `postgres`: LISTEN/NOTIFY on the store's own database (`storeUrl`), where it records its
+ *   channel for `seqline_publish`;
  * - `postgres://…`: LISTEN/NOTIFY on that database.
  *
  * @example
@@ -43,8 +44,8 @@ function busOf(
     if (options.storeUrl === undefined || !isPostgresUrl(options.storeUrl)) {
       throw new Error('Bus "postgres" uses the store\'s database: it needs a postgres:// store')
     }
-    const { connectionString } = parsePostgresSpec(options.storeUrl)
-    return new PostgresBus({ connectionString, channel, logger })
+    const { connectionString, schema } = parsePostgresSpec(options.storeUrl)
+    return new PostgresBus({ connectionString, channel, logger, store: { schema } })
   }
   if (isPostgresUrl(spec)) {
     return new PostgresBus({

@@ -93,10 +93,10 @@ const MIGRATIONS: readonly string[] = [
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
 
 /**
- * Brings the schema up to date in one transaction. Idempotent: a database at the current version
- * is left as is; one from a newer build is refused.
+ * Brings the schema up to date (or up to version `target`) in one transaction. Idempotent: a
+ * database at the current version is left as is; one from a newer build is refused.
  */
-export function migrate(db: Database.Database): void {
+export function migrate(db: Database.Database, target: number = MIGRATIONS.length): void {
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number
     if (version > MIGRATIONS.length) {
@@ -106,8 +106,9 @@ export function migrate(db: Database.Database): void {
         `database schema version ${version} is newer than this build's ${MIGRATIONS.length}`,
       )
     }
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] ?? '')
-    if (version !== MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`)
+    const end = Math.min(target, MIGRATIONS.length)
+    for (let v = version; v < end; v++) db.exec(MIGRATIONS[v] ?? '')
+    if (version < end) db.pragma(`user_version = ${end}`)
   }).immediate()
 }
 
