@@ -706,6 +706,32 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         expect(await store.getProducer('room:b', 'p')).toMatchObject({ lastSeq: 0, lastOffset: 1 })
       })
 
+      it('expires producer states not used since a time, on every stream', async () => {
+        await create('room:a')
+        await create('room:b')
+        await appendOne(pub('room:a', ['1'], { producer: producer('old', 0, 0), now: T0 }))
+        await appendOne(pub('room:b', ['1'], { producer: producer('old', 0, 0), now: T0 + 10 }))
+        await appendOne(pub('room:a', ['2'], { producer: producer('edge', 0, 0), now: T0 + 20 }))
+        await appendOne(pub('room:a', ['3'], { producer: producer('new', 0, 0), now: T0 + 30 }))
+        // A publish keeps its producer alive: `old` on room:a is used again at T0 + 40.
+        await appendOne(pub('room:a', ['4'], { producer: producer('old', 0, 1), now: T0 + 40 }))
+        expect(await store.gcProducers(T0 + 20)).toBe(1)
+        expect(await store.getProducer('room:b', 'old')).toBeUndefined()
+        expect(await store.getProducer('room:a', 'old')).toMatchObject({ lastSeq: 1 })
+        expect(await store.getProducer('room:a', 'edge')).toBeDefined()
+        expect(await store.gcProducers(T0 + 20)).toBe(0)
+        expect(await store.gcProducers(T0 + 41)).toBe(3)
+        // The messages stay; an expired producer starts over.
+        expect(await head('room:a')).toBe(4)
+        expect(
+          await appendOne(pub('room:a', ['x'], { producer: producer('new', 0, 1) })),
+        ).toMatchObject({ kind: 'rejected', code: ErrorCode.PRODUCER_SEQ_GAP, expectedSeq: 0 })
+        const again = appended(
+          await appendOne(pub('room:a', ['5'], { producer: producer('new', 0, 0), now: T0 + 50 })),
+        )
+        expect(again.producer).toEqual({ epoch: 0, lastSeq: 0, lastOffset: 5, updatedAt: T0 + 50 })
+      })
+
       it('reports a duplicate before a Stream-Seq regression so that a retry stays idempotent', async () => {
         await create('room:a')
         const request = pub('room:a', ['a'], { producer: producer('p', 0, 0), streamSeq: '1' })

@@ -246,6 +246,19 @@ export class MemoryStore implements Store {
     return this.#producers.get(stream)?.get(producerId)
   }
 
+  async gcProducers(updatedBefore: number): Promise<number> {
+    let count = 0
+    for (const producers of this.#producers.values()) {
+      for (const [id, state] of producers) {
+        if (state.updatedAt < updatedBefore) {
+          producers.delete(id)
+          count++
+        }
+      }
+    }
+    return count
+  }
+
   async createClient(record: ClientRecord): Promise<void> {
     if (this.#clients.has(record.id)) {
       throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)

@@ -268,6 +268,13 @@ export class PostgresStore implements Store {
     return row === undefined ? undefined : toProducerState(row)
   }
 
+  async gcProducers(updatedBefore: number): Promise<number> {
+    const { rowCount } = await this.#open().query('DELETE FROM producers WHERE updated_at < $1', [
+      updatedBefore,
+    ])
+    return rowCount ?? 0
+  }
+
   async createClient(record: ClientRecord): Promise<void> {
     const { rowCount } = await this.#open().query(
       `INSERT INTO clients (id, user_id, secret_hash, created_at, last_seen_at)

@@ -185,6 +185,7 @@ const SQL = {
         last_seq = excluded.last_seq, last_offset = excluded.last_offset,
         updated_at = excluded.updated_at`,
   deleteProducersOfStream: 'DELETE FROM producers WHERE stream = ?',
+  deleteStaleProducers: 'DELETE FROM producers WHERE updated_at < ?',
 
   insertClient: `
       INSERT INTO clients (id, user_id, secret_hash, created_at, last_seen_at)

@@ -302,6 +302,10 @@ export class SqliteStore implements Store {
     return readProducer(this.#open().st, stream, producerId)
   }
 
+  async gcProducers(updatedBefore: number): Promise<number> {
+    return this.#open().st.deleteStaleProducers.run(updatedBefore).changes
+  }
+
   async createClient(record: ClientRecord): Promise<void> {
     const { st } = this.#open()
     const inserted = st.insertClient.run(

@@ -269,6 +269,15 @@ export interface Store {
     maxBytes: number,
   ): Promise<JsonArrayChunk | undefined>
   getProducer(stream: string, producerId: string): Promise<ProducerState | undefined>
+  /**
+   * Deletes the producer states not used since `updatedBefore` (`updatedAt < updatedBefore`), on
+   * every stream; returns how many. Durable Streams lets producer state expire: a producer that
+   * comes back after that starts over (a new producer: seq 0, or PRODUCER_SEQ_GAP expecting 0),
+   * and a retry older than the expiry is no longer recognised as a duplicate — so the expiry must
+   * be far longer than any producer retries. A set-based scan of all producer states: run it
+   * rarely (hourly), from any number of nodes at once.
+   */
+  gcProducers(updatedBefore: number): Promise<number>
 
   createClient(record: ClientRecord): Promise<void>
   getClient(id: string): Promise<ClientRecord | undefined>
