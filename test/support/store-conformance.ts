@@ -151,6 +151,32 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         expect((await store.getStream('room:b'))?.retention).toEqual({ maxCount: 3 })
       })
 
+      it('keeps an until-acked policy and drops a policy without limits', async () => {
+        await store.createStream({
+          name: 'room:a',
+          contentType: JSON_TYPE,
+          retention: { untilAcked: true, maxAgeMs: 60_000 },
+          now: T0,
+        })
+        await store.createStream({
+          name: 'room:b',
+          contentType: JSON_TYPE,
+          retention: { untilAcked: false },
+          now: T0,
+        })
+        expect((await store.getStream('room:a'))?.retention).toEqual({
+          untilAcked: true,
+          maxAgeMs: 60_000,
+        })
+        expect((await store.getStream('room:b'))?.retention).toBeNull()
+        // Appends leave the policy as it is.
+        await appendOne(pub('room:a', ['1']))
+        expect((await store.getStream('room:a'))?.retention).toEqual({
+          untilAcked: true,
+          maxAgeMs: 60_000,
+        })
+      })
+
       it('returns exists for the same configuration without touching the stream', async () => {
         const first = await store.createStream({
           name: 'room:a',
@@ -975,6 +1001,104 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         await appendOne(pub('room:a', ['3'], { now: T0 + 10 }))
         expect(await store.trim('room:a', { policy: { maxAgeMs: 50 }, now: T0 + 100 })).toBe(2)
         expect(offsets(await store.read('room:a', 0, 10))).toEqual([2, 3])
+      })
+    })
+
+    describe('trim until acked', () => {
+      const untilAcked = { untilAcked: true } as const
+
+      /** A stream with messages 1…`count` and registered clients c1, c2, c3. */
+      async function seed(count = 10): Promise<StreamRecord> {
+        const stream = await create('room:a', {
+          initial: Array.from({ length: count }, (_, i) => String(i + 1)),
+        })
+        for (const id of ['c1', 'c2', 'c3']) await store.createClient(client(id, `user-${id}`))
+        return stream
+      }
+
+      async function ack(clientId: string, epoch: string, offset: number): Promise<void> {
+        await store.saveCursors([{ clientId, stream: 'room:a', epoch, offset }], T0)
+      }
+
+      it('trims what every client following the stream has acked', async () => {
+        const { epoch } = await seed()
+        await ack('c1', epoch, 7)
+        await ack('c2', epoch, 4)
+        // A cursor of an older epoch: c3 does not follow this history, it holds nothing back.
+        await ack('c3', 'old-epoch', 1)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(5)
+        expect(offsets(await store.read('room:a', 0, 20))).toEqual([5, 6, 7, 8, 9, 10])
+        await ack('c2', epoch, 9)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(8)
+        await ack('c1', epoch, 10)
+        await ack('c2', epoch, 10)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(11)
+        expect(await store.getStream('room:a')).toMatchObject({ head: 10, tail: 11 })
+      })
+
+      it('keeps every message of a stream that no client follows', async () => {
+        await seed()
+        await ack('c1', 'old-epoch', 10)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(1)
+        expect(await store.read('room:a', 0, 20)).toHaveLength(10)
+      })
+
+      it('stops holding back for a client once it is deleted', async () => {
+        const { epoch } = await seed()
+        await ack('c1', epoch, 9)
+        await ack('c2', epoch, 2)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(3)
+        await store.deleteClient('c2')
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(10)
+      })
+
+      it('trims what is older than maxAgeMs whatever the acks, and caps the count', async () => {
+        const { epoch } = await create('room:a')
+        // Offsets 1…5 committed at T0, T0+10, …, T0+40.
+        for (let i = 0; i < 5; i++)
+          await appendOne(pub('room:a', [String(i)], { now: T0 + i * 10 }))
+        await store.createClient(client('c1', 'alice'))
+        await ack('c1', epoch, 1)
+        const now = T0 + 50
+        expect(await store.trim('room:a', { policy: { ...untilAcked, maxAgeMs: 25 }, now })).toBe(4)
+        expect(await store.trim('room:a', { policy: { ...untilAcked, maxCount: 1 }, now })).toBe(5)
+        expect(offsets(await store.read('room:a', 0, 10))).toEqual([5])
+      })
+
+      it('never trims keepFrom or after it', async () => {
+        const { epoch } = await seed()
+        await ack('c1', epoch, 10)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0, keepFrom: 6 })).toBe(6)
+        expect(offsets(await store.read('room:a', 0, 20))).toEqual([6, 7, 8, 9, 10])
+      })
+
+      it('applies only with untilAcked in the policy', async () => {
+        const { epoch } = await seed()
+        await ack('c1', epoch, 10)
+        expect(await store.trim('room:a', { policy: { maxCount: 8 }, now: T0 })).toBe(3)
+      })
+
+      it('lists the clients holding the tail back, lowest cursor first', async () => {
+        const { epoch } = await seed()
+        await store.createClient(client('c0', 'user-c0'))
+        await store.touchClients(['c2'], T0 + 5)
+        await ack('c1', epoch, 7)
+        await ack('c2', epoch, 4)
+        await ack('c0', epoch, 7)
+        await ack('c3', epoch, 10) // caught up: holds nothing back
+        await store.saveCursors([{ clientId: 'c3', stream: 'room:b', epoch, offset: 0 }], T0)
+        expect(await store.retentionHolders('room:a', 10)).toEqual([
+          { clientId: 'c2', userId: 'user-c2', offset: 4, behind: 6, lastSeenAt: T0 + 5 },
+          { clientId: 'c0', userId: 'user-c0', offset: 7, behind: 3, lastSeenAt: T0 },
+          { clientId: 'c1', userId: 'user-c1', offset: 7, behind: 3, lastSeenAt: T0 },
+        ])
+        expect((await store.retentionHolders('room:a', 1)).map((h) => h.clientId)).toEqual(['c2'])
+        await ack('c2', 'new-epoch', 0)
+        expect((await store.retentionHolders('room:a', 10)).map((h) => h.clientId)).toEqual([
+          'c0',
+          'c1',
+        ])
+        expect(await store.retentionHolders('room:nope', 10)).toEqual([])
       })
     })
 

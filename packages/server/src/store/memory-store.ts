@@ -19,6 +19,7 @@ import type {
   CreateStreamResult,
   CursorRecord,
   ProducerState,
+  RetentionHolder,
   StoredMessage,
   Store,
   StreamHead,
@@ -353,16 +354,50 @@ export class MemoryStore implements Store {
     const stream = this.#streams.get(name)
     if (stream === undefined) return 0
     const rows = this.#messages.get(name) ?? []
-    const ageCut =
-      request.policy.maxAgeMs === undefined
+    const { maxAgeMs, untilAcked } = request.policy
+    const youngestCut =
+      maxAgeMs === undefined
         ? undefined
-        : rows.find((row) => row.message.ts >= request.now - (request.policy.maxAgeMs ?? 0))
-            ?.message.offset
-    const tail = trimmedTail(stream, request, ageCut)
+        : rows.find((row) => row.message.ts >= request.now - maxAgeMs)?.message.offset
+    let ackedThrough: number | undefined
+    if (untilAcked === true) {
+      for (const cursor of this.#followers(stream)) {
+        ackedThrough = Math.min(ackedThrough ?? cursor.offset, cursor.offset)
+      }
+    }
+    const tail = trimmedTail(stream, request, { youngestCut, ackedThrough })
     if (tail === stream.tail) return tail
     rows.splice(0, tail - stream.tail)
     this.#streams.set(name, { ...stream, tail })
     return tail
+  }
+
+  async retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]> {
+    const record = this.#streams.get(stream)
+    if (record === undefined) return []
+    const holders: RetentionHolder[] = []
+    for (const cursor of this.#followers(record)) {
+      const client = this.#clients.get(cursor.clientId)
+      if (client === undefined || cursor.offset >= record.head) continue
+      holders.push({
+        clientId: cursor.clientId,
+        userId: client.userId,
+        offset: cursor.offset,
+        behind: record.head - cursor.offset,
+        lastSeenAt: client.lastSeenAt,
+      })
+    }
+    return holders
+      .sort((a, b) => a.offset - b.offset || compareText(a.clientId, b.clientId))
+      .slice(0, Math.max(0, limit))
+  }
+
+  /** The cursors of the clients following `stream`: those in its current epoch. */
+  *#followers(stream: StreamRecord): Iterable<CursorRecord> {
+    for (const cursors of this.#cursors.values()) {
+      const cursor = cursors.get(stream.name)
+      if (cursor !== undefined && cursor.epoch === stream.epoch) yield cursor
+    }
   }
 }
 

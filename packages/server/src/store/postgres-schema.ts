@@ -97,6 +97,10 @@ const MIGRATIONS: readonly string[] = [
   ${COMMIT_ANNOUNCEMENT_SQL}
   ${SEQLINE_PUBLISH_SQL}
   `,
+  // 3: retention until acked (DESIGN §9).
+  `
+  ALTER TABLE streams ADD COLUMN retention_until_acked BOOLEAN NOT NULL DEFAULT FALSE;
+  `,
 ]
 
 /** The schema version this code writes: the number of migrations. */

@@ -35,6 +35,7 @@ import type {
   CreateStreamResult,
   CursorRecord,
   ProducerState,
+  RetentionHolder,
   StoredMessage,
   Store,
   StreamHead,
@@ -377,26 +378,65 @@ export class PostgresStore implements Store {
   }
 
   async trim(name: string, request: TrimRequest): Promise<number> {
+    const { maxAgeMs, untilAcked } = request.policy
     return this.#transaction(async (db) => {
-      // The row lock orders the trim with appends and with the same trim on other nodes.
-      const stream = await readStream(db, name, true)
-      if (stream === undefined) return 0
-      const { maxAgeMs } = request.policy
-      let youngest: number | undefined
-      if (maxAgeMs !== undefined) {
-        const { rows } = await db.query<{ msg_offset: string }>(
-          `SELECT msg_offset FROM messages WHERE stream = $1 AND ts >= $2
-           ORDER BY msg_offset LIMIT 1`,
-          [name, request.now - maxAgeMs],
-        )
-        youngest = rows[0] === undefined ? undefined : Number(rows[0].msg_offset)
-      }
-      const tail = trimmedTail(stream, request, youngest)
+      // One statement reads the stream under its row lock (which orders the trim with appends
+      // and with the same trim on other nodes) and what the trim depends on: the first message
+      // young enough, and the lowest cursor of the clients following the stream.
+      const { rows } = await db.query<
+        StreamRow & { youngest_cut: string | null; acked_through: string | null }
+      >(
+        `SELECT s.*,
+           CASE WHEN $2::bigint IS NULL THEN NULL ELSE (
+             SELECT msg_offset FROM messages WHERE stream = s.name AND ts >= $2::bigint
+             ORDER BY msg_offset LIMIT 1) END AS youngest_cut,
+           CASE WHEN $3::boolean THEN (
+             SELECT min(c.acked_offset) FROM cursors c
+             WHERE c.stream = s.name AND c.epoch = s.epoch) END AS acked_through
+         FROM streams s WHERE s.name = $1 FOR UPDATE OF s`,
+        [name, maxAgeMs === undefined ? null : request.now - maxAgeMs, untilAcked === true],
+      )
+      const row = rows[0]
+      if (row === undefined) return 0
+      const stream = toStreamRecord(row)
+      const tail = trimmedTail(stream, request, {
+        youngestCut: row.youngest_cut === null ? undefined : Number(row.youngest_cut),
+        ackedThrough: row.acked_through === null ? undefined : Number(row.acked_through),
+      })
       if (tail === stream.tail) return tail
-      await db.query('DELETE FROM messages WHERE stream = $1 AND msg_offset < $2', [name, tail])
-      await db.query('UPDATE streams SET tail = $2 WHERE name = $1', [name, tail])
+      await db.query(
+        `WITH trimmed AS (DELETE FROM messages WHERE stream = $1 AND msg_offset < $2)
+         UPDATE streams SET tail = $2 WHERE name = $1`,
+        [name, tail],
+      )
       return tail
     })
+  }
+
+  async retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]> {
+    const { rows } = await this.#open().query<{
+      client_id: string
+      user_id: string
+      acked_offset: string
+      behind: string
+      last_seen_at: string
+    }>(
+      `SELECT c.client_id, cl.user_id, c.acked_offset, s.head - c.acked_offset AS behind,
+         cl.last_seen_at
+       FROM streams s
+       JOIN cursors c ON c.stream = s.name AND c.epoch = s.epoch
+       JOIN clients cl ON cl.id = c.client_id
+       WHERE s.name = $1 AND c.acked_offset < s.head
+       ORDER BY c.acked_offset, c.client_id LIMIT $2`,
+      [stream, Math.max(0, limit)],
+    )
+    return rows.map((row) => ({
+      clientId: row.client_id,
+      userId: row.user_id,
+      offset: Number(row.acked_offset),
+      behind: Number(row.behind),
+      lastSeenAt: Number(row.last_seen_at),
+    }))
   }
 
   /**

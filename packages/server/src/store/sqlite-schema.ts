@@ -87,6 +87,10 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX streams_expiring ON streams (name)
     WHERE ttl_seconds IS NOT NULL OR expires_at IS NOT NULL;
   `,
+  // 3: retention until acked (DESIGN §9).
+  `
+  ALTER TABLE streams ADD COLUMN retention_until_acked INTEGER NOT NULL DEFAULT 0;
+  `,
 ]
 
 /** The schema version this code writes: the number of migrations. */
@@ -121,12 +125,12 @@ const SQL = {
   insertStream: `
       INSERT INTO streams (name, epoch, content_type, head, tail, created_at, closed,
         closed_by_producer, closed_by_epoch, closed_by_seq, ttl_seconds, expires_at,
-        last_access_at, stream_seq, retention_max_age_ms, retention_max_count, fork_source,
-        fork_offset, fork_sub_offset, soft_deleted)
+        last_access_at, stream_seq, retention_max_age_ms, retention_max_count,
+        retention_until_acked, fork_source, fork_offset, fork_sub_offset, soft_deleted)
       VALUES (@name, @epoch, @content_type, @head, @tail, @created_at, @closed,
         @closed_by_producer, @closed_by_epoch, @closed_by_seq, @ttl_seconds, @expires_at,
-        @last_access_at, @stream_seq, @retention_max_age_ms, @retention_max_count, @fork_source,
-        @fork_offset, @fork_sub_offset, @soft_deleted)`,
+        @last_access_at, @stream_seq, @retention_max_age_ms, @retention_max_count,
+        @retention_until_acked, @fork_source, @fork_offset, @fork_sub_offset, @soft_deleted)`,
   updateStreamAfterAppend: `
       UPDATE streams SET head = @head, closed = @closed, closed_by_producer = @closed_by_producer,
         closed_by_epoch = @closed_by_epoch, closed_by_seq = @closed_by_seq,
@@ -171,8 +175,25 @@ const SQL = {
   offsetOfPublish: `
       SELECT MAX(offset) AS offset FROM messages
       WHERE stream = ? AND producer = ? AND producer_epoch = ? AND seq = ?`,
-  firstYoungMessage:
-    'SELECT offset FROM messages WHERE stream = ? AND ts >= ? ORDER BY offset LIMIT 1',
+  // The stream and what its trim depends on, in one statement: the first message young enough
+  // (when there is an age limit) and the lowest cursor of the clients following the stream in its
+  // current epoch (when trimming until acked).
+  trimInputs: `
+      SELECT s.*,
+        CASE WHEN @cutoff IS NULL THEN NULL ELSE (
+          SELECT offset FROM messages WHERE stream = s.name AND ts >= @cutoff
+          ORDER BY offset LIMIT 1) END AS youngest_cut,
+        CASE WHEN @untilAcked = 0 THEN NULL ELSE (
+          SELECT min(c.offset) FROM cursors c WHERE c.stream = s.name AND c.epoch = s.epoch)
+        END AS acked_through
+      FROM streams s WHERE s.name = @name`,
+  retentionHolders: `
+      SELECT c.client_id, cl.user_id, c.offset, s.head - c.offset AS behind, cl.last_seen_at
+      FROM streams s
+      JOIN cursors c ON c.stream = s.name AND c.epoch = s.epoch
+      JOIN clients cl ON cl.id = c.client_id
+      WHERE s.name = @stream AND c.offset < s.head
+      ORDER BY c.offset, c.client_id LIMIT @limit`,
   deleteMessagesBelow: 'DELETE FROM messages WHERE stream = ? AND offset < ?',
   deleteMessagesOfStream: 'DELETE FROM messages WHERE stream = ?',
 

@@ -9,6 +9,7 @@ import {
   newStreamRecord,
   planAppend,
   planFork,
+  retentionOfColumns,
   sameStreamConfig,
   trimmedTail,
 } from './store-rules.js'
@@ -20,6 +21,7 @@ import type {
   CreateStreamResult,
   CursorRecord,
   ProducerState,
+  RetentionHolder,
   StoredMessage,
   Store,
   StreamHead,
@@ -59,6 +61,7 @@ interface StreamRow {
   stream_seq: string | null
   retention_max_age_ms: number | null
   retention_max_count: number | null
+  retention_until_acked: number
   fork_source: string | null
   fork_offset: number | null
   fork_sub_offset: number | null
@@ -389,25 +392,44 @@ export class SqliteStore implements Store {
 
   async trim(name: string, request: TrimRequest): Promise<number> {
     const { db, st } = this.#open()
+    const { maxAgeMs, untilAcked } = request.policy
     return db
       .transaction((): number => {
-        const stream = readStream(st, name)
-        if (stream === undefined) return 0
-        const { maxAgeMs } = request.policy
-        const youngest =
-          maxAgeMs === undefined
-            ? undefined
-            : (
-                st.firstYoungMessage.get(name, request.now - maxAgeMs) as
-                  { offset: number } | undefined
-              )?.offset
-        const tail = trimmedTail(stream, request, youngest)
+        const row = st.trimInputs.get({
+          name,
+          cutoff: maxAgeMs === undefined ? null : request.now - maxAgeMs,
+          untilAcked: untilAcked === true ? 1 : 0,
+        }) as
+          (StreamRow & { youngest_cut: number | null; acked_through: number | null }) | undefined
+        if (row === undefined) return 0
+        const stream = toStreamRecord(row)
+        const tail = trimmedTail(stream, request, {
+          youngestCut: row.youngest_cut ?? undefined,
+          ackedThrough: row.acked_through ?? undefined,
+        })
         if (tail === stream.tail) return tail
         st.deleteMessagesBelow.run(name, tail)
         st.setTail.run(tail, name)
         return tail
       })
       .immediate()
+  }
+
+  async retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]> {
+    const rows = this.#open().st.retentionHolders.all({ stream, limit: Math.max(0, limit) }) as {
+      client_id: string
+      user_id: string
+      offset: number
+      behind: number
+      last_seen_at: number
+    }[]
+    return rows.map((row) => ({
+      clientId: row.client_id,
+      userId: row.user_id,
+      offset: row.offset,
+      behind: row.behind,
+      lastSeenAt: row.last_seen_at,
+    }))
   }
 
   #open(): { db: Database.Database; st: Statements } {
@@ -504,6 +526,7 @@ function streamParams(s: StreamRecord): StreamRow {
     stream_seq: s.streamSeq,
     retention_max_age_ms: s.retention?.maxAgeMs ?? null,
     retention_max_count: s.retention?.maxCount ?? null,
+    retention_until_acked: s.retention?.untilAcked === true ? 1 : 0,
     fork_source: s.fork?.source ?? null,
     fork_offset: s.fork?.offset ?? null,
     fork_sub_offset: s.fork?.subOffset ?? null,
@@ -512,7 +535,6 @@ function streamParams(s: StreamRecord): StreamRow {
 }
 
 function toStreamRecord(row: StreamRow): StreamRecord {
-  const hasRetention = row.retention_max_age_ms !== null || row.retention_max_count !== null
   return {
     name: row.name,
     epoch: row.epoch,
@@ -529,12 +551,11 @@ function toStreamRecord(row: StreamRow): StreamRecord {
     expiresAt: row.expires_at,
     lastAccessAt: row.last_access_at,
     streamSeq: row.stream_seq,
-    retention: hasRetention
-      ? {
-          ...(row.retention_max_age_ms === null ? {} : { maxAgeMs: row.retention_max_age_ms }),
-          ...(row.retention_max_count === null ? {} : { maxCount: row.retention_max_count }),
-        }
-      : null,
+    retention: retentionOfColumns(
+      row.retention_max_age_ms,
+      row.retention_max_count,
+      row.retention_until_acked !== 0,
+    ),
     fork:
       row.fork_source === null
         ? null

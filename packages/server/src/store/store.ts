@@ -7,12 +7,37 @@ import type { ErrorCode } from '@seqline/protocol'
 /** Content type of streams created over WebSocket: one JSON value per message. */
 export const JSON_CONTENT_TYPE = 'application/json'
 
-/** Retention of one stream (DESIGN §9). Both limits combine: whichever trims more wins. */
+/**
+ * Retention of one stream (DESIGN §9). The limits combine: whichever trims more wins, and
+ * `TrimRequest.keepFrom` (what live readers on the node still have to send) is never trimmed.
+ *
+ * **Until acked.** A client *follows* a stream when it has a cursor in the stream's current epoch
+ * (a cursor of an older epoch is a position in a history that is gone). With `untilAcked`, a
+ * message is trimmed once every registered client following the stream has acked it (cursor
+ * offset ≥ message offset). A stream that no client follows keeps its messages: nobody has them
+ * yet. `maxAgeMs` is then the cap — a message older than it is trimmed whatever the acks, so a
+ * client that vanished cannot hold history forever (client GC also removes it, with its cursors)
+ * — and `maxCount` still caps the count. The stores compute the lowest cursor of the followers in
+ * one set-based statement per stream.
+ */
 export interface RetentionPolicy {
   /** Drop messages older than this many milliseconds. */
   readonly maxAgeMs?: number | undefined
   /** Keep at most this many messages. */
   readonly maxCount?: number | undefined
+  /** Drop messages every client following the stream has acked (see above). */
+  readonly untilAcked?: boolean | undefined
+}
+
+/** A client following a stream whose acks are behind its head: it holds an `untilAcked` tail back. */
+export interface RetentionHolder {
+  readonly clientId: string
+  readonly userId: string
+  /** Its cursor: the highest offset it acked in the stream's current epoch. */
+  readonly offset: number
+  /** Messages committed after its cursor: `head − offset`. */
+  readonly behind: number
+  readonly lastSeenAt: number
 }
 
 /** A stream's metadata row. */
@@ -304,4 +329,10 @@ export interface Store {
 
   /** Applies a retention policy to one stream; returns the new tail. */
   trim(name: string, request: TrimRequest): Promise<number>
+  /**
+   * The clients following `stream` (cursor in its current epoch) whose cursor is below its head,
+   * lowest cursor first (then by client id), at most `limit`: who holds an `untilAcked` tail back,
+   * and by how much (operators, metrics). Empty for an unknown stream.
+   */
+  retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]>
 }
