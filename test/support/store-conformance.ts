@@ -1102,6 +1102,135 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       })
     })
 
+    describe('delivery state', () => {
+      /** room:a with messages 1…10; clients c1 and c3 of alice, c2 of bob. */
+      async function seed(): Promise<StreamRecord> {
+        const stream = await create('room:a', {
+          initial: Array.from({ length: 10 }, (_, i) => String(i + 1)),
+        })
+        await store.createClient(client('c1', 'alice'))
+        await store.createClient(client('c2', 'bob'))
+        await store.createClient(client('c3', 'alice'))
+        return stream
+      }
+
+      it('lists the position of every client of a stream and how far behind the head it is', async () => {
+        const { epoch } = await seed()
+        await store.saveCursors(
+          [
+            { clientId: 'c2', stream: 'room:a', epoch, offset: 10 },
+            { clientId: 'c1', stream: 'room:a', epoch, offset: 7 },
+            { clientId: 'c3', stream: 'room:a', epoch: 'old-epoch', offset: 3 },
+          ],
+          T0 + 5,
+        )
+        const position = (id: string, userId: string, offset: number, behind: number | null) => ({
+          clientId: id,
+          userId,
+          epoch: behind === null ? 'old-epoch' : epoch,
+          offset,
+          updatedAt: T0 + 5,
+          following: behind !== null,
+          behind,
+        })
+        expect(await store.streamDelivery('room:a', { limit: 10 })).toEqual({
+          stream: 'room:a',
+          epoch,
+          head: 10,
+          tail: 1,
+          followers: [
+            position('c1', 'alice', 7, 3),
+            position('c2', 'bob', 10, 0),
+            position('c3', 'alice', 3, null),
+          ],
+        })
+        const page1 = await store.streamDelivery('room:a', { limit: 2 })
+        expect(page1?.followers.map((f) => f.clientId)).toEqual(['c1', 'c2'])
+        const page2 = await store.streamDelivery('room:a', { after: 'c2', limit: 2 })
+        expect(page2?.followers.map((f) => f.clientId)).toEqual(['c3'])
+        const alice = await store.streamDelivery('room:a', { userId: 'alice', limit: 10 })
+        expect(alice?.followers.map((f) => f.clientId)).toEqual(['c1', 'c3'])
+      })
+
+      it('reports a stream without cursors, and nothing for an unknown or deleted stream', async () => {
+        const { epoch } = await seed()
+        await store.trim('room:a', { policy: { maxCount: 4 }, now: T0 })
+        expect(await store.streamDelivery('room:a', { limit: 10 })).toEqual({
+          stream: 'room:a',
+          epoch,
+          head: 10,
+          tail: 7,
+          followers: [],
+        })
+        expect(await store.streamDelivery('room:a', { limit: 0 })).toMatchObject({ followers: [] })
+        expect(await store.streamDelivery('room:nope', { limit: 10 })).toBeUndefined()
+        await store.createStream({
+          name: 'fork',
+          contentType: JSON_TYPE,
+          now: T0,
+          fork: { source: 'room:a', offset: 10, subOffset: 0 },
+        })
+        await store.deleteStream('room:a')
+        expect(await store.streamDelivery('room:a', { limit: 10 })).toBeUndefined()
+      })
+
+      it('lists the streams of a client with its cursor, the head and what it has not acked', async () => {
+        const { epoch } = await seed()
+        const b = await create('room:b', { initial: ['1', '2'] })
+        await store.trim('room:a', { policy: { maxCount: 2 }, now: T0 })
+        await store.saveCursors(
+          [
+            { clientId: 'c1', stream: 'room:a', epoch, offset: 7 },
+            { clientId: 'c1', stream: 'room:b', epoch: 'old-epoch', offset: 5 },
+            { clientId: 'c1', stream: 'room:gone', epoch: 'e', offset: 1 },
+            { clientId: 'c2', stream: 'room:b', epoch: b.epoch, offset: 2 },
+          ],
+          T0 + 5,
+        )
+        const all = await store.clientDelivery('c1', { limit: 10 })
+        expect(all).toEqual([
+          {
+            stream: 'room:a',
+            epoch,
+            offset: 7,
+            updatedAt: T0 + 5,
+            head: 10,
+            // Its next message, 8, was trimmed before it acked it: it missed it.
+            tail: 9,
+            following: true,
+            unacked: 3,
+          },
+          {
+            stream: 'room:b',
+            epoch: 'old-epoch',
+            offset: 5,
+            updatedAt: T0 + 5,
+            head: 2,
+            tail: 1,
+            following: false,
+            unacked: null,
+          },
+          {
+            stream: 'room:gone',
+            epoch: 'e',
+            offset: 1,
+            updatedAt: T0 + 5,
+            head: null,
+            tail: null,
+            following: false,
+            unacked: null,
+          },
+        ])
+        expect(
+          (await store.clientDelivery('c1', { after: 'room:a', limit: 1 })).map((d) => d.stream),
+        ).toEqual(['room:b'])
+        expect(await store.clientDelivery('c2', { limit: 10 })).toMatchObject([
+          { stream: 'room:b', following: true, unacked: 0 },
+        ])
+        expect(await store.clientDelivery('nobody', { limit: 10 })).toEqual([])
+      })
+    })
+
     describe('deleteStream', () => {
       it('deletes the stream with its messages, producers and cursors only', async () => {
         await create('room:a', { initial: ['1'] })

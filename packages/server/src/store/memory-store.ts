@@ -2,6 +2,7 @@ import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import {
   checkAppend,
   checkAppendShape,
+  cursorLag,
   forkReadThrough,
   isExpired,
   newStreamRecord,
@@ -14,13 +15,18 @@ import { jsonArrayChunk } from './json-array-chunk.js'
 import type {
   AppendRequest,
   AppendResult,
+  ClientDeliveryQuery,
   ClientRecord,
+  ClientStreamDelivery,
   CreateStreamInput,
   CreateStreamResult,
   CursorRecord,
+  FollowerPosition,
   ProducerState,
   RetentionHolder,
   StoredMessage,
+  StreamDelivery,
+  StreamDeliveryQuery,
   Store,
   StreamHead,
   StreamRecord,
@@ -348,6 +354,59 @@ export class MemoryStore implements Store {
       if (cursor !== undefined) result.push(cursor)
     }
     return result.sort((a, b) => compareText(a.clientId, b.clientId))
+  }
+
+  async streamDelivery(
+    stream: string,
+    query: StreamDeliveryQuery,
+  ): Promise<StreamDelivery | undefined> {
+    const record = this.#streams.get(stream)
+    if (record === undefined || record.softDeleted) return undefined
+    const followers: FollowerPosition[] = []
+    for (const cursor of await this.getCursorsOfStream(stream)) {
+      if (followers.length >= query.limit) break
+      const client = this.#clients.get(cursor.clientId)
+      if (client === undefined) continue
+      if (query.userId !== undefined && client.userId !== query.userId) continue
+      if (query.after !== undefined && compareText(cursor.clientId, query.after) <= 0) continue
+      const behind = cursorLag(cursor, record)
+      followers.push({
+        clientId: cursor.clientId,
+        userId: client.userId,
+        epoch: cursor.epoch,
+        offset: cursor.offset,
+        updatedAt: cursor.updatedAt,
+        following: behind !== null,
+        behind,
+      })
+    }
+    const { epoch, head, tail } = record
+    return { stream, epoch, head, tail, followers }
+  }
+
+  async clientDelivery(
+    clientId: string,
+    query: ClientDeliveryQuery,
+  ): Promise<ClientStreamDelivery[]> {
+    const result: ClientStreamDelivery[] = []
+    for (const cursor of await this.getCursors(clientId)) {
+      if (result.length >= query.limit) break
+      if (query.after !== undefined && compareText(cursor.stream, query.after) <= 0) continue
+      const found = this.#streams.get(cursor.stream)
+      const stream = found === undefined || found.softDeleted ? undefined : found
+      const unacked = cursorLag(cursor, stream)
+      result.push({
+        stream: cursor.stream,
+        epoch: cursor.epoch,
+        offset: cursor.offset,
+        updatedAt: cursor.updatedAt,
+        head: stream?.head ?? null,
+        tail: stream?.tail ?? null,
+        following: unacked !== null,
+        unacked,
+      })
+    }
+    return result
   }
 
   async trim(name: string, request: TrimRequest): Promise<number> {

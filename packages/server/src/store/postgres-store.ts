@@ -26,17 +26,27 @@ import {
   toStreamRecord,
 } from './postgres-rows.js'
 import { migratePostgres } from './postgres-schema.js'
+import {
+  type ClientDeliveryRow,
+  type StreamDeliveryRow,
+  toClientStreamDelivery,
+  toStreamDelivery,
+} from './delivery-rows.js'
 import { jsonArrayChunk } from './json-array-chunk.js'
 import type {
   AppendRequest,
   AppendResult,
+  ClientDeliveryQuery,
   ClientRecord,
+  ClientStreamDelivery,
   CreateStreamInput,
   CreateStreamResult,
   CursorRecord,
   ProducerState,
   RetentionHolder,
   StoredMessage,
+  StreamDelivery,
+  StreamDeliveryQuery,
   Store,
   StreamHead,
   StreamRecord,
@@ -375,6 +385,44 @@ export class PostgresStore implements Store {
       [stream],
     )
     return rows.map(toCursorRecord)
+  }
+
+  async streamDelivery(
+    stream: string,
+    query: StreamDeliveryQuery,
+  ): Promise<StreamDelivery | undefined> {
+    // One row per cursor of the page, or one row with NULL cursor columns when it is empty.
+    const { rows } = await this.#open().query<StreamDeliveryRow>(
+      `SELECT s.epoch AS stream_epoch, s.head, s.tail, f.client_id, f.user_id, f.epoch,
+         f.acked_offset AS offset, f.updated_at
+       FROM streams s
+       LEFT JOIN LATERAL (
+         SELECT c.client_id, cl.user_id, c.epoch, c.acked_offset, c.updated_at
+         FROM cursors c JOIN clients cl ON cl.id = c.client_id
+         WHERE c.stream = s.name AND ($2::text IS NULL OR c.client_id > $2)
+           AND ($3::text IS NULL OR cl.user_id = $3)
+         ORDER BY c.client_id LIMIT $4
+       ) f ON TRUE
+       WHERE s.name = $1 AND NOT s.soft_deleted
+       ORDER BY f.client_id`,
+      [stream, query.after ?? null, query.userId ?? null, Math.max(0, query.limit)],
+    )
+    return toStreamDelivery(stream, rows)
+  }
+
+  async clientDelivery(
+    clientId: string,
+    query: ClientDeliveryQuery,
+  ): Promise<ClientStreamDelivery[]> {
+    const { rows } = await this.#open().query<ClientDeliveryRow>(
+      `SELECT c.stream, c.epoch, c.acked_offset AS offset, c.updated_at,
+         s.epoch AS stream_epoch, s.head, s.tail
+       FROM cursors c LEFT JOIN streams s ON s.name = c.stream AND NOT s.soft_deleted
+       WHERE c.client_id = $1 AND ($2::text IS NULL OR c.stream > $2)
+       ORDER BY c.stream LIMIT $3`,
+      [clientId, query.after ?? null, Math.max(0, query.limit)],
+    )
+    return rows.map(toClientStreamDelivery)
   }
 
   async trim(name: string, request: TrimRequest): Promise<number> {

@@ -228,6 +228,26 @@ const SQL = {
         offset = excluded.offset, updated_at = excluded.updated_at
       WHERE cursors.epoch <> excluded.epoch OR excluded.offset > cursors.offset`,
   getCursors: 'SELECT * FROM cursors WHERE client_id = ? ORDER BY stream',
+  // A stream and a page of its clients' cursors: one row per cursor, or one row with NULL
+  // cursor columns when the page is empty.
+  streamDelivery: `
+      SELECT s.epoch AS stream_epoch, s.head, s.tail, f.client_id, f.user_id, f.epoch, f.offset,
+        f.updated_at
+      FROM streams s
+      LEFT JOIN (
+        SELECT c.client_id, cl.user_id, c.epoch, c.offset, c.updated_at
+        FROM cursors c JOIN clients cl ON cl.id = c.client_id
+        WHERE c.stream = @stream AND (@after IS NULL OR c.client_id > @after)
+          AND (@userId IS NULL OR cl.user_id = @userId)
+        ORDER BY c.client_id LIMIT @limit
+      ) f ON 1
+      WHERE s.name = @stream AND s.soft_deleted = 0
+      ORDER BY f.client_id`,
+  clientDelivery: `
+      SELECT c.stream, c.epoch, c.offset, c.updated_at, s.epoch AS stream_epoch, s.head, s.tail
+      FROM cursors c LEFT JOIN streams s ON s.name = c.stream AND s.soft_deleted = 0
+      WHERE c.client_id = @clientId AND (@after IS NULL OR c.stream > @after)
+      ORDER BY c.stream LIMIT @limit`,
   getCursorsOfStream: 'SELECT * FROM cursors WHERE stream = ? ORDER BY client_id',
   deleteCursorsOfClient: 'DELETE FROM cursors WHERE client_id = ?',
   deleteCursorsOfStream: 'DELETE FROM cursors WHERE stream = ?',

@@ -16,13 +16,17 @@ import {
 import type {
   AppendRequest,
   AppendResult,
+  ClientDeliveryQuery,
   ClientRecord,
+  ClientStreamDelivery,
   CreateStreamInput,
   CreateStreamResult,
   CursorRecord,
   ProducerState,
   RetentionHolder,
   StoredMessage,
+  StreamDelivery,
+  StreamDeliveryQuery,
   Store,
   StreamHead,
   StreamRecord,
@@ -30,6 +34,12 @@ import type {
   JsonArrayChunk,
 } from './store.js'
 import { migrate, prepareStatements, type Statements } from './sqlite-schema.js'
+import {
+  type ClientDeliveryRow,
+  type StreamDeliveryRow,
+  toClientStreamDelivery,
+  toStreamDelivery,
+} from './delivery-rows.js'
 
 /** Options of `SqliteStore`. */
 export interface SqliteStoreOptions {
@@ -388,6 +398,31 @@ export class SqliteStore implements Store {
   async getCursorsOfStream(stream: string): Promise<CursorRecord[]> {
     const rows = this.#open().st.getCursorsOfStream.all(stream) as CursorRow[]
     return rows.map(toCursorRecord)
+  }
+
+  async streamDelivery(
+    stream: string,
+    query: StreamDeliveryQuery,
+  ): Promise<StreamDelivery | undefined> {
+    const rows = this.#open().st.streamDelivery.all({
+      stream,
+      after: query.after ?? null,
+      userId: query.userId ?? null,
+      limit: Math.max(0, query.limit),
+    }) as StreamDeliveryRow[]
+    return toStreamDelivery(stream, rows)
+  }
+
+  async clientDelivery(
+    clientId: string,
+    query: ClientDeliveryQuery,
+  ): Promise<ClientStreamDelivery[]> {
+    const rows = this.#open().st.clientDelivery.all({
+      clientId,
+      after: query.after ?? null,
+      limit: Math.max(0, query.limit),
+    }) as ClientDeliveryRow[]
+    return rows.map(toClientStreamDelivery)
   }
 
   async trim(name: string, request: TrimRequest): Promise<number> {

@@ -285,6 +285,18 @@ function sameProducerRef(
   return a !== null && a.id === b.id && a.epoch === b.epoch && a.seq === b.seq
 }
 
+/**
+ * How far a cursor is behind a stream's head: `head − offset` when the cursor is in the stream's
+ * current epoch (never below 0), `null` for a cursor of another epoch or a stream that is gone.
+ */
+export function cursorLag(
+  cursor: { readonly epoch: string; readonly offset: number },
+  stream: { readonly epoch: string; readonly head: number } | undefined,
+): number | null {
+  if (stream === undefined || stream.epoch !== cursor.epoch) return null
+  return Math.max(0, stream.head - cursor.offset)
+}
+
 /** What a trim reads from the store besides the stream row, in one statement (see `trimmedTail`). */
 export interface TrimInputs {
   /**

@@ -234,6 +234,64 @@ export interface CursorRecord {
   readonly updatedAt: number
 }
 
+/** One client's cursor on a stream, as support and operators see it (delivery state). */
+export interface FollowerPosition {
+  readonly clientId: string
+  readonly userId: string
+  /** The epoch of the cursor: another than the stream's means a history that is gone. */
+  readonly epoch: string
+  /** The highest offset the client acked (cumulative). */
+  readonly offset: number
+  readonly updatedAt: number
+  /** Whether the cursor is in the stream's current epoch (the client follows the stream). */
+  readonly following: boolean
+  /** How far behind the head it is, `head − offset`, when following; `null` otherwise. */
+  readonly behind: number | null
+}
+
+/** Where a stream stands and a page of its clients' positions (`Store.streamDelivery`). */
+export interface StreamDelivery {
+  readonly stream: string
+  readonly epoch: string
+  readonly head: number
+  /** Lowest retained offset: a client whose `offset + 1 < tail` missed trimmed messages. */
+  readonly tail: number
+  /** In client id order. */
+  readonly followers: readonly FollowerPosition[]
+}
+
+/** One page of `Store.streamDelivery`. */
+export interface StreamDeliveryQuery {
+  /** Only the clients of this user ("user X never got message Y"). */
+  readonly userId?: string | undefined
+  /** The clients after this id (keyset pagination: pass the last id of the previous page). */
+  readonly after?: string | undefined
+  readonly limit: number
+}
+
+/** One stream of a client, as support and operators see it (`Store.clientDelivery`). */
+export interface ClientStreamDelivery {
+  readonly stream: string
+  /** The client's cursor: the epoch and the highest offset it acked. */
+  readonly epoch: string
+  readonly offset: number
+  readonly updatedAt: number
+  /** The stream now; `null` when it does not exist (any more). */
+  readonly head: number | null
+  readonly tail: number | null
+  /** Whether the cursor is in the stream's current epoch. */
+  readonly following: boolean
+  /** Messages after the cursor, `head − offset`, when following; `null` otherwise. */
+  readonly unacked: number | null
+}
+
+/** One page of `Store.clientDelivery`. */
+export interface ClientDeliveryQuery {
+  /** The streams after this name (keyset pagination). */
+  readonly after?: string | undefined
+  readonly limit: number
+}
+
 export interface TrimRequest {
   readonly policy: RetentionPolicy
   readonly now: number
@@ -326,6 +384,19 @@ export interface Store {
   saveCursors(entries: readonly Omit<CursorRecord, 'updatedAt'>[], now: number): Promise<void>
   getCursors(clientId: string): Promise<CursorRecord[]>
   getCursorsOfStream(stream: string): Promise<CursorRecord[]>
+
+  /**
+   * Delivery state of a stream, in one query: its epoch, head and tail, and a page of the
+   * positions of the clients with a cursor on it (following its current epoch or not), with how
+   * far behind the head each is. `undefined` for an unknown or soft-deleted stream.
+   */
+  streamDelivery(stream: string, query: StreamDeliveryQuery): Promise<StreamDelivery | undefined>
+  /**
+   * Delivery state of a client, in one query: a page of its streams (name order) with its cursor,
+   * the stream's head and tail, and how many messages it has not acked. Empty for an unknown
+   * client.
+   */
+  clientDelivery(clientId: string, query: ClientDeliveryQuery): Promise<ClientStreamDelivery[]>
 
   /** Applies a retention policy to one stream; returns the new tail. */
   trim(name: string, request: TrimRequest): Promise<number>
