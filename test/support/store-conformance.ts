@@ -5,6 +5,7 @@ import type {
   AppendResult,
   ClientRecord,
   CreateStreamResult,
+  NewClientRecord,
   ProducerRef,
   Store,
   StoredMessage,
@@ -44,8 +45,13 @@ function producer(id: string, epoch: number, seq: number): ProducerRef {
   return { id, epoch, seq }
 }
 
-function client(id: string, userId: string, lastSeenAt = T0): ClientRecord {
+function client(id: string, userId: string, lastSeenAt = T0): NewClientRecord {
   return { id, userId, secretHash: `hash-${id}`, createdAt: T0, lastSeenAt }
+}
+
+/** The record the store holds for `client(…)`. */
+function stored(id: string, userId: string, lastSeenAt = T0): ClientRecord {
+  return { ...client(id, userId, lastSeenAt), closingAt: null }
 }
 
 /** The stream of a creation that was not `rejected` (only forks can be). */
@@ -1430,7 +1436,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         await store.createClient(client('c1', 'alice'))
         await store.createClient(client('c2', 'alice'))
         await store.createClient(client('c3', 'bob'))
-        expect(await store.getClient('c1')).toEqual(client('c1', 'alice'))
+        expect(await store.getClient('c1')).toEqual(stored('c1', 'alice'))
         expect(await store.getClient('nope')).toBeUndefined()
         expect(await store.countClientsOfUser('alice')).toBe(2)
         expect(await store.countClientsOfUser('bob')).toBe(1)
@@ -1484,12 +1490,86 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         await store.createClient(client('c2', 'alice'))
         expect(await store.updateClientSecret('c1', 'rotated-hash')).toBe(true)
         expect(await store.getClient('c1')).toEqual({
-          ...client('c1', 'alice'),
+          ...stored('c1', 'alice'),
           secretHash: 'rotated-hash',
         })
-        expect(await store.getClient('c2')).toEqual(client('c2', 'alice'))
+        expect(await store.getClient('c2')).toEqual(stored('c2', 'alice'))
         expect(await store.updateClientSecret('nope', 'x')).toBe(false)
         expect(await store.getClient('nope')).toBeUndefined()
+      })
+
+      it('registers several clients in one step, or none of them when an id is taken', async () => {
+        await store.createClients([client('c1', 'alice'), client('c2', 'bob', T0 + 1)])
+        expect(await store.getClient('c1')).toEqual(stored('c1', 'alice'))
+        expect(await store.getClient('c2')).toEqual(stored('c2', 'bob', T0 + 1))
+        await expect(
+          store.createClients([client('c3', 'carol'), client('c1', 'mallory')]),
+        ).rejects.toMatchObject({ code: ErrorCode.CONFLICT })
+        await expect(
+          store.createClients([client('c4', 'carol'), client('c4', 'carol')]),
+        ).rejects.toMatchObject({ code: ErrorCode.CONFLICT })
+        expect(await store.getClient('c3')).toBeUndefined()
+        expect(await store.getClient('c4')).toBeUndefined()
+        expect((await store.getClient('c1'))?.userId).toBe('alice')
+        await store.createClients([])
+        const many = Array.from({ length: 500 }, (_, i) => client(`m${i}`, 'dave'))
+        await store.createClients(many)
+        expect(await store.countClientsOfUser('dave')).toBe(500)
+      })
+
+      it('forgets a client that said it is closing once it was not seen since', async () => {
+        await store.createClient(client('gone', 'alice', T0))
+        await store.createClient(client('back', 'alice', T0))
+        await store.createClient(client('later', 'bob', T0))
+        await store.createClient(client('open', 'bob', T0))
+        await store.saveCursors(
+          [
+            { clientId: 'gone', stream: 'room:a', epoch: 'e', offset: 1 },
+            { clientId: 'open', stream: 'room:a', epoch: 'e', offset: 1 },
+          ],
+          T0,
+        )
+        expect(await store.markClientClosing('gone', T0 + 10)).toBe(true)
+        expect(await store.markClientClosing('back', T0 + 10)).toBe(true)
+        expect(await store.markClientClosing('later', T0 + 30)).toBe(true)
+        expect(await store.markClientClosing('nope', T0 + 10)).toBe(false)
+        expect((await store.getClient('gone'))?.closingAt).toBe(T0 + 10)
+        // Seen again after it said so: it came back.
+        await store.touchClients(['back'], T0 + 20)
+
+        expect(await store.forgetClosingClients(T0 + 9)).toEqual([])
+        expect(await store.forgetClosingClients(T0 + 10)).toEqual(['gone'])
+        expect(await store.getClient('gone')).toBeUndefined()
+        expect(await store.getCursors('gone')).toEqual([])
+        expect((await store.getCursorsOfStream('room:a')).map((c) => c.clientId)).toEqual(['open'])
+        expect(await store.forgetClosingClients(T0 + 100)).toEqual(['later'])
+        expect(await store.getClient('back')).toMatchObject({ closingAt: T0 + 10 })
+        expect(await store.getClient('open')).toMatchObject({ closingAt: null })
+      })
+
+      it('counts clients by state: active, idle and closing', async () => {
+        expect(await store.countClientsByState(T0)).toEqual({ active: 0, idle: 0, closing: 0 })
+        await store.createClients([
+          client('a1', 'alice', T0 + 10),
+          client('a2', 'alice', T0 + 20),
+          client('i1', 'bob', T0),
+          client('x1', 'bob', T0),
+          client('x2', 'carol', T0 + 20),
+        ])
+        await store.markClientClosing('x1', T0 + 5)
+        await store.markClientClosing('x2', T0 + 30)
+        // Closing, then seen again: counted by when it was last seen.
+        await store.markClientClosing('a2', T0 + 15)
+        expect(await store.countClientsByState(T0 + 10)).toEqual({
+          active: 2,
+          idle: 1,
+          closing: 2,
+        })
+        expect(await store.countClientsByState(T0 + 21)).toEqual({
+          active: 0,
+          idle: 3,
+          closing: 2,
+        })
       })
 
       it('garbage-collects clients not seen since a time, with their cursors', async () => {
@@ -1504,13 +1584,13 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           ],
           T0,
         )
-        expect(await store.gcClients(T0 + 20)).toBe(2)
+        expect(await store.gcClients(T0 + 20)).toEqual(['old1', 'old2'])
         expect(await store.getClient('old1')).toBeUndefined()
         expect(await store.getClient('old2')).toBeUndefined()
         expect(await store.getClient('edge')).toBeDefined()
         expect(await store.getClient('new')).toBeDefined()
         expect((await store.getCursorsOfStream('room:a')).map((c) => c.clientId)).toEqual(['new'])
-        expect(await store.gcClients(T0 + 20)).toBe(0)
+        expect(await store.gcClients(T0 + 20)).toEqual([])
       })
     })
 

@@ -697,6 +697,6 @@ export class Engine {
     await this.clients.touchConnected(now)
     this.#rate.prune()
     const ttl = this.#options.clientTtlMs ?? engineDefaults.clientTtlMs
-    return this.store.gcClients(now - ttl)
+    return (await this.store.gcClients(now - ttl)).length
   }
 }

@@ -17,6 +17,7 @@ import type {
   AppendResult,
   ClientDeliveryQuery,
   ClientRecord,
+  ClientStateCounts,
   ClientStreamDelivery,
   CreateStreamInput,
   CreateStreamResult,
@@ -32,6 +33,7 @@ import type {
   StreamRecord,
   TrimRequest,
   JsonArrayChunk,
+  NewClientRecord,
 } from './store.js'
 
 /** A retained message with the producer epoch, which the lookup of older duplicates needs. */
@@ -266,11 +268,22 @@ export class MemoryStore implements Store {
     return count
   }
 
-  async createClient(record: ClientRecord): Promise<void> {
-    if (this.#clients.has(record.id)) {
-      throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
+  async createClient(record: NewClientRecord): Promise<void> {
+    await this.createClients([record])
+  }
+
+  async createClients(records: readonly NewClientRecord[]): Promise<void> {
+    const ids = new Set<string>()
+    for (const { id } of records) {
+      // All or nothing: check every id before registering any.
+      if (this.#clients.has(id) || ids.has(id)) {
+        throw new SeqlineError(ErrorCode.CONFLICT, `client ${id} already exists`)
+      }
+      ids.add(id)
     }
-    this.#clients.set(record.id, { ...record })
+    for (const { id, userId, secretHash, createdAt, lastSeenAt } of records) {
+      this.#clients.set(id, { id, userId, secretHash, createdAt, lastSeenAt, closingAt: null })
+    }
   }
 
   async getClient(id: string): Promise<ClientRecord | undefined> {
@@ -304,16 +317,42 @@ export class MemoryStore implements Store {
     return this.#clients.delete(id)
   }
 
-  async gcClients(seenBefore: number): Promise<number> {
-    let count = 0
-    for (const client of [...this.#clients.values()]) {
-      if (client.lastSeenAt < seenBefore) {
-        this.#clients.delete(client.id)
-        this.#cursors.delete(client.id)
-        count++
-      }
+  async gcClients(seenBefore: number): Promise<string[]> {
+    return this.#deleteClientsWhere((client) => client.lastSeenAt < seenBefore)
+  }
+
+  async markClientClosing(id: string, at: number): Promise<boolean> {
+    const client = this.#clients.get(id)
+    if (client === undefined) return false
+    this.#clients.set(id, { ...client, closingAt: at })
+    return true
+  }
+
+  async forgetClosingClients(closedBefore: number): Promise<string[]> {
+    return this.#deleteClientsWhere(
+      (c) => c.closingAt !== null && c.closingAt <= closedBefore && isClosing(c),
+    )
+  }
+
+  async countClientsByState(seenSince: number): Promise<ClientStateCounts> {
+    const counts = { active: 0, idle: 0, closing: 0 }
+    for (const client of this.#clients.values()) {
+      if (isClosing(client)) counts.closing++
+      else if (client.lastSeenAt >= seenSince) counts.active++
+      else counts.idle++
     }
-    return count
+    return counts
+  }
+
+  #deleteClientsWhere(test: (client: ClientRecord) => boolean): string[] {
+    const ids: string[] = []
+    for (const client of [...this.#clients.values()]) {
+      if (!test(client)) continue
+      this.#clients.delete(client.id)
+      this.#cursors.delete(client.id)
+      ids.push(client.id)
+    }
+    return ids.sort(compareText)
   }
 
   async saveCursors(
@@ -458,6 +497,11 @@ export class MemoryStore implements Store {
       if (cursor !== undefined && cursor.epoch === stream.epoch) yield cursor
     }
   }
+}
+
+/** Said it is closing and was not seen since (see `ClientRecord.closingAt`). */
+function isClosing(client: ClientRecord): boolean {
+  return client.closingAt !== null && client.lastSeenAt <= client.closingAt
 }
 
 function compareText(a: string, b: string): number {

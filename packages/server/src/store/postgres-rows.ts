@@ -62,6 +62,7 @@ export interface ClientRow {
   secret_hash: string
   created_at: Bigint
   last_seen_at: Bigint
+  closing_at: Bigint | null
 }
 
 export interface CursorRow {
@@ -232,6 +233,7 @@ export function toClientRecord(row: ClientRow): ClientRecord {
     secretHash: row.secret_hash,
     createdAt: num(row.created_at),
     lastSeenAt: num(row.last_seen_at),
+    closingAt: numOrNull(row.closing_at),
   }
 }
 

@@ -101,6 +101,11 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE streams ADD COLUMN retention_until_acked BOOLEAN NOT NULL DEFAULT FALSE;
   `,
+  // 4: clients that said they are closing (Store.markClientClosing, forgetClosingClients).
+  `
+  ALTER TABLE clients ADD COLUMN closing_at BIGINT;
+  CREATE INDEX clients_closing ON clients (closing_at) WHERE closing_at IS NOT NULL;
+  `,
 ]
 
 /** The schema version this code writes: the number of migrations. */

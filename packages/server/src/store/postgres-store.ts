@@ -38,6 +38,7 @@ import type {
   AppendResult,
   ClientDeliveryQuery,
   ClientRecord,
+  ClientStateCounts,
   ClientStreamDelivery,
   CreateStreamInput,
   CreateStreamResult,
@@ -52,6 +53,7 @@ import type {
   StreamRecord,
   TrimRequest,
   JsonArrayChunk,
+  NewClientRecord,
 } from './store.js'
 
 /** Options of `PostgresStore`. */
@@ -286,15 +288,32 @@ export class PostgresStore implements Store {
     return rowCount ?? 0
   }
 
-  async createClient(record: ClientRecord): Promise<void> {
-    const { rowCount } = await this.#open().query(
-      `INSERT INTO clients (id, user_id, secret_hash, created_at, last_seen_at)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-      [record.id, record.userId, record.secretHash, record.createdAt, record.lastSeenAt],
-    )
-    if (rowCount === 0) {
-      throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
-    }
+  async createClient(record: NewClientRecord): Promise<void> {
+    await this.createClients([record])
+  }
+
+  async createClients(records: readonly NewClientRecord[]): Promise<void> {
+    if (records.length === 0) return
+    await this.#transaction(async (db) => {
+      // A taken id (or one given twice) is skipped by DO NOTHING: fewer rows than records.
+      const { rowCount } = await db.query(
+        `INSERT INTO clients (id, user_id, secret_hash, created_at, last_seen_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+         ON CONFLICT (id) DO NOTHING`,
+        [
+          records.map((r) => r.id),
+          records.map((r) => r.userId),
+          records.map((r) => r.secretHash),
+          records.map((r) => r.createdAt),
+          records.map((r) => r.lastSeenAt),
+        ],
+      )
+      if ((rowCount ?? 0) < records.length) {
+        // Throwing rolls the whole batch back.
+        const taken = records.length === 1 ? `client ${records[0]?.id}` : 'a client'
+        throw new SeqlineError(ErrorCode.CONFLICT, `${taken} already exists`)
+      }
+    })
   }
 
   async getClient(id: string): Promise<ClientRecord | undefined> {
@@ -335,11 +354,46 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0
   }
 
-  async gcClients(seenBefore: number): Promise<number> {
-    const { rowCount } = await this.#open().query('DELETE FROM clients WHERE last_seen_at < $1', [
-      seenBefore,
-    ])
-    return rowCount ?? 0
+  async gcClients(seenBefore: number): Promise<string[]> {
+    // Their cursors go with them (ON DELETE CASCADE).
+    const { rows } = await this.#open().query<{ id: string }>(
+      'DELETE FROM clients WHERE last_seen_at < $1 RETURNING id',
+      [seenBefore],
+    )
+    return rows.map((row) => row.id).sort()
+  }
+
+  async markClientClosing(id: string, at: number): Promise<boolean> {
+    const { rowCount } = await this.#open().query(
+      'UPDATE clients SET closing_at = $2 WHERE id = $1',
+      [id, at],
+    )
+    return (rowCount ?? 0) > 0
+  }
+
+  async forgetClosingClients(closedBefore: number): Promise<string[]> {
+    const { rows } = await this.#open().query<{ id: string }>(
+      `DELETE FROM clients WHERE closing_at <= $1 AND last_seen_at <= closing_at RETURNING id`,
+      [closedBefore],
+    )
+    return rows.map((row) => row.id).sort()
+  }
+
+  async countClientsByState(seenSince: number): Promise<ClientStateCounts> {
+    const { rows } = await this.#open().query<Record<keyof ClientStateCounts, string>>(
+      `SELECT count(*) FILTER (WHERE closing) AS closing,
+         count(*) FILTER (WHERE NOT closing AND last_seen_at >= $1) AS active,
+         count(*) FILTER (WHERE NOT closing AND last_seen_at < $1) AS idle
+       FROM (SELECT closing_at IS NOT NULL AND last_seen_at <= closing_at AS closing,
+               last_seen_at FROM clients) AS c`,
+      [seenSince],
+    )
+    const row = rows[0]
+    return {
+      active: Number(row?.active ?? 0),
+      idle: Number(row?.idle ?? 0),
+      closing: Number(row?.closing ?? 0),
+    }
   }
 
   async saveCursors(

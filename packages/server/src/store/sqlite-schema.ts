@@ -91,6 +91,11 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE streams ADD COLUMN retention_until_acked INTEGER NOT NULL DEFAULT 0;
   `,
+  // 4: clients that said they are closing (Store.markClientClosing, forgetClosingClients).
+  `
+  ALTER TABLE clients ADD COLUMN closing_at INTEGER;
+  CREATE INDEX clients_closing ON clients (closing_at) WHERE closing_at IS NOT NULL;
+  `,
 ]
 
 /** The schema version this code writes: the number of migrations. */
@@ -216,7 +221,20 @@ const SQL = {
   touchClient: 'UPDATE clients SET last_seen_at = MAX(last_seen_at, @now) WHERE id = @id',
   deleteClient: 'DELETE FROM clients WHERE id = ?',
   updateClientSecret: 'UPDATE clients SET secret_hash = @secretHash WHERE id = @id',
-  deleteStaleClients: 'DELETE FROM clients WHERE last_seen_at < ?',
+  deleteStaleClients: 'DELETE FROM clients WHERE last_seen_at < ? RETURNING id',
+  markClientClosing: 'UPDATE clients SET closing_at = @at WHERE id = @id',
+  // Closing: said so at or before the time, and not seen since.
+  deleteCursorsOfClosingClients: `
+      DELETE FROM cursors WHERE client_id IN (
+        SELECT id FROM clients WHERE closing_at <= ? AND last_seen_at <= closing_at)`,
+  deleteClosingClients: `
+      DELETE FROM clients WHERE closing_at <= ? AND last_seen_at <= closing_at RETURNING id`,
+  countClientsByState: `
+      SELECT coalesce(sum(closing), 0) AS closing,
+        coalesce(sum(NOT closing AND last_seen_at >= @since), 0) AS active,
+        coalesce(sum(NOT closing AND last_seen_at < @since), 0) AS idle
+      FROM (SELECT closing_at IS NOT NULL AND last_seen_at <= closing_at AS closing, last_seen_at
+            FROM clients)`,
 
   // Cursors only move forward within an epoch; another epoch replaces them. The INSERT … SELECT
   // drops entries of unknown clients (an ack racing the client's garbage collection).

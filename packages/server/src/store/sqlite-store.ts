@@ -18,6 +18,7 @@ import type {
   AppendResult,
   ClientDeliveryQuery,
   ClientRecord,
+  ClientStateCounts,
   ClientStreamDelivery,
   CreateStreamInput,
   CreateStreamResult,
@@ -32,6 +33,7 @@ import type {
   StreamRecord,
   TrimRequest,
   JsonArrayChunk,
+  NewClientRecord,
 } from './store.js'
 import { migrate, prepareStatements, type Statements } from './sqlite-schema.js'
 import {
@@ -100,6 +102,7 @@ interface ClientRow {
   secret_hash: string
   created_at: number
   last_seen_at: number
+  closing_at: number | null
 }
 
 interface CursorRow {
@@ -319,18 +322,27 @@ export class SqliteStore implements Store {
     return this.#open().st.deleteStaleProducers.run(updatedBefore).changes
   }
 
-  async createClient(record: ClientRecord): Promise<void> {
-    const { st } = this.#open()
-    const inserted = st.insertClient.run(
-      record.id,
-      record.userId,
-      record.secretHash,
-      record.createdAt,
-      record.lastSeenAt,
-    )
-    if (inserted.changes === 0) {
-      throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
-    }
+  async createClient(record: NewClientRecord): Promise<void> {
+    await this.createClients([record])
+  }
+
+  async createClients(records: readonly NewClientRecord[]): Promise<void> {
+    const { db, st } = this.#open()
+    db.transaction(() => {
+      for (const record of records) {
+        const inserted = st.insertClient.run(
+          record.id,
+          record.userId,
+          record.secretHash,
+          record.createdAt,
+          record.lastSeenAt,
+        )
+        // Throwing rolls the whole batch back.
+        if (inserted.changes === 0) {
+          throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
+        }
+      }
+    }).immediate()
   }
 
   async getClient(id: string): Promise<ClientRecord | undefined> {
@@ -363,14 +375,32 @@ export class SqliteStore implements Store {
       .immediate()
   }
 
-  async gcClients(seenBefore: number): Promise<number> {
+  async gcClients(seenBefore: number): Promise<string[]> {
     const { db, st } = this.#open()
     return db
-      .transaction((): number => {
+      .transaction((): string[] => {
         st.deleteCursorsOfStaleClients.run(seenBefore)
-        return st.deleteStaleClients.run(seenBefore).changes
+        return ids(st.deleteStaleClients.all(seenBefore))
       })
       .immediate()
+  }
+
+  async markClientClosing(id: string, at: number): Promise<boolean> {
+    return this.#open().st.markClientClosing.run({ id, at }).changes > 0
+  }
+
+  async forgetClosingClients(closedBefore: number): Promise<string[]> {
+    const { db, st } = this.#open()
+    return db
+      .transaction((): string[] => {
+        st.deleteCursorsOfClosingClients.run(closedBefore)
+        return ids(st.deleteClosingClients.all(closedBefore))
+      })
+      .immediate()
+  }
+
+  async countClientsByState(seenSince: number): Promise<ClientStateCounts> {
+    return this.#open().st.countClientsByState.get({ since: seenSince }) as ClientStateCounts
   }
 
   async saveCursors(
@@ -473,6 +503,11 @@ export class SqliteStore implements Store {
     }
     return { db: this.#db, st: this.#statements }
   }
+}
+
+/** The ids of `DELETE … RETURNING id` rows, in id order. */
+function ids(rows: unknown[]): string[] {
+  return (rows as { id: string }[]).map((row) => row.id).sort()
 }
 
 function appendOne(st: Statements, request: AppendRequest): AppendResult {
@@ -637,6 +672,7 @@ function toClientRecord(row: ClientRow): ClientRecord {
     secretHash: row.secret_hash,
     createdAt: row.created_at,
     lastSeenAt: row.last_seen_at,
+    closingAt: row.closing_at,
   }
 }
 

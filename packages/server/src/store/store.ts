@@ -223,6 +223,25 @@ export interface ClientRecord {
   readonly secretHash: string
   readonly createdAt: number
   readonly lastSeenAt: number
+  /**
+   * When the client said it is closing for good (`Store.markClientClosing`); `null` otherwise.
+   * The client is *closing* while it was not seen since (`lastSeenAt ≤ closingAt`): seen again,
+   * it came back.
+   */
+  readonly closingAt: number | null
+}
+
+/** A client to register: a `ClientRecord` before it has a lifecycle. */
+export type NewClientRecord = Omit<ClientRecord, 'closingAt'>
+
+/** Registered clients by state (`Store.countClientsByState`); every client is in one. */
+export interface ClientStateCounts {
+  /** Seen since the time asked about, and not closing. */
+  readonly active: number
+  /** Not seen since the time asked about, and not closing. */
+  readonly idle: number
+  /** Said it is closing and was not seen since. */
+  readonly closing: number
 }
 
 /** The highest offset a client has acked on a stream (cumulative). */
@@ -362,7 +381,13 @@ export interface Store {
    */
   gcProducers(updatedBefore: number): Promise<number>
 
-  createClient(record: ClientRecord): Promise<void>
+  /** Registers a client; CONFLICT when the id is taken. */
+  createClient(record: NewClientRecord): Promise<void>
+  /**
+   * Registers several clients in one transaction (connection storms register in batches): all
+   * of them, or none and CONFLICT when an id is taken or given twice.
+   */
+  createClients(records: readonly NewClientRecord[]): Promise<void>
   getClient(id: string): Promise<ClientRecord | undefined>
   countClientsOfUser(userId: string): Promise<number>
   /** Updates `lastSeenAt` of these clients. */
@@ -374,8 +399,27 @@ export interface Store {
    * Returns whether the client existed.
    */
   updateClientSecret(id: string, secretHash: string): Promise<boolean>
-  /** Deletes clients not seen since `seenBefore` with their cursors; returns how many. */
-  gcClients(seenBefore: number): Promise<number>
+  /**
+   * Deletes clients not seen since `seenBefore` (`lastSeenAt < seenBefore`) with their cursors;
+   * returns their ids, in id order.
+   */
+  gcClients(seenBefore: number): Promise<string[]>
+  /**
+   * Records that a client said it is closing for good, at `at` (sets `closingAt`). Returns
+   * whether the client exists.
+   */
+  markClientClosing(id: string, at: number): Promise<boolean>
+  /**
+   * Deletes, with their cursors, the clients that said they were closing at or before
+   * `closedBefore` (`closingAt ≤ closedBefore`) and were not seen since (`lastSeenAt ≤
+   * closingAt`); returns their ids, in id order. Set-based: one statement per table.
+   */
+  forgetClosingClients(closedBefore: number): Promise<string[]>
+  /**
+   * How many registered clients are active (seen since `seenSince`), idle or closing (see
+   * `ClientRecord.closingAt`), in one query: a scan of the clients, for a metric.
+   */
+  countClientsByState(seenSince: number): Promise<ClientStateCounts>
 
   /**
    * Saves cumulative acks: per (client, stream) the offset only moves forward within an epoch; an
