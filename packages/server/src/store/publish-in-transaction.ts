@@ -51,15 +51,14 @@ export async function publishInTransaction(
   if (text === undefined) throw new SeqlineError(ErrorCode.BAD_REQUEST, 'data is not JSON')
   // Named with its schema: the application's search_path stays as it is.
   const schema = options.schema === undefined ? '' : `${quoteIdent(options.schema)}.`
-  let rows: { epoch: string; msg_offset: string | number }[]
-  try {
-    ;({ rows } = await client.query<{ epoch: string; msg_offset: string | number }>(
+  const { rows } = await client
+    .query<{ epoch: string; msg_offset: string | number }>(
       `SELECT epoch, msg_offset FROM ${schema}seqline_publish_position($1, $2::jsonb, $3, $4)`,
       [stream, text, options.from ?? null, options.channel ?? null],
-    ))
-  } catch (err) {
-    throw refusal(err) ?? err
-  }
+    )
+    .catch((err: unknown) => {
+      throw refusal(err) ?? err
+    })
   const row = rows[0]
   if (row === undefined)
     throw new SeqlineError(ErrorCode.INTERNAL, 'seqline_publish returned nothing')
