@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ErrorCode } from '@seqline/protocol'
-import { SQLITE_SCHEMA_VERSION } from '../../packages/server/src/store/sqlite-schema.js'
+import { SQLITE_SCHEMA_VERSION, migrate } from '../../packages/server/src/store/sqlite-schema.js'
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js'
 import { runStoreConformance } from '../support/store-conformance.js'
 
@@ -164,6 +164,58 @@ describe('SqliteStore on disk', () => {
       expect(raw.prepare('SELECT COUNT(*) AS n FROM streams').get()).toEqual({ n: 1 })
     } finally {
       raw.close()
+    }
+  })
+
+  it('upgrades a database of schema version 1 in place', async () => {
+    await mkdir(dirname(path), { recursive: true })
+    const raw = new Database(path)
+    migrate(raw, 1)
+    raw.exec(`
+      INSERT INTO streams (name, epoch, content_type, head, tail, created_at, last_access_at,
+        retention_max_count) VALUES ('room:a', 'e1', 'application/json', 2, 1, ${T0}, ${T0}, 5);
+      INSERT INTO messages (stream, offset, from_user, ts, data)
+        VALUES ('room:a', 1, 'alice', ${T0}, CAST('"one"' AS BLOB)),
+               ('room:a', 2, 'bob', ${T0}, CAST('"two"' AS BLOB));
+      INSERT INTO producers (stream, producer_id, epoch, last_seq, last_offset, updated_at)
+        VALUES ('room:a', 'p', 0, 0, 2, ${T0});
+      INSERT INTO clients (id, user_id, secret_hash, created_at, last_seen_at)
+        VALUES ('c1', 'alice', 'h', ${T0}, ${T0});
+      INSERT INTO cursors (client_id, stream, epoch, offset, updated_at)
+        VALUES ('c1', 'room:a', 'e1', 1, ${T0});
+    `)
+    expect(raw.pragma('user_version', { simple: true })).toBe(1)
+    raw.close()
+
+    const store = await openStore()
+    expect(await store.getStream('room:a')).toMatchObject({
+      epoch: 'e1',
+      head: 2,
+      retention: { maxCount: 5 },
+      fork: null,
+      softDeleted: false,
+    })
+    expect(await store.getClient('c1')).toMatchObject({ userId: 'alice', closingAt: null })
+    expect((await store.read('room:a', 0, 10)).map((m) => text(m.data))).toEqual(['"one"', '"two"'])
+    expect(await store.trim('room:a', { policy: { untilAcked: true }, now: T0 })).toBe(2)
+    const [next] = await store.append([
+      {
+        stream: 'room:a',
+        payloads: [bytes('"three"')],
+        from: null,
+        producer: { id: 'p', epoch: 0, seq: 1 },
+        now: T0,
+      },
+    ])
+    expect(next).toMatchObject({ kind: 'appended', head: 3 })
+    expect(await store.markClientClosing('c1', T0 + 1)).toBe(true)
+    expect(await store.forgetClosingClients(T0 + 1)).toEqual(['c1'])
+    await store.close()
+    const check = new Database(path, { readonly: true })
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(SQLITE_SCHEMA_VERSION)
+    } finally {
+      check.close()
     }
   })
 

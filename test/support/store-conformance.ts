@@ -5,6 +5,7 @@ import type {
   AppendResult,
   ClientRecord,
   CreateStreamResult,
+  NewClientRecord,
   ProducerRef,
   Store,
   StoredMessage,
@@ -44,8 +45,13 @@ function producer(id: string, epoch: number, seq: number): ProducerRef {
   return { id, epoch, seq }
 }
 
-function client(id: string, userId: string, lastSeenAt = T0): ClientRecord {
+function client(id: string, userId: string, lastSeenAt = T0): NewClientRecord {
   return { id, userId, secretHash: `hash-${id}`, createdAt: T0, lastSeenAt }
+}
+
+/** The record the store holds for `client(…)`. */
+function stored(id: string, userId: string, lastSeenAt = T0): ClientRecord {
+  return { ...client(id, userId, lastSeenAt), closingAt: null }
 }
 
 /** The stream of a creation that was not `rejected` (only forks can be). */
@@ -149,6 +155,32 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           now: T0,
         })
         expect((await store.getStream('room:b'))?.retention).toEqual({ maxCount: 3 })
+      })
+
+      it('keeps an until-acked policy and drops a policy without limits', async () => {
+        await store.createStream({
+          name: 'room:a',
+          contentType: JSON_TYPE,
+          retention: { untilAcked: true, maxAgeMs: 60_000 },
+          now: T0,
+        })
+        await store.createStream({
+          name: 'room:b',
+          contentType: JSON_TYPE,
+          retention: { untilAcked: false },
+          now: T0,
+        })
+        expect((await store.getStream('room:a'))?.retention).toEqual({
+          untilAcked: true,
+          maxAgeMs: 60_000,
+        })
+        expect((await store.getStream('room:b'))?.retention).toBeNull()
+        // Appends leave the policy as it is.
+        await appendOne(pub('room:a', ['1']))
+        expect((await store.getStream('room:a'))?.retention).toEqual({
+          untilAcked: true,
+          maxAgeMs: 60_000,
+        })
       })
 
       it('returns exists for the same configuration without touching the stream', async () => {
@@ -261,6 +293,45 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         expect((await store.getStream('room:a'))?.lastAccessAt).toBe(T0 + 500)
         await store.touchStream('nope', T0)
         expect(await store.getStream('nope')).toBeUndefined()
+      })
+    })
+
+    describe('getHeads', () => {
+      it('returns the epoch and head of every named stream that exists', async () => {
+        const a = await create('room:a', { initial: ['1', '2'] })
+        const b = await create('room:b')
+        await appendOne(pub('room:b', ['1'], { now: T0 + 1 }))
+        const heads = await store.getHeads(['room:b', 'room:a', 'room:nope', 'room:a'])
+        expect([...heads.entries()].sort()).toEqual([
+          ['room:a', { epoch: a.epoch, head: 2 }],
+          ['room:b', { epoch: b.epoch, head: 1 }],
+        ])
+        expect(await store.getHeads([])).toEqual(new Map())
+      })
+
+      it('leaves soft-deleted streams out', async () => {
+        await create('src', { initial: ['1'] })
+        await store.createStream({
+          name: 'fork',
+          contentType: JSON_TYPE,
+          now: T0,
+          fork: { source: 'src', offset: 1, subOffset: 0 },
+        })
+        await store.deleteStream('src')
+        expect([...(await store.getHeads(['src', 'fork'])).keys()]).toEqual(['fork'])
+      })
+
+      it('answers for many streams at once', async () => {
+        const names = Array.from({ length: 1_500 }, (_, i) => `room:${i}`)
+        await store.append(
+          names
+            .filter((_, i) => i % 3 === 0)
+            .map((name) => pub(name, ['1'], { createIfMissing: { contentType: JSON_TYPE } })),
+        )
+        const heads = await store.getHeads(names)
+        expect(heads.size).toBe(500)
+        expect(heads.get('room:0')?.head).toBe(1)
+        expect(heads.has('room:1')).toBe(false)
       })
     })
 
@@ -667,6 +738,32 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         expect(await store.getProducer('room:b', 'p')).toMatchObject({ lastSeq: 0, lastOffset: 1 })
       })
 
+      it('expires producer states not used since a time, on every stream', async () => {
+        await create('room:a')
+        await create('room:b')
+        await appendOne(pub('room:a', ['1'], { producer: producer('old', 0, 0), now: T0 }))
+        await appendOne(pub('room:b', ['1'], { producer: producer('old', 0, 0), now: T0 + 10 }))
+        await appendOne(pub('room:a', ['2'], { producer: producer('edge', 0, 0), now: T0 + 20 }))
+        await appendOne(pub('room:a', ['3'], { producer: producer('new', 0, 0), now: T0 + 30 }))
+        // A publish keeps its producer alive: `old` on room:a is used again at T0 + 40.
+        await appendOne(pub('room:a', ['4'], { producer: producer('old', 0, 1), now: T0 + 40 }))
+        expect(await store.gcProducers(T0 + 20)).toBe(1)
+        expect(await store.getProducer('room:b', 'old')).toBeUndefined()
+        expect(await store.getProducer('room:a', 'old')).toMatchObject({ lastSeq: 1 })
+        expect(await store.getProducer('room:a', 'edge')).toBeDefined()
+        expect(await store.gcProducers(T0 + 20)).toBe(0)
+        expect(await store.gcProducers(T0 + 41)).toBe(3)
+        // The messages stay; an expired producer starts over.
+        expect(await head('room:a')).toBe(4)
+        expect(
+          await appendOne(pub('room:a', ['x'], { producer: producer('new', 0, 1) })),
+        ).toMatchObject({ kind: 'rejected', code: ErrorCode.PRODUCER_SEQ_GAP, expectedSeq: 0 })
+        const again = appended(
+          await appendOne(pub('room:a', ['5'], { producer: producer('new', 0, 0), now: T0 + 50 })),
+        )
+        expect(again.producer).toEqual({ epoch: 0, lastSeq: 0, lastOffset: 5, updatedAt: T0 + 50 })
+      })
+
       it('reports a duplicate before a Stream-Seq regression so that a retry stays idempotent', async () => {
         await create('room:a')
         const request = pub('room:a', ['a'], { producer: producer('p', 0, 0), streamSeq: '1' })
@@ -913,6 +1010,233 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       })
     })
 
+    describe('trim until acked', () => {
+      const untilAcked = { untilAcked: true } as const
+
+      /** A stream with messages 1…`count` and registered clients c1, c2, c3. */
+      async function seed(count = 10): Promise<StreamRecord> {
+        const stream = await create('room:a', {
+          initial: Array.from({ length: count }, (_, i) => String(i + 1)),
+        })
+        for (const id of ['c1', 'c2', 'c3']) await store.createClient(client(id, `user-${id}`))
+        return stream
+      }
+
+      async function ack(clientId: string, epoch: string, offset: number): Promise<void> {
+        await store.saveCursors([{ clientId, stream: 'room:a', epoch, offset }], T0)
+      }
+
+      it('trims what every client following the stream has acked', async () => {
+        const { epoch } = await seed()
+        await ack('c1', epoch, 7)
+        await ack('c2', epoch, 4)
+        // A cursor of an older epoch: c3 does not follow this history, it holds nothing back.
+        await ack('c3', 'old-epoch', 1)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(5)
+        expect(offsets(await store.read('room:a', 0, 20))).toEqual([5, 6, 7, 8, 9, 10])
+        await ack('c2', epoch, 9)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(8)
+        await ack('c1', epoch, 10)
+        await ack('c2', epoch, 10)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(11)
+        expect(await store.getStream('room:a')).toMatchObject({ head: 10, tail: 11 })
+      })
+
+      it('keeps every message of a stream that no client follows', async () => {
+        await seed()
+        await ack('c1', 'old-epoch', 10)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(1)
+        expect(await store.read('room:a', 0, 20)).toHaveLength(10)
+      })
+
+      it('stops holding back for a client once it is deleted', async () => {
+        const { epoch } = await seed()
+        await ack('c1', epoch, 9)
+        await ack('c2', epoch, 2)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(3)
+        await store.deleteClient('c2')
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0 })).toBe(10)
+      })
+
+      it('trims what is older than maxAgeMs whatever the acks, and caps the count', async () => {
+        const { epoch } = await create('room:a')
+        // Offsets 1…5 committed at T0, T0+10, …, T0+40.
+        for (let i = 0; i < 5; i++)
+          await appendOne(pub('room:a', [String(i)], { now: T0 + i * 10 }))
+        await store.createClient(client('c1', 'alice'))
+        await ack('c1', epoch, 1)
+        const now = T0 + 50
+        expect(await store.trim('room:a', { policy: { ...untilAcked, maxAgeMs: 25 }, now })).toBe(4)
+        expect(await store.trim('room:a', { policy: { ...untilAcked, maxCount: 1 }, now })).toBe(5)
+        expect(offsets(await store.read('room:a', 0, 10))).toEqual([5])
+      })
+
+      it('never trims keepFrom or after it', async () => {
+        const { epoch } = await seed()
+        await ack('c1', epoch, 10)
+        expect(await store.trim('room:a', { policy: untilAcked, now: T0, keepFrom: 6 })).toBe(6)
+        expect(offsets(await store.read('room:a', 0, 20))).toEqual([6, 7, 8, 9, 10])
+      })
+
+      it('applies only with untilAcked in the policy', async () => {
+        const { epoch } = await seed()
+        await ack('c1', epoch, 10)
+        expect(await store.trim('room:a', { policy: { maxCount: 8 }, now: T0 })).toBe(3)
+      })
+
+      it('lists the clients holding the tail back, lowest cursor first', async () => {
+        const { epoch } = await seed()
+        await store.createClient(client('c0', 'user-c0'))
+        await store.touchClients(['c2'], T0 + 5)
+        await ack('c1', epoch, 7)
+        await ack('c2', epoch, 4)
+        await ack('c0', epoch, 7)
+        await ack('c3', epoch, 10) // caught up: holds nothing back
+        await store.saveCursors([{ clientId: 'c3', stream: 'room:b', epoch, offset: 0 }], T0)
+        expect(await store.retentionHolders('room:a', 10)).toEqual([
+          { clientId: 'c2', userId: 'user-c2', offset: 4, behind: 6, lastSeenAt: T0 + 5 },
+          { clientId: 'c0', userId: 'user-c0', offset: 7, behind: 3, lastSeenAt: T0 },
+          { clientId: 'c1', userId: 'user-c1', offset: 7, behind: 3, lastSeenAt: T0 },
+        ])
+        expect((await store.retentionHolders('room:a', 1)).map((h) => h.clientId)).toEqual(['c2'])
+        await ack('c2', 'new-epoch', 0)
+        expect((await store.retentionHolders('room:a', 10)).map((h) => h.clientId)).toEqual([
+          'c0',
+          'c1',
+        ])
+        expect(await store.retentionHolders('room:nope', 10)).toEqual([])
+      })
+    })
+
+    describe('delivery state', () => {
+      /** room:a with messages 1…10; clients c1 and c3 of alice, c2 of bob. */
+      async function seed(): Promise<StreamRecord> {
+        const stream = await create('room:a', {
+          initial: Array.from({ length: 10 }, (_, i) => String(i + 1)),
+        })
+        await store.createClient(client('c1', 'alice'))
+        await store.createClient(client('c2', 'bob'))
+        await store.createClient(client('c3', 'alice'))
+        return stream
+      }
+
+      it('lists the position of every client of a stream and how far behind the head it is', async () => {
+        const { epoch } = await seed()
+        await store.saveCursors(
+          [
+            { clientId: 'c2', stream: 'room:a', epoch, offset: 10 },
+            { clientId: 'c1', stream: 'room:a', epoch, offset: 7 },
+            { clientId: 'c3', stream: 'room:a', epoch: 'old-epoch', offset: 3 },
+          ],
+          T0 + 5,
+        )
+        const position = (id: string, userId: string, offset: number, behind: number | null) => ({
+          clientId: id,
+          userId,
+          epoch: behind === null ? 'old-epoch' : epoch,
+          offset,
+          updatedAt: T0 + 5,
+          following: behind !== null,
+          behind,
+        })
+        expect(await store.streamDelivery('room:a', { limit: 10 })).toEqual({
+          stream: 'room:a',
+          epoch,
+          head: 10,
+          tail: 1,
+          followers: [
+            position('c1', 'alice', 7, 3),
+            position('c2', 'bob', 10, 0),
+            position('c3', 'alice', 3, null),
+          ],
+        })
+        const page1 = await store.streamDelivery('room:a', { limit: 2 })
+        expect(page1?.followers.map((f) => f.clientId)).toEqual(['c1', 'c2'])
+        const page2 = await store.streamDelivery('room:a', { after: 'c2', limit: 2 })
+        expect(page2?.followers.map((f) => f.clientId)).toEqual(['c3'])
+        const alice = await store.streamDelivery('room:a', { userId: 'alice', limit: 10 })
+        expect(alice?.followers.map((f) => f.clientId)).toEqual(['c1', 'c3'])
+      })
+
+      it('reports a stream without cursors, and nothing for an unknown or deleted stream', async () => {
+        const { epoch } = await seed()
+        await store.trim('room:a', { policy: { maxCount: 4 }, now: T0 })
+        expect(await store.streamDelivery('room:a', { limit: 10 })).toEqual({
+          stream: 'room:a',
+          epoch,
+          head: 10,
+          tail: 7,
+          followers: [],
+        })
+        expect(await store.streamDelivery('room:a', { limit: 0 })).toMatchObject({ followers: [] })
+        expect(await store.streamDelivery('room:nope', { limit: 10 })).toBeUndefined()
+        await store.createStream({
+          name: 'fork',
+          contentType: JSON_TYPE,
+          now: T0,
+          fork: { source: 'room:a', offset: 10, subOffset: 0 },
+        })
+        await store.deleteStream('room:a')
+        expect(await store.streamDelivery('room:a', { limit: 10 })).toBeUndefined()
+      })
+
+      it('lists the streams of a client with its cursor, the head and what it has not acked', async () => {
+        const { epoch } = await seed()
+        const b = await create('room:b', { initial: ['1', '2'] })
+        await store.trim('room:a', { policy: { maxCount: 2 }, now: T0 })
+        await store.saveCursors(
+          [
+            { clientId: 'c1', stream: 'room:a', epoch, offset: 7 },
+            { clientId: 'c1', stream: 'room:b', epoch: 'old-epoch', offset: 5 },
+            { clientId: 'c1', stream: 'room:gone', epoch: 'e', offset: 1 },
+            { clientId: 'c2', stream: 'room:b', epoch: b.epoch, offset: 2 },
+          ],
+          T0 + 5,
+        )
+        const all = await store.clientDelivery('c1', { limit: 10 })
+        expect(all).toEqual([
+          {
+            stream: 'room:a',
+            epoch,
+            offset: 7,
+            updatedAt: T0 + 5,
+            head: 10,
+            // Its next message, 8, was trimmed before it acked it: it missed it.
+            tail: 9,
+            following: true,
+            unacked: 3,
+          },
+          {
+            stream: 'room:b',
+            epoch: 'old-epoch',
+            offset: 5,
+            updatedAt: T0 + 5,
+            head: 2,
+            tail: 1,
+            following: false,
+            unacked: null,
+          },
+          {
+            stream: 'room:gone',
+            epoch: 'e',
+            offset: 1,
+            updatedAt: T0 + 5,
+            head: null,
+            tail: null,
+            following: false,
+            unacked: null,
+          },
+        ])
+        expect(
+          (await store.clientDelivery('c1', { after: 'room:a', limit: 1 })).map((d) => d.stream),
+        ).toEqual(['room:b'])
+        expect(await store.clientDelivery('c2', { limit: 10 })).toMatchObject([
+          { stream: 'room:b', following: true, unacked: 0 },
+        ])
+        expect(await store.clientDelivery('nobody', { limit: 10 })).toEqual([])
+      })
+    })
+
     describe('deleteStream', () => {
       it('deletes the stream with its messages, producers and cursors only', async () => {
         await create('room:a', { initial: ['1'] })
@@ -1112,7 +1436,7 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         await store.createClient(client('c1', 'alice'))
         await store.createClient(client('c2', 'alice'))
         await store.createClient(client('c3', 'bob'))
-        expect(await store.getClient('c1')).toEqual(client('c1', 'alice'))
+        expect(await store.getClient('c1')).toEqual(stored('c1', 'alice'))
         expect(await store.getClient('nope')).toBeUndefined()
         expect(await store.countClientsOfUser('alice')).toBe(2)
         expect(await store.countClientsOfUser('bob')).toBe(1)
@@ -1166,12 +1490,86 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         await store.createClient(client('c2', 'alice'))
         expect(await store.updateClientSecret('c1', 'rotated-hash')).toBe(true)
         expect(await store.getClient('c1')).toEqual({
-          ...client('c1', 'alice'),
+          ...stored('c1', 'alice'),
           secretHash: 'rotated-hash',
         })
-        expect(await store.getClient('c2')).toEqual(client('c2', 'alice'))
+        expect(await store.getClient('c2')).toEqual(stored('c2', 'alice'))
         expect(await store.updateClientSecret('nope', 'x')).toBe(false)
         expect(await store.getClient('nope')).toBeUndefined()
+      })
+
+      it('registers several clients in one step, or none of them when an id is taken', async () => {
+        await store.createClients([client('c1', 'alice'), client('c2', 'bob', T0 + 1)])
+        expect(await store.getClient('c1')).toEqual(stored('c1', 'alice'))
+        expect(await store.getClient('c2')).toEqual(stored('c2', 'bob', T0 + 1))
+        await expect(
+          store.createClients([client('c3', 'carol'), client('c1', 'mallory')]),
+        ).rejects.toMatchObject({ code: ErrorCode.CONFLICT })
+        await expect(
+          store.createClients([client('c4', 'carol'), client('c4', 'carol')]),
+        ).rejects.toMatchObject({ code: ErrorCode.CONFLICT })
+        expect(await store.getClient('c3')).toBeUndefined()
+        expect(await store.getClient('c4')).toBeUndefined()
+        expect((await store.getClient('c1'))?.userId).toBe('alice')
+        await store.createClients([])
+        const many = Array.from({ length: 500 }, (_, i) => client(`m${i}`, 'dave'))
+        await store.createClients(many)
+        expect(await store.countClientsOfUser('dave')).toBe(500)
+      })
+
+      it('forgets a client that said it is closing once it was not seen since', async () => {
+        await store.createClient(client('gone', 'alice', T0))
+        await store.createClient(client('back', 'alice', T0))
+        await store.createClient(client('later', 'bob', T0))
+        await store.createClient(client('open', 'bob', T0))
+        await store.saveCursors(
+          [
+            { clientId: 'gone', stream: 'room:a', epoch: 'e', offset: 1 },
+            { clientId: 'open', stream: 'room:a', epoch: 'e', offset: 1 },
+          ],
+          T0,
+        )
+        expect(await store.markClientClosing('gone', T0 + 10)).toBe(true)
+        expect(await store.markClientClosing('back', T0 + 10)).toBe(true)
+        expect(await store.markClientClosing('later', T0 + 30)).toBe(true)
+        expect(await store.markClientClosing('nope', T0 + 10)).toBe(false)
+        expect((await store.getClient('gone'))?.closingAt).toBe(T0 + 10)
+        // Seen again after it said so: it came back.
+        await store.touchClients(['back'], T0 + 20)
+
+        expect(await store.forgetClosingClients(T0 + 9)).toEqual([])
+        expect(await store.forgetClosingClients(T0 + 10)).toEqual(['gone'])
+        expect(await store.getClient('gone')).toBeUndefined()
+        expect(await store.getCursors('gone')).toEqual([])
+        expect((await store.getCursorsOfStream('room:a')).map((c) => c.clientId)).toEqual(['open'])
+        expect(await store.forgetClosingClients(T0 + 100)).toEqual(['later'])
+        expect(await store.getClient('back')).toMatchObject({ closingAt: T0 + 10 })
+        expect(await store.getClient('open')).toMatchObject({ closingAt: null })
+      })
+
+      it('counts clients by state: active, idle and closing', async () => {
+        expect(await store.countClientsByState(T0)).toEqual({ active: 0, idle: 0, closing: 0 })
+        await store.createClients([
+          client('a1', 'alice', T0 + 10),
+          client('a2', 'alice', T0 + 20),
+          client('i1', 'bob', T0),
+          client('x1', 'bob', T0),
+          client('x2', 'carol', T0 + 20),
+        ])
+        await store.markClientClosing('x1', T0 + 5)
+        await store.markClientClosing('x2', T0 + 30)
+        // Closing, then seen again: counted by when it was last seen.
+        await store.markClientClosing('a2', T0 + 15)
+        expect(await store.countClientsByState(T0 + 10)).toEqual({
+          active: 2,
+          idle: 1,
+          closing: 2,
+        })
+        expect(await store.countClientsByState(T0 + 21)).toEqual({
+          active: 0,
+          idle: 3,
+          closing: 2,
+        })
       })
 
       it('garbage-collects clients not seen since a time, with their cursors', async () => {
@@ -1186,13 +1584,13 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           ],
           T0,
         )
-        expect(await store.gcClients(T0 + 20)).toBe(2)
+        expect(await store.gcClients(T0 + 20)).toEqual(['old1', 'old2'])
         expect(await store.getClient('old1')).toBeUndefined()
         expect(await store.getClient('old2')).toBeUndefined()
         expect(await store.getClient('edge')).toBeDefined()
         expect(await store.getClient('new')).toBeDefined()
         expect((await store.getCursorsOfStream('room:a')).map((c) => c.clientId)).toEqual(['new'])
-        expect(await store.gcClients(T0 + 20)).toBe(0)
+        expect(await store.gcClients(T0 + 20)).toEqual([])
       })
     })
 

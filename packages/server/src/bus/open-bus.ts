@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Bus } from './bus.js'
-import { parsePostgresSpec } from '../store/postgres-store.js'
+import { isPostgresUrl, parsePostgresSpec } from '../postgres/postgres-spec.js'
 import { PostgresBus } from './postgres-bus.js'
 import { RedisBus } from './redis-bus.js'
 
@@ -9,7 +9,8 @@ import { RedisBus } from './redis-bus.js'
  * it is connected. `undefined` (or `local`/`none`) means a single node: no bus.
  *
  * - `redis://…` / `rediss://…`: Redis pub/sub;
- * - `postgres`: LISTEN/NOTIFY on the store's own database (`storeUrl`);
+ * - `postgres`: LISTEN/NOTIFY on the store's own database (`storeUrl`), where it records its
+ *   channel for `seqline_publish`;
  * - `postgres://…`: LISTEN/NOTIFY on that database.
  *
  * @example
@@ -40,13 +41,13 @@ function busOf(
   if (spec === '' || spec === 'local' || spec === 'none') return undefined
   if (/^rediss?:\/\//.test(spec)) return new RedisBus({ url: spec, channel, logger })
   if (spec === 'postgres' || spec === 'postgresql') {
-    if (options.storeUrl === undefined || !/^postgres(ql)?:\/\//.test(options.storeUrl)) {
+    if (options.storeUrl === undefined || !isPostgresUrl(options.storeUrl)) {
       throw new Error('Bus "postgres" uses the store\'s database: it needs a postgres:// store')
     }
-    const { connectionString } = parsePostgresSpec(options.storeUrl)
-    return new PostgresBus({ connectionString, channel, logger })
+    const { connectionString, schema } = parsePostgresSpec(options.storeUrl)
+    return new PostgresBus({ connectionString, channel, logger, store: { schema } })
   }
-  if (/^postgres(ql)?:\/\//.test(spec)) {
+  if (isPostgresUrl(spec)) {
     return new PostgresBus({
       connectionString: parsePostgresSpec(spec).connectionString,
       channel,

@@ -1,5 +1,8 @@
 import pg from 'pg'
 import type { Logger } from 'pino'
+import { commitAnnouncementDefaults, recordBusChannel } from '../postgres/commit-announcement.js'
+import { postgresClientConfig } from '../postgres/postgres-connection.js'
+import { quoteIdent } from '../postgres/sql-identifier.js'
 import { type Bus, type BusMessage, decodeBusMessage, encodeBusMessage } from './bus.js'
 
 /** Options of `PostgresBus`. */
@@ -8,12 +11,18 @@ export interface PostgresBusOptions {
   readonly connectionString: string
   /** NOTIFY channel; deployments sharing one database (different schemas) need different ones. */
   readonly channel?: string | undefined
+  /**
+   * The store whose database this is, when it is (`--bus postgres`): on every connect the bus
+   * records its channel in the store's `seqline_settings`, so that `seqline_publish` announces
+   * commits made in SQL where the nodes listen.
+   */
+  readonly store?: { readonly schema?: string | undefined } | undefined
   readonly logger?: Logger | undefined
 }
 
 /** Defaults of `PostgresBusOptions`. */
 export const postgresBusDefaults = {
-  channel: 'seqline',
+  channel: commitAnnouncementDefaults.channel,
   /** PostgreSQL refuses NOTIFY payloads from 8000 bytes on. */
   maxPayloadBytes: 7_900,
   reconnectMs: { min: 100, max: 2_000 },
@@ -25,8 +34,8 @@ export const postgresBusDefaults = {
  * A `Bus` over PostgreSQL LISTEN/NOTIFY: no other infrastructure than the store's database. One
  * dedicated connection both LISTENs and NOTIFYs; it reconnects with backoff after a failure and
  * reports the reconnect (the engine heals from the store). NOTIFY is delivered on commit only, so
- * `publishInTransaction` announces its message inside the application's transaction on this same
- * channel. Payloads are limited to ~8 kB: larger signals are dropped (signals are ephemeral, G6).
+ * `seqline_publish` (and `publishInTransaction`) announce a message inside the application's
+ * transaction on this same channel (postgres/commit-announcement.ts). Payloads are limited to ~8 kB: larger signals are dropped (signals are ephemeral, G6).
  *
  * @example
  * const bus = new PostgresBus({ connectionString: 'postgres://seqline@db/seqline' })
@@ -50,7 +59,7 @@ export class PostgresBus implements Bus {
     this.#channel = options.channel ?? postgresBusDefaults.channel
   }
 
-  /** The NOTIFY channel (publishInTransaction must use the same). */
+  /** The NOTIFY channel. */
   get channel(): string {
     return this.#channel
   }
@@ -104,10 +113,12 @@ export class PostgresBus implements Bus {
 
   async #connect(): Promise<void> {
     // Named, so that an operator finds it in pg_stat_activity (PostgreSQL keeps 63 bytes).
-    const client = new pg.Client({
-      connectionString: this.#options.connectionString,
-      application_name: `seqline-bus:${this.#channel}`.slice(0, 63),
-    })
+    const client = new pg.Client(
+      postgresClientConfig({
+        connectionString: this.#options.connectionString,
+        applicationName: `seqline-bus:${this.#channel}`,
+      }),
+    )
     client.on('notification', (n: pg.Notification) => {
       if (n.channel !== this.#channel || n.payload === undefined) return
       const message = decodeBusMessage(n.payload)
@@ -127,7 +138,15 @@ export class PostgresBus implements Bus {
     this.#client = client
     try {
       await client.connect()
-      await client.query(`LISTEN ${quoteChannel(this.#channel)}`)
+      // LISTEN takes an identifier, not a parameter.
+      await client.query(`LISTEN ${quoteIdent(this.#channel)}`)
+      const store = this.#options.store
+      if (store !== undefined) {
+        // Not fatal: without it, SQL publishes reach the nodes at their next heal round.
+        await recordBusChannel(client, this.#channel, store.schema).catch((err: unknown) =>
+          this.#options.logger?.warn({ err }, 'postgres bus could not record its channel'),
+        )
+      }
       this.#tail = Promise.resolve()
     } catch (err) {
       if (this.#client === client) this.#client = undefined
@@ -155,9 +174,4 @@ export class PostgresBus implements Bus {
     }, delay)
     this.#timer.unref()
   }
-}
-
-/** LISTEN takes an identifier, not a parameter: quote it. */
-function quoteChannel(channel: string): string {
-  return `"${channel.replaceAll('"', '""')}"`
 }

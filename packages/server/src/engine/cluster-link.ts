@@ -145,7 +145,7 @@ export class ClusterLink {
   async heal(): Promise<void> {
     const names = [...this.host.followedStreams()]
     if (names.length === 0) return
-    const heads = await this.#heads(names)
+    const heads = await this.store.getHeads(names)
     for (const name of names) {
       const local = this.host.hubPosition(name)
       const stored = heads.get(name)
@@ -266,19 +266,6 @@ export class ClusterLink {
     })
   }
 
-  async #heads(names: readonly string[]): Promise<Map<string, { epoch: string; head: number }>> {
-    const batched = (this.store as Partial<HeadsReader>).getHeads
-    if (typeof batched === 'function') return batched.call(this.store, names)
-    const heads = new Map<string, { epoch: string; head: number }>()
-    for (const name of names) {
-      const record = await this.store.getStream(name)
-      if (record !== undefined && !record.softDeleted) {
-        heads.set(name, { epoch: record.epoch, head: record.head })
-      }
-    }
-    return heads
-  }
-
   #sendPresence(
     streams: Record<string, readonly { user: string; clients: number }[]>,
     full: boolean,
@@ -292,9 +279,4 @@ export class ClusterLink {
       ttlMs: this.settings.presenceHeartbeatMs * 3,
     })
   }
-}
-
-/** The optional batch lookup of heads a store may offer (PostgresStore does). */
-interface HeadsReader {
-  getHeads(names: readonly string[]): Promise<Map<string, { epoch: string; head: number }>>
 }

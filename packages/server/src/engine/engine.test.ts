@@ -301,7 +301,7 @@ describe('Engine', () => {
     const busy = await engine.clients.register('alice')
     const session = open(engine, new TestFollower('k', true), 'alice', busy.clientId)
     now += 5000
-    expect(await engine.housekeeping.runClientGc()).toBe(1)
+    expect(await engine.housekeeping.runClientGc()).toEqual([idle.clientId])
     expect(await store.getClient(idle.clientId)).toBeUndefined()
     expect(await store.getClient(busy.clientId)).toBeDefined()
     session.close()
@@ -335,6 +335,34 @@ describe('Engine', () => {
     await until(() => second.offsets('room:a').length === 1)
     await until(() => first.offsets('room:a').length === 1)
     expect(first.offsets('room:a')).toEqual([1])
+  })
+
+  it('keeps a stream followed for a subscriber that joins while the last one leaves', async () => {
+    // The joiner registers the stream's hub, then reads the store; if the last follower leaves
+    // during that read and the hub were dropped, the joiner would follow a hub no commit reaches.
+    const { engine, store } = await newEngine()
+    await engine.streams.publish('room:a', { n: 1 })
+    const leaving = open(engine, new TestFollower('k1', true), 'alice', 'c1')
+    await leaving.subscribe('room:a', 'latest')
+    let release: () => void = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const getStream = store.getStream.bind(store)
+    let reads = 0
+    store.getStream = async (name) => {
+      // The joiner's second read (inside the hub registration) waits until the other left.
+      if (++reads === 2) await held
+      return getStream(name)
+    }
+    const joiner = new TestFollower('k2', true)
+    const joining = open(engine, joiner, 'bob', 'c2').subscribe('room:a', 'latest')
+    await until(() => reads === 2)
+    leaving.close()
+    release()
+    await joining
+    await until(() => joiner.of('caughtUp').length === 1)
+    await engine.streams.publish('room:a', { n: 2 })
+    await until(() => joiner.offsets('room:a').length === 1)
+    expect(joiner.offsets('room:a')).toEqual([2])
   })
 
   it('never trims what a subscription behind the head still has to send', async () => {

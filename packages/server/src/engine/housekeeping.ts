@@ -57,7 +57,9 @@ export class Housekeeping {
       new PeriodicJob(
         'client-gc',
         settings.clients.gcIntervalMs,
-        () => this.runClientGc().then(() => undefined),
+        async () => {
+          await this.runClientGc()
+        },
         logger,
       ),
       // Durable Streams TTL / Expires-At (§5.1): HTTP requests check expiry themselves, so this job
@@ -128,8 +130,8 @@ export class Housekeeping {
     }
   }
 
-  /** Removes clients not seen for the TTL (connected clients are seen now). */
-  async runClientGc(): Promise<number> {
+  /** Removes clients not seen for the TTL (connected clients are seen now); returns their ids. */
+  async runClientGc(): Promise<string[]> {
     const now = this.deps.now()
     await this.deps.clients.touchConnected(now)
     this.deps.prune()

@@ -200,30 +200,39 @@ export class Sessions {
     }
     // A subscribe never creates the stream (F12): a follower of a missing one waits at offset 0.
     const { hub, at } = await followers.open(stream, record)
-    const decision =
-      at.epoch === NO_EPOCH
-        ? ({
-            kind: 'replay',
-            position: 0,
-            recovered: typeof start === 'object' && start.offset === 0,
-          } as const)
-        : resolveStart(at, start)
-    const position = decision.kind === 'replay' ? decision.position : at.head
-    const subscription = new Subscription(
-      stream,
-      { userId: session.userId, clientId: session.clientId, follower: session.follower },
-      hub,
-      store,
-      this.#observer,
-      this.deps.pump,
-      position,
-      decision.kind === 'replay' && decision.recovered,
-      sees,
-    )
-    if (decision.kind === 'reset') subscription.sendReset(decision.reason, at.head, at.tail)
-    presence.join(subscription)
-    subscription.start()
-    return subscription
+    let subscription: Subscription | undefined
+    try {
+      const decision =
+        at.epoch === NO_EPOCH
+          ? ({
+              kind: 'replay',
+              position: 0,
+              recovered: typeof start === 'object' && start.offset === 0,
+            } as const)
+          : resolveStart(at, start)
+      const position = decision.kind === 'replay' ? decision.position : at.head
+      subscription = new Subscription(
+        stream,
+        { userId: session.userId, clientId: session.clientId, follower: session.follower },
+        hub,
+        store,
+        this.#observer,
+        this.deps.pump,
+        position,
+        decision.kind === 'replay' && decision.recovered,
+        sees,
+      )
+      if (decision.kind === 'reset') subscription.sendReset(decision.reason, at.head, at.tail)
+      presence.join(subscription)
+      subscription.start()
+      return subscription
+    } catch (err) {
+      // Whatever failed, the hub must not stay pinned for a follower that never came.
+      if (subscription === undefined) hub.joining -= 1
+      else subscription.stop()
+      followers.release(hub)
+      throw err
+    }
   }
 
   #unsubscribe(subscription: Subscription): void {

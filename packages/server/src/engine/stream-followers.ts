@@ -65,6 +65,8 @@ export class StreamFollowers {
     record: StreamRecord | undefined,
   ): Promise<{ hub: StreamHub; at: HubPosition }> {
     const hub = this.#hub(name, record)
+    // Pinned until the caller's following starts (or stops): see StreamHub.joining.
+    hub.joining += 1
     const fresh = (await this.store.getStream(name)) ?? record
     if (fresh !== undefined && !fresh.softDeleted) {
       if (hub.epoch === NO_EPOCH) {
@@ -82,9 +84,11 @@ export class StreamFollowers {
     return { hub, at: { epoch: hub.epoch, head: hub.head, tail } }
   }
 
-  /** Drops `hub` once its last follower left. */
+  /** Drops `hub` once its last follower left and nobody is joining it. */
   release(hub: StreamHub): void {
-    if (hub.followings.size === 0 && this.#hubs.get(hub.name) === hub) this.#hubs.delete(hub.name)
+    if (hub.followings.size === 0 && hub.joining === 0 && this.#hubs.get(hub.name) === hub) {
+      this.#hubs.delete(hub.name)
+    }
   }
 
   /** Fans a commit out to the stream's followers (they pull from the window or the store). */

@@ -31,6 +31,11 @@ export class StreamHub<F extends Following = Following> {
   #windowBytes = 0
   /** The stream accepts no more appends (Durable Streams closure), as far as this node knows. */
   closed = false
+  /**
+   * Followers that registered this hub and have not started yet (they await the store): the hub
+   * must outlive its last current follower for them, or they would join a hub no commit reaches.
+   */
+  joining = 0
 
   constructor(
     readonly name: string,

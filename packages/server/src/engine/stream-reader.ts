@@ -18,6 +18,8 @@ export interface ReaderEvents extends PumpEvents {
  */
 export class StreamReader implements Following {
   readonly pump: CursorPump
+  /** Still counted in `hub.joining` (from StreamFollowers.open until start or stop). */
+  #joining = true
 
   constructor(
     readonly hub: StreamHub,
@@ -44,12 +46,20 @@ export class StreamReader implements Following {
   }
 
   start(): void {
+    this.#joined()
     this.hub.followings.add(this)
     this.pump.wake()
   }
 
   stop(): void {
+    this.#joined()
     this.pump.stop()
     this.hub.followings.delete(this)
+  }
+
+  #joined(): void {
+    if (!this.#joining) return
+    this.#joining = false
+    this.hub.joining -= 1
   }
 }

@@ -26,6 +26,8 @@ export interface Subscriber {
  */
 export class Subscription implements Following, PumpEvents {
   readonly pump: CursorPump
+  /** Still counted in `hub.joining` (from StreamFollowers.open until start or stop). */
+  #joining = true
   /** Whether this subscriber may see presence (asked once per subscribe; revocation re-asks). */
   presence: boolean
   /** Presence frames were skipped while the follower was above its high-water mark. */
@@ -104,12 +106,20 @@ export class Subscription implements Following, PumpEvents {
   }
 
   start(): void {
+    this.#joined()
     this.hub.followings.add(this)
     this.pump.wake()
   }
 
   stop(): void {
+    this.#joined()
     this.pump.stop()
     this.hub.followings.delete(this)
+  }
+
+  #joined(): void {
+    if (!this.#joining) return
+    this.#joining = false
+    this.hub.joining -= 1
   }
 }

@@ -2,6 +2,7 @@ import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import {
   checkAppend,
   checkAppendShape,
+  cursorLag,
   forkReadThrough,
   isExpired,
   newStreamRecord,
@@ -14,16 +15,25 @@ import { jsonArrayChunk } from './json-array-chunk.js'
 import type {
   AppendRequest,
   AppendResult,
+  ClientDeliveryQuery,
   ClientRecord,
+  ClientStateCounts,
+  ClientStreamDelivery,
   CreateStreamInput,
   CreateStreamResult,
   CursorRecord,
+  FollowerPosition,
   ProducerState,
+  RetentionHolder,
   StoredMessage,
+  StreamDelivery,
+  StreamDeliveryQuery,
   Store,
+  StreamHead,
   StreamRecord,
   TrimRequest,
   JsonArrayChunk,
+  NewClientRecord,
 } from './store.js'
 
 /** A retained message with the producer epoch, which the lookup of older duplicates needs. */
@@ -88,6 +98,17 @@ export class MemoryStore implements Store {
 
   async getStream(name: string): Promise<StreamRecord | undefined> {
     return this.#streams.get(name)
+  }
+
+  async getHeads(names: readonly string[]): Promise<Map<string, StreamHead>> {
+    const heads = new Map<string, StreamHead>()
+    for (const name of names) {
+      const stream = this.#streams.get(name)
+      if (stream !== undefined && !stream.softDeleted) {
+        heads.set(name, { epoch: stream.epoch, head: stream.head })
+      }
+    }
+    return heads
   }
 
   async deleteStream(name: string): Promise<boolean> {
@@ -234,11 +255,35 @@ export class MemoryStore implements Store {
     return this.#producers.get(stream)?.get(producerId)
   }
 
-  async createClient(record: ClientRecord): Promise<void> {
-    if (this.#clients.has(record.id)) {
-      throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
+  async gcProducers(updatedBefore: number): Promise<number> {
+    let count = 0
+    for (const producers of this.#producers.values()) {
+      for (const [id, state] of producers) {
+        if (state.updatedAt < updatedBefore) {
+          producers.delete(id)
+          count++
+        }
+      }
     }
-    this.#clients.set(record.id, { ...record })
+    return count
+  }
+
+  async createClient(record: NewClientRecord): Promise<void> {
+    await this.createClients([record])
+  }
+
+  async createClients(records: readonly NewClientRecord[]): Promise<void> {
+    const ids = new Set<string>()
+    for (const { id } of records) {
+      // All or nothing: check every id before registering any.
+      if (this.#clients.has(id) || ids.has(id)) {
+        throw new SeqlineError(ErrorCode.CONFLICT, `client ${id} already exists`)
+      }
+      ids.add(id)
+    }
+    for (const { id, userId, secretHash, createdAt, lastSeenAt } of records) {
+      this.#clients.set(id, { id, userId, secretHash, createdAt, lastSeenAt, closingAt: null })
+    }
   }
 
   async getClient(id: string): Promise<ClientRecord | undefined> {
@@ -272,16 +317,42 @@ export class MemoryStore implements Store {
     return this.#clients.delete(id)
   }
 
-  async gcClients(seenBefore: number): Promise<number> {
-    let count = 0
-    for (const client of [...this.#clients.values()]) {
-      if (client.lastSeenAt < seenBefore) {
-        this.#clients.delete(client.id)
-        this.#cursors.delete(client.id)
-        count++
-      }
+  async gcClients(seenBefore: number): Promise<string[]> {
+    return this.#deleteClientsWhere((client) => client.lastSeenAt < seenBefore)
+  }
+
+  async markClientClosing(id: string, at: number): Promise<boolean> {
+    const client = this.#clients.get(id)
+    if (client === undefined) return false
+    this.#clients.set(id, { ...client, closingAt: at })
+    return true
+  }
+
+  async forgetClosingClients(closedBefore: number): Promise<string[]> {
+    return this.#deleteClientsWhere(
+      (c) => c.closingAt !== null && c.closingAt <= closedBefore && isClosing(c),
+    )
+  }
+
+  async countClientsByState(seenSince: number): Promise<ClientStateCounts> {
+    const counts = { active: 0, idle: 0, closing: 0 }
+    for (const client of this.#clients.values()) {
+      if (isClosing(client)) counts.closing++
+      else if (client.lastSeenAt >= seenSince) counts.active++
+      else counts.idle++
     }
-    return count
+    return counts
+  }
+
+  #deleteClientsWhere(test: (client: ClientRecord) => boolean): string[] {
+    const ids: string[] = []
+    for (const client of [...this.#clients.values()]) {
+      if (!test(client)) continue
+      this.#clients.delete(client.id)
+      this.#cursors.delete(client.id)
+      ids.push(client.id)
+    }
+    return ids.sort(compareText)
   }
 
   async saveCursors(
@@ -324,21 +395,113 @@ export class MemoryStore implements Store {
     return result.sort((a, b) => compareText(a.clientId, b.clientId))
   }
 
+  async streamDelivery(
+    stream: string,
+    query: StreamDeliveryQuery,
+  ): Promise<StreamDelivery | undefined> {
+    const record = this.#streams.get(stream)
+    if (record === undefined || record.softDeleted) return undefined
+    const followers: FollowerPosition[] = []
+    for (const cursor of await this.getCursorsOfStream(stream)) {
+      if (followers.length >= query.limit) break
+      const client = this.#clients.get(cursor.clientId)
+      if (client === undefined) continue
+      if (query.userId !== undefined && client.userId !== query.userId) continue
+      if (query.after !== undefined && compareText(cursor.clientId, query.after) <= 0) continue
+      const behind = cursorLag(cursor, record)
+      followers.push({
+        clientId: cursor.clientId,
+        userId: client.userId,
+        epoch: cursor.epoch,
+        offset: cursor.offset,
+        updatedAt: cursor.updatedAt,
+        following: behind !== null,
+        behind,
+      })
+    }
+    const { epoch, head, tail } = record
+    return { stream, epoch, head, tail, followers }
+  }
+
+  async clientDelivery(
+    clientId: string,
+    query: ClientDeliveryQuery,
+  ): Promise<ClientStreamDelivery[]> {
+    const result: ClientStreamDelivery[] = []
+    for (const cursor of await this.getCursors(clientId)) {
+      if (result.length >= query.limit) break
+      if (query.after !== undefined && compareText(cursor.stream, query.after) <= 0) continue
+      const found = this.#streams.get(cursor.stream)
+      const stream = found === undefined || found.softDeleted ? undefined : found
+      const unacked = cursorLag(cursor, stream)
+      result.push({
+        stream: cursor.stream,
+        epoch: cursor.epoch,
+        offset: cursor.offset,
+        updatedAt: cursor.updatedAt,
+        head: stream?.head ?? null,
+        tail: stream?.tail ?? null,
+        following: unacked !== null,
+        unacked,
+      })
+    }
+    return result
+  }
+
   async trim(name: string, request: TrimRequest): Promise<number> {
     const stream = this.#streams.get(name)
     if (stream === undefined) return 0
     const rows = this.#messages.get(name) ?? []
-    const ageCut =
-      request.policy.maxAgeMs === undefined
+    const { maxAgeMs, untilAcked } = request.policy
+    const youngestCut =
+      maxAgeMs === undefined
         ? undefined
-        : rows.find((row) => row.message.ts >= request.now - (request.policy.maxAgeMs ?? 0))
-            ?.message.offset
-    const tail = trimmedTail(stream, request, ageCut)
+        : rows.find((row) => row.message.ts >= request.now - maxAgeMs)?.message.offset
+    let ackedThrough: number | undefined
+    if (untilAcked === true) {
+      for (const cursor of this.#followers(stream)) {
+        ackedThrough = Math.min(ackedThrough ?? cursor.offset, cursor.offset)
+      }
+    }
+    const tail = trimmedTail(stream, request, { youngestCut, ackedThrough })
     if (tail === stream.tail) return tail
     rows.splice(0, tail - stream.tail)
     this.#streams.set(name, { ...stream, tail })
     return tail
   }
+
+  async retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]> {
+    const record = this.#streams.get(stream)
+    if (record === undefined) return []
+    const holders: RetentionHolder[] = []
+    for (const cursor of this.#followers(record)) {
+      const client = this.#clients.get(cursor.clientId)
+      if (client === undefined || cursor.offset >= record.head) continue
+      holders.push({
+        clientId: cursor.clientId,
+        userId: client.userId,
+        offset: cursor.offset,
+        behind: record.head - cursor.offset,
+        lastSeenAt: client.lastSeenAt,
+      })
+    }
+    return holders
+      .sort((a, b) => a.offset - b.offset || compareText(a.clientId, b.clientId))
+      .slice(0, Math.max(0, limit))
+  }
+
+  /** The cursors of the clients following `stream`: those in its current epoch. */
+  *#followers(stream: StreamRecord): Iterable<CursorRecord> {
+    for (const cursors of this.#cursors.values()) {
+      const cursor = cursors.get(stream.name)
+      if (cursor !== undefined && cursor.epoch === stream.epoch) yield cursor
+    }
+  }
+}
+
+/** Said it is closing and was not seen since (see `ClientRecord.closingAt`). */
+function isClosing(client: ClientRecord): boolean {
+  return client.closingAt !== null && client.lastSeenAt <= client.closingAt
 }
 
 function compareText(a: string, b: string): number {

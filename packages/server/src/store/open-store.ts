@@ -1,5 +1,6 @@
 import { MemoryStore } from './memory-store.js'
-import { PostgresStore, parsePostgresSpec } from './postgres-store.js'
+import { isPostgresUrl, parsePostgresSpec } from '../postgres/postgres-spec.js'
+import { PostgresStore } from './postgres-store.js'
 import { SqliteStore } from './sqlite-store.js'
 import type { Store } from './store.js'
 
@@ -28,7 +29,7 @@ function storeOf(spec: string): Store {
     return new SqliteStore({ path })
   }
   if (spec === 'memory:' || spec === 'memory') return new MemoryStore()
-  if (/^postgres(ql)?:\/\//.test(spec)) {
+  if (isPostgresUrl(spec)) {
     // Multi-node production store; `?schema=` picks the schema (see PostgresStore).
     return new PostgresStore(parsePostgresSpec(spec))
   }

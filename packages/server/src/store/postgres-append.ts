@@ -1,5 +1,5 @@
-import type { QueryResult, QueryResultRow } from 'pg'
 import { ErrorCode } from '@seqline/protocol'
+import type { SqlClient } from '../postgres/postgres-connection.js'
 import {
   type AppendVerdict,
   checkAppend,
@@ -30,13 +30,7 @@ import type {
 // the application's. Either way the stream rows, the message rows and the producer state commit
 // (or roll back) together.
 
-/** What the append needs of a connection: node-postgres' `Client`, `PoolClient` or alike. */
-export interface SqlClient {
-  query<R extends QueryResultRow = QueryResultRow>(
-    text: string,
-    values?: unknown[],
-  ): Promise<QueryResult<R>>
-}
+export type { SqlClient } from '../postgres/postgres-connection.js'
 
 /**
  * Takes the per-stream locks of `names` for the rest of the transaction. A transaction-scoped
@@ -125,36 +119,6 @@ export async function appendInTransaction(
     await writeState(db, written, records, [...producerWrites.values()])
   }
   return results
-}
-
-/**
- * Announces each stream an append advanced on the `PostgresBus` channel, inside the transaction:
- * PostgreSQL delivers a NOTIFY only if, and when, the transaction commits — which makes it the
- * announcement of a commit made inside an application's own transaction (`publishInTransaction`).
- * The payload is a bus `head` message from node `''` (no Seqline node).
- */
-export async function notifyCommits(
-  db: SqlClient,
-  channel: string,
-  batch: readonly AppendRequest[],
-  results: readonly AppendResult[],
-): Promise<void> {
-  const heads = new Map<string, Extract<AppendResult, { kind: 'appended' }>>()
-  results.forEach((result, i) => {
-    const request = batch[i]
-    if (result.kind === 'appended' && request !== undefined) heads.set(request.stream, result)
-  })
-  for (const [stream, result] of heads) {
-    const message = {
-      kind: 'head',
-      node: '',
-      stream,
-      epoch: result.epoch,
-      head: result.head,
-      closed: result.closed,
-    }
-    await db.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(message)])
-  }
 }
 
 function producerKey(stream: string, id: string): string {

@@ -1,3 +1,4 @@
+import { retentionOfColumns } from './store-rules.js'
 import type {
   ClientRecord,
   CursorRecord,
@@ -31,6 +32,7 @@ export interface StreamRow {
   stream_seq: string | null
   retention_max_age_ms: Bigint | null
   retention_max_count: Bigint | null
+  retention_until_acked: boolean
   fork_source: string | null
   fork_offset: Bigint | null
   fork_sub_offset: Bigint | null
@@ -60,6 +62,7 @@ export interface ClientRow {
   secret_hash: string
   created_at: Bigint
   last_seen_at: Bigint
+  closing_at: Bigint | null
 }
 
 export interface CursorRow {
@@ -88,6 +91,7 @@ export const STREAM_COLUMNS = [
   'stream_seq',
   'retention_max_age_ms',
   'retention_max_count',
+  'retention_until_acked',
   'fork_source',
   'fork_offset',
   'fork_sub_offset',
@@ -112,13 +116,14 @@ export const STREAM_COLUMN_TYPES: readonly string[] = [
   'text',
   'bigint',
   'bigint',
+  'boolean',
   'text',
   'bigint',
   'bigint',
   'boolean',
 ]
 
-/** `INSERT INTO streams … ON CONFLICT (name) DO UPDATE` of one full row ($1 … $20). */
+/** `INSERT INTO streams … ON CONFLICT (name) DO UPDATE` of one full row ($1 … $21). */
 export const UPSERT_STREAM_SQL = `
   INSERT INTO streams (${STREAM_COLUMNS.join(', ')})
   VALUES (${STREAM_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
@@ -146,6 +151,7 @@ export function streamValues(s: StreamRecord): unknown[] {
     s.streamSeq,
     s.retention?.maxAgeMs ?? null,
     s.retention?.maxCount ?? null,
+    s.retention?.untilAcked === true,
     s.fork?.source ?? null,
     s.fork?.offset ?? null,
     s.fork?.subOffset ?? null,
@@ -162,8 +168,6 @@ function numOrNull(value: Bigint | null): number | null {
 }
 
 export function toStreamRecord(row: StreamRow): StreamRecord {
-  const maxAgeMs = numOrNull(row.retention_max_age_ms)
-  const maxCount = numOrNull(row.retention_max_count)
   return {
     name: row.name,
     epoch: row.epoch,
@@ -184,13 +188,11 @@ export function toStreamRecord(row: StreamRow): StreamRecord {
     expiresAt: numOrNull(row.expires_at),
     lastAccessAt: num(row.last_access_at),
     streamSeq: row.stream_seq,
-    retention:
-      maxAgeMs === null && maxCount === null
-        ? null
-        : {
-            ...(maxAgeMs === null ? {} : { maxAgeMs }),
-            ...(maxCount === null ? {} : { maxCount }),
-          },
+    retention: retentionOfColumns(
+      numOrNull(row.retention_max_age_ms),
+      numOrNull(row.retention_max_count),
+      row.retention_until_acked,
+    ),
     fork:
       row.fork_source === null
         ? null
@@ -231,6 +233,7 @@ export function toClientRecord(row: ClientRow): ClientRecord {
     secretHash: row.secret_hash,
     createdAt: num(row.created_at),
     lastSeenAt: num(row.last_seen_at),
+    closingAt: numOrNull(row.closing_at),
   }
 }
 

@@ -1,5 +1,8 @@
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
-import type { PoolClient } from 'pg'
+import { COMMIT_ANNOUNCEMENT_SQL } from '../postgres/commit-announcement.js'
+import type { SqlClient } from '../postgres/postgres-connection.js'
+import { quoteIdent } from '../postgres/sql-identifier.js'
+import { SEQLINE_PUBLISH_SQL } from './postgres-publish-function.js'
 
 // The PostgreSQL schema of `PostgresStore`: its versioned migrations, applied in order and
 // recorded in `seqline_migrations`. Append new migrations, never edit a released one: a database
@@ -84,6 +87,25 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX cursors_by_stream ON cursors (stream, client_id);
   `,
+  // 2: publishing from SQL (seqline_publish) and the NOTIFY that announces such a commit.
+  `
+  -- The functions run with the search_path of their creation (SET search_path FROM CURRENT),
+  -- whatever their caller's: this schema (where they are created), the catalog, temporary
+  -- objects last.
+  SELECT set_config('search_path', quote_ident(current_schema()) || ', pg_catalog, pg_temp',
+    true);
+  ${COMMIT_ANNOUNCEMENT_SQL}
+  ${SEQLINE_PUBLISH_SQL}
+  `,
+  // 3: retention until acked (DESIGN §9).
+  `
+  ALTER TABLE streams ADD COLUMN retention_until_acked BOOLEAN NOT NULL DEFAULT FALSE;
+  `,
+  // 4: clients that said they are closing (Store.markClientClosing, forgetClosingClients).
+  `
+  ALTER TABLE clients ADD COLUMN closing_at BIGINT;
+  CREATE INDEX clients_closing ON clients (closing_at) WHERE closing_at IS NOT NULL;
+  `,
 ]
 
 /** The schema version this code writes: the number of migrations. */
@@ -93,11 +115,16 @@ export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length
 const MIGRATION_LOCK = 0x5e911e
 
 /**
- * Brings the schema of the connection's `search_path` up to date, in one transaction under an
- * advisory lock, so that nodes starting together migrate once. A database at the current version
- * is left as is; one written by a newer build is refused. Returns the versions applied.
+ * Brings the schema of the connection's `search_path` up to date (or up to version `target`), in
+ * one transaction under an advisory lock, so that nodes starting together migrate once. A
+ * database at the current version is left as is; one written by a newer build is refused.
+ * Returns the versions applied.
  */
-export async function migratePostgres(client: PoolClient, schema?: string): Promise<number[]> {
+export async function migratePostgres(
+  client: SqlClient,
+  schema?: string,
+  target: number = MIGRATIONS.length,
+): Promise<number[]> {
   const applied: number[] = []
   await client.query('BEGIN')
   try {
@@ -120,7 +147,7 @@ export async function migratePostgres(client: PoolClient, schema?: string): Prom
         `database schema version ${version} is newer than this build's ${MIGRATIONS.length}`,
       )
     }
-    for (let v = version; v < MIGRATIONS.length; v++) {
+    for (let v = version; v < Math.min(target, MIGRATIONS.length); v++) {
       await client.query(MIGRATIONS[v] ?? '')
       await client.query('INSERT INTO seqline_migrations (version) VALUES ($1)', [v + 1])
       applied.push(v + 1)
@@ -131,9 +158,4 @@ export async function migratePostgres(client: PoolClient, schema?: string): Prom
     throw err
   }
   return applied
-}
-
-/** Quotes a PostgreSQL identifier (a schema name from the operator's connection string). */
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`
 }

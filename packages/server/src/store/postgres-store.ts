@@ -1,4 +1,4 @@
-import pg from 'pg'
+import type pg from 'pg'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import {
   forkReadThrough,
@@ -8,7 +8,8 @@ import {
   sameStreamConfig,
   trimmedTail,
 } from './store-rules.js'
-import { type SqlClient, appendInTransaction, lockStreams } from './postgres-append.js'
+import { createPostgresPool, type SqlClient } from '../postgres/postgres-connection.js'
+import { appendInTransaction, lockStreams } from './postgres-append.js'
 import {
   type ClientRow,
   type CursorRow,
@@ -24,21 +25,35 @@ import {
   toStoredMessage,
   toStreamRecord,
 } from './postgres-rows.js'
-import { migratePostgres, quoteIdent } from './postgres-schema.js'
+import { migratePostgres } from './postgres-schema.js'
+import {
+  type ClientDeliveryRow,
+  type StreamDeliveryRow,
+  toClientStreamDelivery,
+  toStreamDelivery,
+} from './delivery-rows.js'
 import { jsonArrayChunk } from './json-array-chunk.js'
 import type {
   AppendRequest,
   AppendResult,
+  ClientDeliveryQuery,
   ClientRecord,
+  ClientStateCounts,
+  ClientStreamDelivery,
   CreateStreamInput,
   CreateStreamResult,
   CursorRecord,
   ProducerState,
+  RetentionHolder,
   StoredMessage,
+  StreamDelivery,
+  StreamDeliveryQuery,
   Store,
+  StreamHead,
   StreamRecord,
   TrimRequest,
   JsonArrayChunk,
+  NewClientRecord,
 } from './store.js'
 
 /** Options of `PostgresStore`. */
@@ -98,15 +113,12 @@ export class PostgresStore implements Store {
   async init(): Promise<void> {
     if (this.#pool !== undefined) return
     const schema = this.#options.schema
-    const pool = new pg.Pool({
+    // The schema goes into every connection's search_path, so no statement names it.
+    const pool = createPostgresPool({
       connectionString: this.#options.connectionString,
+      schema,
       max: this.#options.poolSize ?? postgresStoreDefaults.poolSize,
-      // The schema goes into every connection's search_path, so no statement names it.
-      ...(schema === undefined ? {} : { options: `-c search_path=${quoteIdent(schema)}` }),
     })
-    // An idle connection that the server drops (restart, failover) must not crash the process;
-    // the pool replaces it and the next query reports the failure to its caller.
-    pool.on('error', () => undefined)
     try {
       if (this.#options.migrate ?? postgresStoreDefaults.migrate) {
         const client = await pool.connect()
@@ -172,9 +184,8 @@ export class PostgresStore implements Store {
     return readStream(this.#open(), name, false)
   }
 
-  /** Epoch and head of each named stream that exists, in one query (the engine's heal job). */
-  async getHeads(names: readonly string[]): Promise<Map<string, { epoch: string; head: number }>> {
-    const heads = new Map<string, { epoch: string; head: number }>()
+  async getHeads(names: readonly string[]): Promise<Map<string, StreamHead>> {
+    const heads = new Map<string, StreamHead>()
     if (names.length === 0) return heads
     const { rows } = await this.#open().query<{ name: string; epoch: string; head: string }>(
       'SELECT name, epoch, head FROM streams WHERE name = ANY($1::text[]) AND NOT soft_deleted',
@@ -270,15 +281,39 @@ export class PostgresStore implements Store {
     return row === undefined ? undefined : toProducerState(row)
   }
 
-  async createClient(record: ClientRecord): Promise<void> {
-    const { rowCount } = await this.#open().query(
-      `INSERT INTO clients (id, user_id, secret_hash, created_at, last_seen_at)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-      [record.id, record.userId, record.secretHash, record.createdAt, record.lastSeenAt],
-    )
-    if (rowCount === 0) {
-      throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
-    }
+  async gcProducers(updatedBefore: number): Promise<number> {
+    const { rowCount } = await this.#open().query('DELETE FROM producers WHERE updated_at < $1', [
+      updatedBefore,
+    ])
+    return rowCount ?? 0
+  }
+
+  async createClient(record: NewClientRecord): Promise<void> {
+    await this.createClients([record])
+  }
+
+  async createClients(records: readonly NewClientRecord[]): Promise<void> {
+    if (records.length === 0) return
+    await this.#transaction(async (db) => {
+      // A taken id (or one given twice) is skipped by DO NOTHING: fewer rows than records.
+      const { rowCount } = await db.query(
+        `INSERT INTO clients (id, user_id, secret_hash, created_at, last_seen_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+         ON CONFLICT (id) DO NOTHING`,
+        [
+          records.map((r) => r.id),
+          records.map((r) => r.userId),
+          records.map((r) => r.secretHash),
+          records.map((r) => r.createdAt),
+          records.map((r) => r.lastSeenAt),
+        ],
+      )
+      if ((rowCount ?? 0) < records.length) {
+        // Throwing rolls the whole batch back.
+        const taken = records.length === 1 ? `client ${records[0]?.id}` : 'a client'
+        throw new SeqlineError(ErrorCode.CONFLICT, `${taken} already exists`)
+      }
+    })
   }
 
   async getClient(id: string): Promise<ClientRecord | undefined> {
@@ -319,11 +354,46 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0
   }
 
-  async gcClients(seenBefore: number): Promise<number> {
-    const { rowCount } = await this.#open().query('DELETE FROM clients WHERE last_seen_at < $1', [
-      seenBefore,
-    ])
-    return rowCount ?? 0
+  async gcClients(seenBefore: number): Promise<string[]> {
+    // Their cursors go with them (ON DELETE CASCADE).
+    const { rows } = await this.#open().query<{ id: string }>(
+      'DELETE FROM clients WHERE last_seen_at < $1 RETURNING id',
+      [seenBefore],
+    )
+    return rows.map((row) => row.id).sort()
+  }
+
+  async markClientClosing(id: string, at: number): Promise<boolean> {
+    const { rowCount } = await this.#open().query(
+      'UPDATE clients SET closing_at = $2 WHERE id = $1',
+      [id, at],
+    )
+    return (rowCount ?? 0) > 0
+  }
+
+  async forgetClosingClients(closedBefore: number): Promise<string[]> {
+    const { rows } = await this.#open().query<{ id: string }>(
+      `DELETE FROM clients WHERE closing_at <= $1 AND last_seen_at <= closing_at RETURNING id`,
+      [closedBefore],
+    )
+    return rows.map((row) => row.id).sort()
+  }
+
+  async countClientsByState(seenSince: number): Promise<ClientStateCounts> {
+    const { rows } = await this.#open().query<Record<keyof ClientStateCounts, string>>(
+      `SELECT count(*) FILTER (WHERE closing) AS closing,
+         count(*) FILTER (WHERE NOT closing AND last_seen_at >= $1) AS active,
+         count(*) FILTER (WHERE NOT closing AND last_seen_at < $1) AS idle
+       FROM (SELECT closing_at IS NOT NULL AND last_seen_at <= closing_at AS closing,
+               last_seen_at FROM clients) AS c`,
+      [seenSince],
+    )
+    const row = rows[0]
+    return {
+      active: Number(row?.active ?? 0),
+      idle: Number(row?.idle ?? 0),
+      closing: Number(row?.closing ?? 0),
+    }
   }
 
   async saveCursors(
@@ -371,27 +441,104 @@ export class PostgresStore implements Store {
     return rows.map(toCursorRecord)
   }
 
+  async streamDelivery(
+    stream: string,
+    query: StreamDeliveryQuery,
+  ): Promise<StreamDelivery | undefined> {
+    // One row per cursor of the page, or one row with NULL cursor columns when it is empty.
+    const { rows } = await this.#open().query<StreamDeliveryRow>(
+      `SELECT s.epoch AS stream_epoch, s.head, s.tail, f.client_id, f.user_id, f.epoch,
+         f.acked_offset AS offset, f.updated_at
+       FROM streams s
+       LEFT JOIN LATERAL (
+         SELECT c.client_id, cl.user_id, c.epoch, c.acked_offset, c.updated_at
+         FROM cursors c JOIN clients cl ON cl.id = c.client_id
+         WHERE c.stream = s.name AND ($2::text IS NULL OR c.client_id > $2)
+           AND ($3::text IS NULL OR cl.user_id = $3)
+         ORDER BY c.client_id LIMIT $4
+       ) f ON TRUE
+       WHERE s.name = $1 AND NOT s.soft_deleted
+       ORDER BY f.client_id`,
+      [stream, query.after ?? null, query.userId ?? null, Math.max(0, query.limit)],
+    )
+    return toStreamDelivery(stream, rows)
+  }
+
+  async clientDelivery(
+    clientId: string,
+    query: ClientDeliveryQuery,
+  ): Promise<ClientStreamDelivery[]> {
+    const { rows } = await this.#open().query<ClientDeliveryRow>(
+      `SELECT c.stream, c.epoch, c.acked_offset AS offset, c.updated_at,
+         s.epoch AS stream_epoch, s.head, s.tail
+       FROM cursors c LEFT JOIN streams s ON s.name = c.stream AND NOT s.soft_deleted
+       WHERE c.client_id = $1 AND ($2::text IS NULL OR c.stream > $2)
+       ORDER BY c.stream LIMIT $3`,
+      [clientId, query.after ?? null, Math.max(0, query.limit)],
+    )
+    return rows.map(toClientStreamDelivery)
+  }
+
   async trim(name: string, request: TrimRequest): Promise<number> {
+    const { maxAgeMs, untilAcked } = request.policy
     return this.#transaction(async (db) => {
-      // The row lock orders the trim with appends and with the same trim on other nodes.
-      const stream = await readStream(db, name, true)
-      if (stream === undefined) return 0
-      const { maxAgeMs } = request.policy
-      let youngest: number | undefined
-      if (maxAgeMs !== undefined) {
-        const { rows } = await db.query<{ msg_offset: string }>(
-          `SELECT msg_offset FROM messages WHERE stream = $1 AND ts >= $2
-           ORDER BY msg_offset LIMIT 1`,
-          [name, request.now - maxAgeMs],
-        )
-        youngest = rows[0] === undefined ? undefined : Number(rows[0].msg_offset)
-      }
-      const tail = trimmedTail(stream, request, youngest)
+      // One statement reads the stream under its row lock (which orders the trim with appends
+      // and with the same trim on other nodes) and what the trim depends on: the first message
+      // young enough, and the lowest cursor of the clients following the stream.
+      const { rows } = await db.query<
+        StreamRow & { youngest_cut: string | null; acked_through: string | null }
+      >(
+        `SELECT s.*,
+           CASE WHEN $2::bigint IS NULL THEN NULL ELSE (
+             SELECT msg_offset FROM messages WHERE stream = s.name AND ts >= $2::bigint
+             ORDER BY msg_offset LIMIT 1) END AS youngest_cut,
+           CASE WHEN $3::boolean THEN (
+             SELECT min(c.acked_offset) FROM cursors c
+             WHERE c.stream = s.name AND c.epoch = s.epoch) END AS acked_through
+         FROM streams s WHERE s.name = $1 FOR UPDATE OF s`,
+        [name, maxAgeMs === undefined ? null : request.now - maxAgeMs, untilAcked === true],
+      )
+      const row = rows[0]
+      if (row === undefined) return 0
+      const stream = toStreamRecord(row)
+      const tail = trimmedTail(stream, request, {
+        youngestCut: row.youngest_cut === null ? undefined : Number(row.youngest_cut),
+        ackedThrough: row.acked_through === null ? undefined : Number(row.acked_through),
+      })
       if (tail === stream.tail) return tail
-      await db.query('DELETE FROM messages WHERE stream = $1 AND msg_offset < $2', [name, tail])
-      await db.query('UPDATE streams SET tail = $2 WHERE name = $1', [name, tail])
+      await db.query(
+        `WITH trimmed AS (DELETE FROM messages WHERE stream = $1 AND msg_offset < $2)
+         UPDATE streams SET tail = $2 WHERE name = $1`,
+        [name, tail],
+      )
       return tail
     })
+  }
+
+  async retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]> {
+    const { rows } = await this.#open().query<{
+      client_id: string
+      user_id: string
+      acked_offset: string
+      behind: string
+      last_seen_at: string
+    }>(
+      `SELECT c.client_id, cl.user_id, c.acked_offset, s.head - c.acked_offset AS behind,
+         cl.last_seen_at
+       FROM streams s
+       JOIN cursors c ON c.stream = s.name AND c.epoch = s.epoch
+       JOIN clients cl ON cl.id = c.client_id
+       WHERE s.name = $1 AND c.acked_offset < s.head
+       ORDER BY c.acked_offset, c.client_id LIMIT $2`,
+      [stream, Math.max(0, limit)],
+    )
+    return rows.map((row) => ({
+      clientId: row.client_id,
+      userId: row.user_id,
+      offset: Number(row.acked_offset),
+      behind: Number(row.behind),
+      lastSeenAt: Number(row.last_seen_at),
+    }))
   }
 
   /**
@@ -432,19 +579,6 @@ export class PostgresStore implements Store {
     }
     return this.#pool
   }
-}
-
-/**
- * Splits a store spec `postgres://user@host/db?schema=name&…` into node-postgres' connection
- * string and Seqline's own `schema` parameter (which PostgreSQL would not understand).
- */
-export function parsePostgresSpec(spec: string): { connectionString: string; schema?: string } {
-  const url = new URL(spec)
-  const schema = url.searchParams.get('schema') ?? undefined
-  url.searchParams.delete('schema')
-  return schema === undefined || schema === ''
-    ? { connectionString: url.href }
-    : { connectionString: url.href, schema }
 }
 
 function sqlState(err: unknown): string | undefined {

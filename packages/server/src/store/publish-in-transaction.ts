@@ -1,8 +1,7 @@
 import { ErrorCode, SeqlineError, isValidStreamName } from '@seqline/protocol'
-import { postgresBusDefaults } from '../bus/postgres-bus.js'
-import { type SqlClient, appendInTransaction, notifyCommits } from './postgres-append.js'
-import { quoteIdent } from './postgres-schema.js'
-import { JSON_CONTENT_TYPE } from './store.js'
+import type { SqlClient } from '../postgres/postgres-connection.js'
+import { quoteIdent } from '../postgres/sql-identifier.js'
+import { seqlinePublishErrors } from './postgres-publish-function.js'
 
 /** Options of {@link publishInTransaction}. */
 export interface PublishInTransactionOptions {
@@ -10,22 +9,28 @@ export interface PublishInTransactionOptions {
   readonly schema?: string | undefined
   /** User id recorded as the message's `from`. Default: `null` (a server-side publish). */
   readonly from?: string | null | undefined
-  /** The PostgresBus channel to announce on. Default `seqline`. */
+  /**
+   * The PostgresBus channel to announce on. Default: the channel the nodes' PostgreSQL bus
+   * recorded in the database (`seqline_settings`), else `seqline`.
+   */
   readonly channel?: string | undefined
-  /** Commit time recorded on the message, ms. Default: now. */
-  readonly now?: number | undefined
 }
 
 /**
  * Appends one JSON message to `stream` inside the application's own, already open PostgreSQL
  * transaction on `client` (the outbox pattern without an outbox table): the message exists if and
- * only if that transaction commits. Offsets are assigned under the same per-stream lock the
- * Seqline nodes take, so they stay gapless and unique. Creates the stream if needed.
+ * only if that transaction commits. It calls the SQL function `seqline_publish_position` — the
+ * same append as `seqline_publish` from psql or any other language — which takes the per-stream
+ * locks the Seqline nodes take, so offsets stay gapless and unique, and creates the stream if
+ * needed. The commit time recorded on the message is the database's clock.
  *
  * Subscribers learn of it at commit through NOTIFY when the nodes use the PostgreSQL bus, and
  * within the heal interval (1 s by default) with any other bus.
  *
- * The lock on the stream is held until the transaction ends: keep the transaction short.
+ * The lock on the stream is held until the transaction ends: keep the transaction short. A
+ * refusal (closed, deleted or non-JSON stream) rejects with the `SeqlineError` of its code and
+ * aborts the transaction, as any failed statement does; an invalid name or a value that is not
+ * JSON is refused before anything is sent.
  *
  * @example
  * await client.query('BEGIN')
@@ -44,46 +49,27 @@ export async function publishInTransaction(
   }
   const text = JSON.stringify(data)
   if (text === undefined) throw new SeqlineError(ErrorCode.BAD_REQUEST, 'data is not JSON')
-  // Our tables are named without a schema: point search_path at Seqline's schema for the append,
-  // then give the application its own back (SET LOCAL: never beyond its transaction).
-  let restore: string | undefined
-  if (options.schema !== undefined) {
-    const { rows } = await client.query<{ path: string }>(
-      "SELECT current_setting('search_path') AS path",
+  // Named with its schema: the application's search_path stays as it is.
+  const schema = options.schema === undefined ? '' : `${quoteIdent(options.schema)}.`
+  const { rows } = await client
+    .query<{ epoch: string; msg_offset: string | number }>(
+      `SELECT epoch, msg_offset FROM ${schema}seqline_publish_position($1, $2::jsonb, $3, $4)`,
+      [stream, text, options.from ?? null, options.channel ?? null],
     )
-    restore = rows[0]?.path
-    await client.query(`SET LOCAL search_path TO ${quoteIdent(options.schema)}`)
-  }
-  try {
-    return await append(client, stream, text, options)
-  } finally {
-    if (restore !== undefined) {
-      await client.query("SELECT set_config('search_path', $1, true)", [restore])
-    }
-  }
+    .catch((err: unknown) => {
+      throw refusal(err) ?? err
+    })
+  const row = rows[0]
+  if (row === undefined)
+    throw new SeqlineError(ErrorCode.INTERNAL, 'seqline_publish returned nothing')
+  return { epoch: row.epoch, offset: Number(row.msg_offset) }
 }
 
-async function append(
-  client: SqlClient,
-  stream: string,
-  text: string,
-  options: PublishInTransactionOptions,
-): Promise<{ epoch: string; offset: number }> {
-  const batch = [
-    {
-      stream,
-      payloads: [Buffer.from(text)],
-      from: options.from ?? null,
-      contentType: JSON_CONTENT_TYPE,
-      createIfMissing: { contentType: JSON_CONTENT_TYPE },
-      now: options.now ?? Date.now(),
-    },
-  ]
-  const results = await appendInTransaction(client, batch)
-  const result = results[0]
-  if (result === undefined) throw new SeqlineError(ErrorCode.INTERNAL, 'no append result')
-  if (result.kind === 'rejected') throw new SeqlineError(result.code, result.message)
-  if (result.kind === 'duplicate') return { epoch: result.epoch, offset: result.offset }
-  await notifyCommits(client, options.channel ?? postgresBusDefaults.channel, batch, results)
-  return { epoch: result.epoch, offset: result.head }
+/** The `SeqlineError` of a refusal of `seqline_publish` (its SQLSTATE), if `err` is one. */
+function refusal(err: unknown): SeqlineError | undefined {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
+  if (typeof code !== 'string' || !Object.hasOwn(seqlinePublishErrors, code)) return undefined
+  const seqlineCode = seqlinePublishErrors[code as keyof typeof seqlinePublishErrors]
+  const text = typeof message === 'string' ? message.replace(/^seqline [A-Z_]+: /, '') : ''
+  return new SeqlineError(seqlineCode, text, { cause: err })
 }

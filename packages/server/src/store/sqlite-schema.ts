@@ -87,16 +87,25 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX streams_expiring ON streams (name)
     WHERE ttl_seconds IS NOT NULL OR expires_at IS NOT NULL;
   `,
+  // 3: retention until acked (DESIGN §9).
+  `
+  ALTER TABLE streams ADD COLUMN retention_until_acked INTEGER NOT NULL DEFAULT 0;
+  `,
+  // 4: clients that said they are closing (Store.markClientClosing, forgetClosingClients).
+  `
+  ALTER TABLE clients ADD COLUMN closing_at INTEGER;
+  CREATE INDEX clients_closing ON clients (closing_at) WHERE closing_at IS NOT NULL;
+  `,
 ]
 
 /** The schema version this code writes: the number of migrations. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length
 
 /**
- * Brings the schema up to date in one transaction. Idempotent: a database at the current version
- * is left as is; one from a newer build is refused.
+ * Brings the schema up to date (or up to version `target`) in one transaction. Idempotent: a
+ * database at the current version is left as is; one from a newer build is refused.
  */
-export function migrate(db: Database.Database): void {
+export function migrate(db: Database.Database, target: number = MIGRATIONS.length): void {
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number
     if (version > MIGRATIONS.length) {
@@ -106,23 +115,27 @@ export function migrate(db: Database.Database): void {
         `database schema version ${version} is newer than this build's ${MIGRATIONS.length}`,
       )
     }
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v] ?? '')
-    if (version !== MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`)
+    const end = Math.min(target, MIGRATIONS.length)
+    for (let v = version; v < end; v++) db.exec(MIGRATIONS[v] ?? '')
+    if (version < end) db.pragma(`user_version = ${end}`)
   }).immediate()
 }
 
 // Every statement SqliteStore runs, by name.
 const SQL = {
   getStream: 'SELECT * FROM streams WHERE name = ?',
+  getHeads: `
+      SELECT name, epoch, head FROM streams
+      WHERE name IN (SELECT value FROM json_each(?)) AND soft_deleted = 0`,
   insertStream: `
       INSERT INTO streams (name, epoch, content_type, head, tail, created_at, closed,
         closed_by_producer, closed_by_epoch, closed_by_seq, ttl_seconds, expires_at,
-        last_access_at, stream_seq, retention_max_age_ms, retention_max_count, fork_source,
-        fork_offset, fork_sub_offset, soft_deleted)
+        last_access_at, stream_seq, retention_max_age_ms, retention_max_count,
+        retention_until_acked, fork_source, fork_offset, fork_sub_offset, soft_deleted)
       VALUES (@name, @epoch, @content_type, @head, @tail, @created_at, @closed,
         @closed_by_producer, @closed_by_epoch, @closed_by_seq, @ttl_seconds, @expires_at,
-        @last_access_at, @stream_seq, @retention_max_age_ms, @retention_max_count, @fork_source,
-        @fork_offset, @fork_sub_offset, @soft_deleted)`,
+        @last_access_at, @stream_seq, @retention_max_age_ms, @retention_max_count,
+        @retention_until_acked, @fork_source, @fork_offset, @fork_sub_offset, @soft_deleted)`,
   updateStreamAfterAppend: `
       UPDATE streams SET head = @head, closed = @closed, closed_by_producer = @closed_by_producer,
         closed_by_epoch = @closed_by_epoch, closed_by_seq = @closed_by_seq,
@@ -167,8 +180,25 @@ const SQL = {
   offsetOfPublish: `
       SELECT MAX(offset) AS offset FROM messages
       WHERE stream = ? AND producer = ? AND producer_epoch = ? AND seq = ?`,
-  firstYoungMessage:
-    'SELECT offset FROM messages WHERE stream = ? AND ts >= ? ORDER BY offset LIMIT 1',
+  // The stream and what its trim depends on, in one statement: the first message young enough
+  // (when there is an age limit) and the lowest cursor of the clients following the stream in its
+  // current epoch (when trimming until acked).
+  trimInputs: `
+      SELECT s.*,
+        CASE WHEN @cutoff IS NULL THEN NULL ELSE (
+          SELECT offset FROM messages WHERE stream = s.name AND ts >= @cutoff
+          ORDER BY offset LIMIT 1) END AS youngest_cut,
+        CASE WHEN @untilAcked = 0 THEN NULL ELSE (
+          SELECT min(c.offset) FROM cursors c WHERE c.stream = s.name AND c.epoch = s.epoch)
+        END AS acked_through
+      FROM streams s WHERE s.name = @name`,
+  retentionHolders: `
+      SELECT c.client_id, cl.user_id, c.offset, s.head - c.offset AS behind, cl.last_seen_at
+      FROM streams s
+      JOIN cursors c ON c.stream = s.name AND c.epoch = s.epoch
+      JOIN clients cl ON cl.id = c.client_id
+      WHERE s.name = @stream AND c.offset < s.head
+      ORDER BY c.offset, c.client_id LIMIT @limit`,
   deleteMessagesBelow: 'DELETE FROM messages WHERE stream = ? AND offset < ?',
   deleteMessagesOfStream: 'DELETE FROM messages WHERE stream = ?',
 
@@ -181,6 +211,7 @@ const SQL = {
         last_seq = excluded.last_seq, last_offset = excluded.last_offset,
         updated_at = excluded.updated_at`,
   deleteProducersOfStream: 'DELETE FROM producers WHERE stream = ?',
+  deleteStaleProducers: 'DELETE FROM producers WHERE updated_at < ?',
 
   insertClient: `
       INSERT INTO clients (id, user_id, secret_hash, created_at, last_seen_at)
@@ -190,7 +221,20 @@ const SQL = {
   touchClient: 'UPDATE clients SET last_seen_at = MAX(last_seen_at, @now) WHERE id = @id',
   deleteClient: 'DELETE FROM clients WHERE id = ?',
   updateClientSecret: 'UPDATE clients SET secret_hash = @secretHash WHERE id = @id',
-  deleteStaleClients: 'DELETE FROM clients WHERE last_seen_at < ?',
+  deleteStaleClients: 'DELETE FROM clients WHERE last_seen_at < ? RETURNING id',
+  markClientClosing: 'UPDATE clients SET closing_at = @at WHERE id = @id',
+  // Closing: said so at or before the time, and not seen since.
+  deleteCursorsOfClosingClients: `
+      DELETE FROM cursors WHERE client_id IN (
+        SELECT id FROM clients WHERE closing_at <= ? AND last_seen_at <= closing_at)`,
+  deleteClosingClients: `
+      DELETE FROM clients WHERE closing_at <= ? AND last_seen_at <= closing_at RETURNING id`,
+  countClientsByState: `
+      SELECT coalesce(sum(closing), 0) AS closing,
+        coalesce(sum(NOT closing AND last_seen_at >= @since), 0) AS active,
+        coalesce(sum(NOT closing AND last_seen_at < @since), 0) AS idle
+      FROM (SELECT closing_at IS NOT NULL AND last_seen_at <= closing_at AS closing, last_seen_at
+            FROM clients)`,
 
   // Cursors only move forward within an epoch; another epoch replaces them. The INSERT … SELECT
   // drops entries of unknown clients (an ack racing the client's garbage collection).
@@ -202,6 +246,26 @@ const SQL = {
         offset = excluded.offset, updated_at = excluded.updated_at
       WHERE cursors.epoch <> excluded.epoch OR excluded.offset > cursors.offset`,
   getCursors: 'SELECT * FROM cursors WHERE client_id = ? ORDER BY stream',
+  // A stream and a page of its clients' cursors: one row per cursor, or one row with NULL
+  // cursor columns when the page is empty.
+  streamDelivery: `
+      SELECT s.epoch AS stream_epoch, s.head, s.tail, f.client_id, f.user_id, f.epoch, f.offset,
+        f.updated_at
+      FROM streams s
+      LEFT JOIN (
+        SELECT c.client_id, cl.user_id, c.epoch, c.offset, c.updated_at
+        FROM cursors c JOIN clients cl ON cl.id = c.client_id
+        WHERE c.stream = @stream AND (@after IS NULL OR c.client_id > @after)
+          AND (@userId IS NULL OR cl.user_id = @userId)
+        ORDER BY c.client_id LIMIT @limit
+      ) f ON 1
+      WHERE s.name = @stream AND s.soft_deleted = 0
+      ORDER BY f.client_id`,
+  clientDelivery: `
+      SELECT c.stream, c.epoch, c.offset, c.updated_at, s.epoch AS stream_epoch, s.head, s.tail
+      FROM cursors c LEFT JOIN streams s ON s.name = c.stream AND s.soft_deleted = 0
+      WHERE c.client_id = @clientId AND (@after IS NULL OR c.stream > @after)
+      ORDER BY c.stream LIMIT @limit`,
   getCursorsOfStream: 'SELECT * FROM cursors WHERE stream = ? ORDER BY client_id',
   deleteCursorsOfClient: 'DELETE FROM cursors WHERE client_id = ?',
   deleteCursorsOfStream: 'DELETE FROM cursors WHERE stream = ?',

@@ -9,24 +9,39 @@ import {
   newStreamRecord,
   planAppend,
   planFork,
+  retentionOfColumns,
   sameStreamConfig,
   trimmedTail,
 } from './store-rules.js'
 import type {
   AppendRequest,
   AppendResult,
+  ClientDeliveryQuery,
   ClientRecord,
+  ClientStateCounts,
+  ClientStreamDelivery,
   CreateStreamInput,
   CreateStreamResult,
   CursorRecord,
   ProducerState,
+  RetentionHolder,
   StoredMessage,
+  StreamDelivery,
+  StreamDeliveryQuery,
   Store,
+  StreamHead,
   StreamRecord,
   TrimRequest,
   JsonArrayChunk,
+  NewClientRecord,
 } from './store.js'
 import { migrate, prepareStatements, type Statements } from './sqlite-schema.js'
+import {
+  type ClientDeliveryRow,
+  type StreamDeliveryRow,
+  toClientStreamDelivery,
+  toStreamDelivery,
+} from './delivery-rows.js'
 
 /** Options of `SqliteStore`. */
 export interface SqliteStoreOptions {
@@ -58,6 +73,7 @@ interface StreamRow {
   stream_seq: string | null
   retention_max_age_ms: number | null
   retention_max_count: number | null
+  retention_until_acked: number
   fork_source: string | null
   fork_offset: number | null
   fork_sub_offset: number | null
@@ -86,6 +102,7 @@ interface ClientRow {
   secret_hash: string
   created_at: number
   last_seen_at: number
+  closing_at: number | null
 }
 
 interface CursorRow {
@@ -203,6 +220,19 @@ export class SqliteStore implements Store {
     return readStream(this.#open().st, name)
   }
 
+  async getHeads(names: readonly string[]): Promise<Map<string, StreamHead>> {
+    const heads = new Map<string, StreamHead>()
+    if (names.length === 0) return heads
+    // The names travel as one JSON array: one statement whatever their number.
+    const rows = this.#open().st.getHeads.all(JSON.stringify(names)) as {
+      name: string
+      epoch: string
+      head: number
+    }[]
+    for (const row of rows) heads.set(row.name, { epoch: row.epoch, head: row.head })
+    return heads
+  }
+
   async deleteStream(name: string): Promise<boolean> {
     const { db, st } = this.#open()
     return db
@@ -288,18 +318,31 @@ export class SqliteStore implements Store {
     return readProducer(this.#open().st, stream, producerId)
   }
 
-  async createClient(record: ClientRecord): Promise<void> {
-    const { st } = this.#open()
-    const inserted = st.insertClient.run(
-      record.id,
-      record.userId,
-      record.secretHash,
-      record.createdAt,
-      record.lastSeenAt,
-    )
-    if (inserted.changes === 0) {
-      throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
-    }
+  async gcProducers(updatedBefore: number): Promise<number> {
+    return this.#open().st.deleteStaleProducers.run(updatedBefore).changes
+  }
+
+  async createClient(record: NewClientRecord): Promise<void> {
+    await this.createClients([record])
+  }
+
+  async createClients(records: readonly NewClientRecord[]): Promise<void> {
+    const { db, st } = this.#open()
+    db.transaction(() => {
+      for (const record of records) {
+        const inserted = st.insertClient.run(
+          record.id,
+          record.userId,
+          record.secretHash,
+          record.createdAt,
+          record.lastSeenAt,
+        )
+        // Throwing rolls the whole batch back.
+        if (inserted.changes === 0) {
+          throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
+        }
+      }
+    }).immediate()
   }
 
   async getClient(id: string): Promise<ClientRecord | undefined> {
@@ -332,14 +375,32 @@ export class SqliteStore implements Store {
       .immediate()
   }
 
-  async gcClients(seenBefore: number): Promise<number> {
+  async gcClients(seenBefore: number): Promise<string[]> {
     const { db, st } = this.#open()
     return db
-      .transaction((): number => {
+      .transaction((): string[] => {
         st.deleteCursorsOfStaleClients.run(seenBefore)
-        return st.deleteStaleClients.run(seenBefore).changes
+        return ids(st.deleteStaleClients.all(seenBefore))
       })
       .immediate()
+  }
+
+  async markClientClosing(id: string, at: number): Promise<boolean> {
+    return this.#open().st.markClientClosing.run({ id, at }).changes > 0
+  }
+
+  async forgetClosingClients(closedBefore: number): Promise<string[]> {
+    const { db, st } = this.#open()
+    return db
+      .transaction((): string[] => {
+        st.deleteCursorsOfClosingClients.run(closedBefore)
+        return ids(st.deleteClosingClients.all(closedBefore))
+      })
+      .immediate()
+  }
+
+  async countClientsByState(seenSince: number): Promise<ClientStateCounts> {
+    return this.#open().st.countClientsByState.get({ since: seenSince }) as ClientStateCounts
   }
 
   async saveCursors(
@@ -369,21 +430,48 @@ export class SqliteStore implements Store {
     return rows.map(toCursorRecord)
   }
 
+  async streamDelivery(
+    stream: string,
+    query: StreamDeliveryQuery,
+  ): Promise<StreamDelivery | undefined> {
+    const rows = this.#open().st.streamDelivery.all({
+      stream,
+      after: query.after ?? null,
+      userId: query.userId ?? null,
+      limit: Math.max(0, query.limit),
+    }) as StreamDeliveryRow[]
+    return toStreamDelivery(stream, rows)
+  }
+
+  async clientDelivery(
+    clientId: string,
+    query: ClientDeliveryQuery,
+  ): Promise<ClientStreamDelivery[]> {
+    const rows = this.#open().st.clientDelivery.all({
+      clientId,
+      after: query.after ?? null,
+      limit: Math.max(0, query.limit),
+    }) as ClientDeliveryRow[]
+    return rows.map(toClientStreamDelivery)
+  }
+
   async trim(name: string, request: TrimRequest): Promise<number> {
     const { db, st } = this.#open()
+    const { maxAgeMs, untilAcked } = request.policy
     return db
       .transaction((): number => {
-        const stream = readStream(st, name)
-        if (stream === undefined) return 0
-        const { maxAgeMs } = request.policy
-        const youngest =
-          maxAgeMs === undefined
-            ? undefined
-            : (
-                st.firstYoungMessage.get(name, request.now - maxAgeMs) as
-                  { offset: number } | undefined
-              )?.offset
-        const tail = trimmedTail(stream, request, youngest)
+        const row = st.trimInputs.get({
+          name,
+          cutoff: maxAgeMs === undefined ? null : request.now - maxAgeMs,
+          untilAcked: untilAcked === true ? 1 : 0,
+        }) as
+          (StreamRow & { youngest_cut: number | null; acked_through: number | null }) | undefined
+        if (row === undefined) return 0
+        const stream = toStreamRecord(row)
+        const tail = trimmedTail(stream, request, {
+          youngestCut: row.youngest_cut ?? undefined,
+          ackedThrough: row.acked_through ?? undefined,
+        })
         if (tail === stream.tail) return tail
         st.deleteMessagesBelow.run(name, tail)
         st.setTail.run(tail, name)
@@ -392,12 +480,34 @@ export class SqliteStore implements Store {
       .immediate()
   }
 
+  async retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]> {
+    const rows = this.#open().st.retentionHolders.all({ stream, limit: Math.max(0, limit) }) as {
+      client_id: string
+      user_id: string
+      offset: number
+      behind: number
+      last_seen_at: number
+    }[]
+    return rows.map((row) => ({
+      clientId: row.client_id,
+      userId: row.user_id,
+      offset: row.offset,
+      behind: row.behind,
+      lastSeenAt: row.last_seen_at,
+    }))
+  }
+
   #open(): { db: Database.Database; st: Statements } {
     if (this.#db === undefined || this.#statements === undefined) {
       throw new SeqlineError(ErrorCode.INTERNAL, 'the SQLite store is not open: call init() first')
     }
     return { db: this.#db, st: this.#statements }
   }
+}
+
+/** The ids of `DELETE … RETURNING id` rows, in id order. */
+function ids(rows: unknown[]): string[] {
+  return (rows as { id: string }[]).map((row) => row.id).sort()
 }
 
 function appendOne(st: Statements, request: AppendRequest): AppendResult {
@@ -486,6 +596,7 @@ function streamParams(s: StreamRecord): StreamRow {
     stream_seq: s.streamSeq,
     retention_max_age_ms: s.retention?.maxAgeMs ?? null,
     retention_max_count: s.retention?.maxCount ?? null,
+    retention_until_acked: s.retention?.untilAcked === true ? 1 : 0,
     fork_source: s.fork?.source ?? null,
     fork_offset: s.fork?.offset ?? null,
     fork_sub_offset: s.fork?.subOffset ?? null,
@@ -494,7 +605,6 @@ function streamParams(s: StreamRecord): StreamRow {
 }
 
 function toStreamRecord(row: StreamRow): StreamRecord {
-  const hasRetention = row.retention_max_age_ms !== null || row.retention_max_count !== null
   return {
     name: row.name,
     epoch: row.epoch,
@@ -511,12 +621,11 @@ function toStreamRecord(row: StreamRow): StreamRecord {
     expiresAt: row.expires_at,
     lastAccessAt: row.last_access_at,
     streamSeq: row.stream_seq,
-    retention: hasRetention
-      ? {
-          ...(row.retention_max_age_ms === null ? {} : { maxAgeMs: row.retention_max_age_ms }),
-          ...(row.retention_max_count === null ? {} : { maxCount: row.retention_max_count }),
-        }
-      : null,
+    retention: retentionOfColumns(
+      row.retention_max_age_ms,
+      row.retention_max_count,
+      row.retention_until_acked !== 0,
+    ),
     fork:
       row.fork_source === null
         ? null
@@ -563,6 +672,7 @@ function toClientRecord(row: ClientRow): ClientRecord {
     secretHash: row.secret_hash,
     createdAt: row.created_at,
     lastSeenAt: row.last_seen_at,
+    closingAt: row.closing_at,
   }
 }
 

@@ -232,15 +232,29 @@ export function newStreamRecord(
   }
 }
 
-/** Drops unset limits, and a policy without any limit becomes `null`, as the SQLite row reads back. */
+/** Drops unset limits, and a policy without any limit becomes `null`, as the stores read it back. */
 function normalizeRetention(policy: RetentionPolicy | null | undefined): RetentionPolicy | null {
   if (policy === null || policy === undefined) return null
-  const { maxAgeMs, maxCount } = policy
-  if (maxAgeMs === undefined && maxCount === undefined) return null
+  const { maxAgeMs, maxCount, untilAcked } = policy
+  if (maxAgeMs === undefined && maxCount === undefined && untilAcked !== true) return null
   return {
     ...(maxAgeMs === undefined ? {} : { maxAgeMs }),
     ...(maxCount === undefined ? {} : { maxCount }),
+    ...(untilAcked === true ? { untilAcked } : {}),
   }
+}
+
+/** The policy of a stream row's retention columns (SQL NULL: no such limit). */
+export function retentionOfColumns(
+  maxAgeMs: number | null,
+  maxCount: number | null,
+  untilAcked: boolean,
+): RetentionPolicy | null {
+  return normalizeRetention({
+    maxAgeMs: maxAgeMs ?? undefined,
+    maxCount: maxCount ?? undefined,
+    untilAcked,
+  })
 }
 
 const EPOCH_SPACE = 36n ** 10n
@@ -272,8 +286,33 @@ function sameProducerRef(
 }
 
 /**
- * The tail after a trim. `youngestCut` is the lowest retained offset whose message is young
- * enough for `maxAgeMs` (undefined when no message is, or when there is no age limit).
+ * How far a cursor is behind a stream's head: `head − offset` when the cursor is in the stream's
+ * current epoch (never below 0), `null` for a cursor of another epoch or a stream that is gone.
+ */
+export function cursorLag(
+  cursor: { readonly epoch: string; readonly offset: number },
+  stream: { readonly epoch: string; readonly head: number } | undefined,
+): number | null {
+  if (stream === undefined || stream.epoch !== cursor.epoch) return null
+  return Math.max(0, stream.head - cursor.offset)
+}
+
+/** What a trim reads from the store besides the stream row, in one statement (see `trimmedTail`). */
+export interface TrimInputs {
+  /**
+   * The lowest retained offset whose message is young enough for `maxAgeMs` (undefined when no
+   * message is, or when the policy has no age limit).
+   */
+  readonly youngestCut: number | undefined
+  /**
+   * With `untilAcked`: the lowest cursor offset of the clients following the stream (undefined
+   * when none follows it, or when the policy is not `untilAcked`).
+   */
+  readonly ackedThrough: number | undefined
+}
+
+/**
+ * The tail after a trim (see `RetentionPolicy`).
  *
  * Trimming removes a prefix: the retained range stays gapless ([tail, head]), which replay
  * relies on. By age, it stops at the first young-enough message even if an older timestamp
@@ -282,13 +321,16 @@ function sameProducerRef(
 export function trimmedTail(
   stream: StreamRecord,
   request: TrimRequest,
-  youngestCut: number | undefined,
+  inputs: TrimInputs,
 ): number {
   const end = stream.head + 1
   let tail = stream.tail
-  const { maxCount, maxAgeMs } = request.policy
+  const { maxCount, maxAgeMs, untilAcked } = request.policy
   if (maxCount !== undefined) tail = Math.max(tail, end - Math.max(0, maxCount))
-  if (maxAgeMs !== undefined) tail = Math.max(tail, youngestCut ?? end)
+  if (maxAgeMs !== undefined) tail = Math.max(tail, inputs.youngestCut ?? end)
+  if (untilAcked === true && inputs.ackedThrough !== undefined) {
+    tail = Math.max(tail, inputs.ackedThrough + 1)
+  }
   if (request.keepFrom !== undefined) tail = Math.min(tail, Math.max(stream.tail, request.keepFrom))
   return Math.min(tail, end)
 }

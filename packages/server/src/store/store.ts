@@ -7,12 +7,37 @@ import type { ErrorCode } from '@seqline/protocol'
 /** Content type of streams created over WebSocket: one JSON value per message. */
 export const JSON_CONTENT_TYPE = 'application/json'
 
-/** Retention of one stream (DESIGN §9). Both limits combine: whichever trims more wins. */
+/**
+ * Retention of one stream (DESIGN §9). The limits combine: whichever trims more wins, and
+ * `TrimRequest.keepFrom` (what live readers on the node still have to send) is never trimmed.
+ *
+ * **Until acked.** A client *follows* a stream when it has a cursor in the stream's current epoch
+ * (a cursor of an older epoch is a position in a history that is gone). With `untilAcked`, a
+ * message is trimmed once every registered client following the stream has acked it (cursor
+ * offset ≥ message offset). A stream that no client follows keeps its messages: nobody has them
+ * yet. `maxAgeMs` is then the cap — a message older than it is trimmed whatever the acks, so a
+ * client that vanished cannot hold history forever (client GC also removes it, with its cursors)
+ * — and `maxCount` still caps the count. The stores compute the lowest cursor of the followers in
+ * one set-based statement per stream.
+ */
 export interface RetentionPolicy {
   /** Drop messages older than this many milliseconds. */
   readonly maxAgeMs?: number | undefined
   /** Keep at most this many messages. */
   readonly maxCount?: number | undefined
+  /** Drop messages every client following the stream has acked (see above). */
+  readonly untilAcked?: boolean | undefined
+}
+
+/** A client following a stream whose acks are behind its head: it holds an `untilAcked` tail back. */
+export interface RetentionHolder {
+  readonly clientId: string
+  readonly userId: string
+  /** Its cursor: the highest offset it acked in the stream's current epoch. */
+  readonly offset: number
+  /** Messages committed after its cursor: `head − offset`. */
+  readonly behind: number
+  readonly lastSeenAt: number
 }
 
 /** A stream's metadata row. */
@@ -47,6 +72,12 @@ export interface StreamRecord {
    * copies, see `CreateStreamInput.fork`) and refuses every append with GONE.
    */
   readonly softDeleted: boolean
+}
+
+/** Where a stream's history stands: the epoch and the highest committed offset. */
+export interface StreamHead {
+  readonly epoch: string
+  readonly head: number
 }
 
 /** The lineage of a fork: its source and the position it diverged at. */
@@ -192,6 +223,25 @@ export interface ClientRecord {
   readonly secretHash: string
   readonly createdAt: number
   readonly lastSeenAt: number
+  /**
+   * When the client said it is closing for good (`Store.markClientClosing`); `null` otherwise.
+   * The client is *closing* while it was not seen since (`lastSeenAt ≤ closingAt`): seen again,
+   * it came back.
+   */
+  readonly closingAt: number | null
+}
+
+/** A client to register: a `ClientRecord` before it has a lifecycle. */
+export type NewClientRecord = Omit<ClientRecord, 'closingAt'>
+
+/** Registered clients by state (`Store.countClientsByState`); every client is in one. */
+export interface ClientStateCounts {
+  /** Seen since the time asked about, and not closing. */
+  readonly active: number
+  /** Not seen since the time asked about, and not closing. */
+  readonly idle: number
+  /** Said it is closing and was not seen since. */
+  readonly closing: number
 }
 
 /** The highest offset a client has acked on a stream (cumulative). */
@@ -201,6 +251,64 @@ export interface CursorRecord {
   readonly epoch: string
   readonly offset: number
   readonly updatedAt: number
+}
+
+/** One client's cursor on a stream, as support and operators see it (delivery state). */
+export interface FollowerPosition {
+  readonly clientId: string
+  readonly userId: string
+  /** The epoch of the cursor: another than the stream's means a history that is gone. */
+  readonly epoch: string
+  /** The highest offset the client acked (cumulative). */
+  readonly offset: number
+  readonly updatedAt: number
+  /** Whether the cursor is in the stream's current epoch (the client follows the stream). */
+  readonly following: boolean
+  /** How far behind the head it is, `head − offset`, when following; `null` otherwise. */
+  readonly behind: number | null
+}
+
+/** Where a stream stands and a page of its clients' positions (`Store.streamDelivery`). */
+export interface StreamDelivery {
+  readonly stream: string
+  readonly epoch: string
+  readonly head: number
+  /** Lowest retained offset: a client whose `offset + 1 < tail` missed trimmed messages. */
+  readonly tail: number
+  /** In client id order. */
+  readonly followers: readonly FollowerPosition[]
+}
+
+/** One page of `Store.streamDelivery`. */
+export interface StreamDeliveryQuery {
+  /** Only the clients of this user ("user X never got message Y"). */
+  readonly userId?: string | undefined
+  /** The clients after this id (keyset pagination: pass the last id of the previous page). */
+  readonly after?: string | undefined
+  readonly limit: number
+}
+
+/** One stream of a client, as support and operators see it (`Store.clientDelivery`). */
+export interface ClientStreamDelivery {
+  readonly stream: string
+  /** The client's cursor: the epoch and the highest offset it acked. */
+  readonly epoch: string
+  readonly offset: number
+  readonly updatedAt: number
+  /** The stream now; `null` when it does not exist (any more). */
+  readonly head: number | null
+  readonly tail: number | null
+  /** Whether the cursor is in the stream's current epoch. */
+  readonly following: boolean
+  /** Messages after the cursor, `head − offset`, when following; `null` otherwise. */
+  readonly unacked: number | null
+}
+
+/** One page of `Store.clientDelivery`. */
+export interface ClientDeliveryQuery {
+  /** The streams after this name (keyset pagination). */
+  readonly after?: string | undefined
+  readonly limit: number
 }
 
 export interface TrimRequest {
@@ -219,6 +327,12 @@ export interface Store {
 
   createStream(input: CreateStreamInput): Promise<CreateStreamResult>
   getStream(name: string): Promise<StreamRecord | undefined>
+  /**
+   * Epoch and head of each of `names` that exists, in one query where the backend allows: the
+   * heal job of every node asks for all the streams it follows, every round. Missing and
+   * soft-deleted streams are absent from the map.
+   */
+  getHeads(names: readonly string[]): Promise<Map<string, StreamHead>>
   /**
    * Deletes the stream, its messages, producer states and cursors. Returns whether a live (not
    * soft-deleted) stream existed. A stream that forks still reference is soft-deleted instead
@@ -257,8 +371,23 @@ export interface Store {
     maxBytes: number,
   ): Promise<JsonArrayChunk | undefined>
   getProducer(stream: string, producerId: string): Promise<ProducerState | undefined>
+  /**
+   * Deletes the producer states not used since `updatedBefore` (`updatedAt < updatedBefore`), on
+   * every stream; returns how many. Durable Streams lets producer state expire: a producer that
+   * comes back after that starts over (a new producer: seq 0, or PRODUCER_SEQ_GAP expecting 0),
+   * and a retry older than the expiry is no longer recognised as a duplicate — so the expiry must
+   * be far longer than any producer retries. A set-based scan of all producer states: run it
+   * rarely (hourly), from any number of nodes at once.
+   */
+  gcProducers(updatedBefore: number): Promise<number>
 
-  createClient(record: ClientRecord): Promise<void>
+  /** Registers a client; CONFLICT when the id is taken. */
+  createClient(record: NewClientRecord): Promise<void>
+  /**
+   * Registers several clients in one transaction (connection storms register in batches): all
+   * of them, or none and CONFLICT when an id is taken or given twice.
+   */
+  createClients(records: readonly NewClientRecord[]): Promise<void>
   getClient(id: string): Promise<ClientRecord | undefined>
   countClientsOfUser(userId: string): Promise<number>
   /** Updates `lastSeenAt` of these clients. */
@@ -270,8 +399,27 @@ export interface Store {
    * Returns whether the client existed.
    */
   updateClientSecret(id: string, secretHash: string): Promise<boolean>
-  /** Deletes clients not seen since `seenBefore` with their cursors; returns how many. */
-  gcClients(seenBefore: number): Promise<number>
+  /**
+   * Deletes clients not seen since `seenBefore` (`lastSeenAt < seenBefore`) with their cursors;
+   * returns their ids, in id order.
+   */
+  gcClients(seenBefore: number): Promise<string[]>
+  /**
+   * Records that a client said it is closing for good, at `at` (sets `closingAt`). Returns
+   * whether the client exists.
+   */
+  markClientClosing(id: string, at: number): Promise<boolean>
+  /**
+   * Deletes, with their cursors, the clients that said they were closing at or before
+   * `closedBefore` (`closingAt ≤ closedBefore`) and were not seen since (`lastSeenAt ≤
+   * closingAt`); returns their ids, in id order. Set-based: one statement per table.
+   */
+  forgetClosingClients(closedBefore: number): Promise<string[]>
+  /**
+   * How many registered clients are active (seen since `seenSince`), idle or closing (see
+   * `ClientRecord.closingAt`), in one query: a scan of the clients, for a metric.
+   */
+  countClientsByState(seenSince: number): Promise<ClientStateCounts>
 
   /**
    * Saves cumulative acks: per (client, stream) the offset only moves forward within an epoch; an
@@ -281,6 +429,25 @@ export interface Store {
   getCursors(clientId: string): Promise<CursorRecord[]>
   getCursorsOfStream(stream: string): Promise<CursorRecord[]>
 
+  /**
+   * Delivery state of a stream, in one query: its epoch, head and tail, and a page of the
+   * positions of the clients with a cursor on it (following its current epoch or not), with how
+   * far behind the head each is. `undefined` for an unknown or soft-deleted stream.
+   */
+  streamDelivery(stream: string, query: StreamDeliveryQuery): Promise<StreamDelivery | undefined>
+  /**
+   * Delivery state of a client, in one query: a page of its streams (name order) with its cursor,
+   * the stream's head and tail, and how many messages it has not acked. Empty for an unknown
+   * client.
+   */
+  clientDelivery(clientId: string, query: ClientDeliveryQuery): Promise<ClientStreamDelivery[]>
+
   /** Applies a retention policy to one stream; returns the new tail. */
   trim(name: string, request: TrimRequest): Promise<number>
+  /**
+   * The clients following `stream` (cursor in its current epoch) whose cursor is below its head,
+   * lowest cursor first (then by client id), at most `limit`: who holds an `untilAcked` tail back,
+   * and by how much (operators, metrics). Empty for an unknown stream.
+   */
+  retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]>
 }
