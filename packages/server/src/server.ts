@@ -6,6 +6,7 @@ import {
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Authenticate, Authorize } from './auth/authenticator.js'
+import { ApiKeyring } from './auth/api-keyring.js'
 import { readAuthorizeSecret, resolveAuthorize } from './auth/authorize-option.js'
 import type { Bus } from './bus/bus.js'
 import { openBus } from './bus/open-bus.js'
@@ -18,6 +19,7 @@ import { type FallbackHandler, createHttpPipeline } from './http/http-pipeline.j
 import { ChunkCache } from './http/durable-streams/chunk-cache.js'
 import { durableStreamsSettings } from './http/durable-streams/durable-streams-context.js'
 import { durableStreamsRoutes } from './http/durable-streams/durable-streams-routes.js'
+import { backendApiRoutes } from './http/routes/backend-api-routes.js'
 import { clientRoutes } from './http/routes/client-routes.js'
 import { healthRoutes, metricsRoute } from './http/routes/health-routes.js'
 import { historyRoutes } from './http/routes/history-routes.js'
@@ -157,6 +159,10 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
     logger,
   )
   const auth = resolveServerAuth(authOption ?? settings.auth, authorize, settings, logger)
+  // Backend HTTP API: without a key, its routes answer 401 to every call.
+  const apiKeyring = ApiKeyring.load({ file: settings.apiKeysFile, env: process.env })
+  if (apiKeyring === undefined) logger.info('backend API off: no API key configured')
+  else logger.info({ keyIds: apiKeyring.ids }, 'backend API on')
   const metrics = createMetrics()
   const store = await openStore(storeOption ?? settings.store)
   let bus: Bus | undefined
@@ -200,6 +206,7 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
     presenceRoute(engine),
     ...historyRoutes(engine),
     ...durableStreamsRoutes(ds),
+    ...backendApiRoutes({ engine, logger, maxPayloadBytes: settings.limits.maxPayloadBytes }),
   ]
   const staticFiles: FallbackHandler | undefined =
     settings.staticDir === undefined ? undefined : createStaticHandler(settings.staticDir)
@@ -252,6 +259,7 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
       routes,
       authenticate: auth.authenticate,
       anonymous: auth.anonymous,
+      verifyApiKey: (authorization) => apiKeyring?.verify(authorization)?.keyId,
       metrics,
       logger,
       fallbacks: staticFiles === undefined ? [hostHandlers] : [staticFiles, hostHandlers],

@@ -141,6 +141,11 @@ export const serverSettings = {
     max: 3_600_000,
     help: 'how long a publish/signal authorization answer is reused per user and stream',
   }),
+  apiKeysFile: text<string | undefined>({
+    flag: 'api-keys-file',
+    default: undefined,
+    help: 'API keys of the backend HTTP API (/v1/api/…), one per line or JSON with ids; or the keys themselves in SEQLINE_API_KEYS',
+  }),
   logLevel: choice<LogLevel>({
     flag: 'log-level',
     default: 'info',
