@@ -28,12 +28,14 @@ import { createStaticHandler } from './http/static-files.js'
 import { type Logger, createLogger } from './observability/logger.js'
 import { type Metrics, createMetrics } from './observability/metrics.js'
 import { gracefulShutdown } from './server/graceful-shutdown.js'
+import { WebhookService } from './server/webhook-service.js'
 import { listenHost, resolveServerAuth } from './server/server-auth.js'
 import { resolveSettings } from './settings/resolve-settings.js'
 import type { ServerSettings, ServerSettingsInput } from './settings/server-settings.js'
 import { openStore } from './store/open-store.js'
 import type { Store } from './store/store.js'
 import { type WebSocketTransport, attachWebSocket } from './transport/ws/websocket-transport.js'
+import { readWebhookSecret } from './webhooks/webhook-secret.js'
 
 /**
  * Options of {@link createServer}: every setting of the server (see `seqline --help` and
@@ -57,6 +59,11 @@ export interface SeqlineServerOptions extends Omit<ServerSettingsInput, 'store' 
    * otherwise it is read from `authorizeCallback.secretFile` or `SEQLINE_AUTHORIZE_SECRET`.
    */
   readonly authorizeSecret?: string | undefined
+  /**
+   * The HMAC secret webhook deliveries are signed with (`webhooks.url`), when code has it;
+   * otherwise it is read from `webhooks.secretFile` or `SEQLINE_WEBHOOK_SECRET`.
+   */
+  readonly webhookSecret?: string | undefined
   /** Default: a pino logger on stdout at `logLevel`. */
   readonly logger?: Logger | undefined
   /**
@@ -164,6 +171,19 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
   if (apiKeyring === undefined) logger.info('backend API off: no API key configured')
   else logger.info({ keyIds: apiKeyring.ids }, 'backend API on')
   const metrics = createMetrics()
+  // Webhooks: lifecycle and unread events recorded in a durable log and delivered from it.
+  const webhookUrl = settings.webhooks.url
+  const webhooks =
+    webhookUrl === undefined
+      ? undefined
+      : new WebhookService({
+          settings: settings.webhooks,
+          url: webhookUrl,
+          secret:
+            options.webhookSecret ?? readWebhookSecret(settings.webhooks.secretFile, process.env),
+          logger,
+          registry: metrics.registry,
+        })
   const store = await openStore(storeOption ?? settings.store)
   let bus: Bus | undefined
   let engine: Engine
@@ -176,8 +196,15 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
         logger,
       },
     )
-    engine = new Engine({ store, bus, logger, metrics, authorize: auth.authorize }, settings)
+    engine = new Engine(
+      { store, bus, logger, metrics, authorize: auth.authorize, lifecycle: webhooks?.lifecycle },
+      settings,
+    )
     engine.start()
+    await webhooks?.start(engine, store).catch(async (err: unknown) => {
+      await engine.close()
+      throw err
+    })
   } catch (err) {
     await bus?.close().catch(() => undefined)
     await store.close().catch(() => undefined)
@@ -328,6 +355,7 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
       drainMs: settings.shutdown.drainMs,
       detach: () => detachRequests?.(),
       release: async () => {
+        await webhooks?.stop()
         await engine.close()
         await bus?.close()
         await store.close()

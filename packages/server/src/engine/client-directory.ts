@@ -82,10 +82,13 @@ export class ClientDirectory {
     return { secret }
   }
 
-  /** Deletes a client of `userId` with its cursors (a tab closing for good). */
-  async forget(userId: string, clientId: string): Promise<void> {
+  /**
+   * Deletes a client of `userId` with its cursors (a tab closing for good). Resolves whether this
+   * call deleted it (false when a concurrent call or garbage collection did first).
+   */
+  async forget(userId: string, clientId: string): Promise<boolean> {
     await this.own(userId, clientId)
-    await this.store.deleteClient(clientId)
+    return this.store.deleteClient(clientId)
   }
 
   /** Marks a client connected (it is then never garbage-collected) until the disposer runs. */

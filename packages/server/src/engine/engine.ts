@@ -5,6 +5,7 @@ import { Authorizer } from '../auth/authorizer.js'
 import type { Bus } from '../bus/bus.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { ServerSettings } from '../settings/server-settings.js'
+import { isExpired } from '../store/store-rules.js'
 import {
   type AppendRequest,
   type AppendResult,
@@ -57,6 +58,20 @@ export interface EngineDeps {
   /** Multi-node: the bus this node shares commits, signals and presence on. Default: one node. */
   readonly bus?: Bus | undefined
   readonly now?: (() => number) | undefined
+  /** Told of clients and streams coming and going (webhooks record it durably). */
+  readonly lifecycle?: EngineLifecycle | undefined
+}
+
+/**
+ * What the engine reports as it happens: clients registered and forgotten, streams deleted. The
+ * operation resolves once its report resolved, so a report that records the event durably (the
+ * webhook log) makes the event as durable as the operation's answer. A report that fails is
+ * logged; the operation stands.
+ */
+export interface EngineLifecycle {
+  clientRegistered(user: string, clientId: string): Promise<void>
+  clientForgotten(user: string, clientId: string, reason: 'forgotten' | 'expired'): Promise<void>
+  streamDeleted(stream: string, reason: 'deleted' | 'expired'): Promise<void>
 }
 
 /** What a transport passes to open a session. */
@@ -92,6 +107,7 @@ export class Engine {
   readonly #clients: ClientDirectory
   readonly #housekeeping: Housekeeping
   readonly #cluster: ClusterLink | undefined
+  readonly #lifecycle: EngineLifecycle | undefined
   /** Live sessions by user and by client: revocations and disconnects find them here. */
   readonly #sessionsByUser = new Map<string, Set<EngineSession>>()
   readonly #sessionsByClient = new Map<string, Set<EngineSession>>()
@@ -105,6 +121,7 @@ export class Engine {
     this.#metrics = deps.metrics
     this.#now = deps.now ?? Date.now
     this.#settings = settings
+    this.#lifecycle = deps.lifecycle
     this.#authorizer = new Authorizer(deps.authorize, deps.logger, {
       cacheMs: settings.authorizeCacheMs,
       now: this.#now,
@@ -308,9 +325,19 @@ export class Engine {
 
   /** Deletes a stream. Its followers, here and on every node, are told and unsubscribed. */
   async deleteStream(name: string): Promise<boolean> {
+    // Internal streams (the webhook log) are outside the name pattern: no caller deletes them.
+    if (!isValidStreamName(name)) {
+      throw new SeqlineError(ErrorCode.INVALID_STREAM_NAME, 'invalid stream name')
+    }
+    // Whether it is deleted because it expired (the expiry job, or a request that found it so).
+    const record = this.#lifecycle === undefined ? undefined : await this.#store.getStream(name)
     const existed = await this.#store.deleteStream(name)
     this.#forget(name)
-    if (existed) this.#cluster?.deleted(name)
+    if (existed) {
+      this.#cluster?.deleted(name)
+      const reason = record !== undefined && isExpired(record, this.#now()) ? 'expired' : 'deleted'
+      await this.#report((lifecycle) => lifecycle.streamDeleted(name, reason))
+    }
     return existed
   }
 
@@ -338,8 +365,10 @@ export class Engine {
   // Clients and cursors (G7)
 
   /** Registers a new client of `userId` (TOO_MANY_CLIENTS past the per-user limit). */
-  registerClient(userId: string): Promise<{ clientId: string; secret: string }> {
-    return this.#clients.register(userId)
+  async registerClient(userId: string): Promise<{ clientId: string; secret: string }> {
+    const registered = await this.#clients.register(userId)
+    await this.#report((lifecycle) => lifecycle.clientRegistered(userId, registered.clientId))
+    return registered
   }
 
   /** Checks a client's owner and secret (CLIENT_UNKNOWN, FORBIDDEN). */
@@ -369,8 +398,11 @@ export class Engine {
 
   /** Deletes a client with its cursors; its live connections end on every node. */
   async forgetClient(userId: string, clientId: string): Promise<void> {
-    await this.#clients.forget(userId, clientId)
+    const existed = await this.#clients.forget(userId, clientId)
     this.disconnect({ client: clientId }, true, 'the client was deleted')
+    if (existed) {
+      await this.#report((lifecycle) => lifecycle.clientForgotten(userId, clientId, 'forgotten'))
+    }
   }
 
   /** Records a cumulative ack of `clientId` (who must be `principal`'s) after `read` is checked. */
@@ -435,8 +467,27 @@ export class Engine {
     return this.#cursors.flush()
   }
 
+  /**
+   * Marks every client connected to this node as seen now. Run more often than the `unread`
+   * webhook delay, it keeps "last seen" of connected clients recent on every node, so that a
+   * client unseen for the delay is one that is not connected anywhere.
+   */
+  touchConnectedClients(): Promise<void> {
+    return this.#clients.touchConnected(this.#now())
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Internals
+
+  /** Tells the lifecycle listener; a failed report is logged, the operation stands. */
+  async #report(tell: (lifecycle: EngineLifecycle) => Promise<void>): Promise<void> {
+    if (this.#lifecycle === undefined) return
+    try {
+      await tell(this.#lifecycle)
+    } catch (err) {
+      this.#logger.error({ err }, 'lifecycle event not recorded')
+    }
+  }
 
   get #pumpOptions(): { pageSize: number; highWaterMark: number } {
     return {
