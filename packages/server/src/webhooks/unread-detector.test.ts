@@ -99,6 +99,14 @@ describe('UnreadDetector', () => {
     expect(events.map((e) => (e.data as { user: string }).user)).toEqual(['bob'])
   })
 
+  it('ignores internal streams', async () => {
+    const table = new EpisodeTable()
+    table.episodes = [episode('$seqline', '$webhooks', 3), episode('bob', 'room:b', 1)]
+    const { unread, events } = detector(table)
+    expect(await unread.run()).toBe(1)
+    expect(events.map((e) => (e.data as { stream: string }).stream)).toEqual(['room:b'])
+  })
+
   it('pages through every offline user', async () => {
     const table = new EpisodeTable()
     table.episodes = Array.from({ length: 1_203 }, (_, i) => episode(`u${i}`, 'room:a', 1))

@@ -1,3 +1,4 @@
+import { isValidStreamName } from '@seqline/protocol'
 import type { Logger } from 'pino'
 import { PeriodicJob } from '../engine/periodic-job.js'
 import { type WebhookEvent, createWebhookEvent, unreadEventId } from './webhook-event.js'
@@ -130,6 +131,8 @@ export class UnreadDetector {
         limit: PAGE,
       })
       for (const episode of page) {
+        // Internal streams (the webhook log and its reserved cursor client) are nobody's inbox.
+        if (!isValidStreamName(episode.stream)) continue
         const id = unreadEventId(
           episode.user,
           episode.stream,
