@@ -106,7 +106,7 @@ describe.skipIf(POSTGRES_URL === undefined)(`PostgresStore across nodes${NEEDS_P
     expect(published.rows).toEqual([{ offset: '3' }])
     expect(await store.trim('room:a', { policy: { untilAcked: true }, now: T0 })).toBe(2)
     expect(await store.markClientClosing('c1', T0 + 1)).toBe(true)
-    expect(await store.forgetClosingClients(T0 + 1)).toEqual(['c1'])
+    expect(await store.forgetClosingClients(T0 + 1)).toEqual([{ id: 'c1', userId: 'alice' }])
   })
 
   it('refuses a database written by a newer schema version', async () => {
@@ -191,7 +191,7 @@ describe.skipIf(POSTGRES_URL === undefined)(`PostgresStore across nodes${NEEDS_P
     )
     expect(tails).toEqual([41, 41, 41])
     const collected = await Promise.all(nodes.map((s) => s.gcClients(T0 + 1)))
-    expect(collected.flat()).toEqual(['c1'])
+    expect(collected.flat()).toEqual([{ id: 'c1', userId: 'u' }])
     expect((await a?.read('room:a', 0, 100))?.map((m) => m.offset)[0]).toBe(41)
   })
 

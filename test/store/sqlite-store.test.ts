@@ -209,7 +209,7 @@ describe('SqliteStore on disk', () => {
     ])
     expect(next).toMatchObject({ kind: 'appended', head: 3 })
     expect(await store.markClientClosing('c1', T0 + 1)).toBe(true)
-    expect(await store.forgetClosingClients(T0 + 1)).toEqual(['c1'])
+    expect(await store.forgetClosingClients(T0 + 1)).toEqual([{ id: 'c1', userId: 'alice' }])
     await store.close()
     const check = new Database(path, { readonly: true })
     try {

@@ -299,6 +299,31 @@ describe('WebhookDispatcher', () => {
     expect(log.violations).toEqual([])
   })
 
+  it('stops while the log is being read, once the read returns', async () => {
+    const receiver = await startReceiver(() => 'ok')
+    const inner = new MemoryWebhookLog()
+    let readStarted: () => void = () => undefined
+    const reading = new Promise<void>((resolve) => (readStarted = resolve))
+    let releaseRead: () => void = () => undefined
+    const released = new Promise<void>((resolve) => (releaseRead = resolve))
+    const slowLog: WebhookLog = {
+      read: async (after, limit) => {
+        readStarted()
+        await released
+        return inner.read(after, limit)
+      },
+      waitForMore: (after, signal) => inner.waitForMore(after, signal),
+      loadCursor: () => inner.loadCursor(),
+      saveCursor: (offset) => inner.saveCursor(offset),
+    }
+    const dispatcher = new WebhookDispatcher({ url: receiver.url, secret: SECRET, log: slowLog })
+    dispatcher.start()
+    await reading
+    const stopped = dispatcher.stop()
+    releaseRead()
+    await expect(stopped).resolves.toBeUndefined()
+  })
+
   it('refuses a short secret and a URL that is not http(s)', () => {
     const log = new MemoryWebhookLog()
     expect(() => new WebhookDispatcher({ url: 'http://127.0.0.1/', secret: 'short', log })).toThrow(

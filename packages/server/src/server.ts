@@ -6,6 +6,7 @@ import {
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Authenticate, Authorize } from './auth/authenticator.js'
+import { ApiKeyring } from './auth/api-keyring.js'
 import { readAuthorizeSecret, resolveAuthorize } from './auth/authorize-option.js'
 import type { Bus } from './bus/bus.js'
 import { openBus } from './bus/open-bus.js'
@@ -18,6 +19,7 @@ import { type FallbackHandler, createHttpPipeline } from './http/http-pipeline.j
 import { ChunkCache } from './http/durable-streams/chunk-cache.js'
 import { durableStreamsSettings } from './http/durable-streams/durable-streams-context.js'
 import { durableStreamsRoutes } from './http/durable-streams/durable-streams-routes.js'
+import { backendApiRoutes } from './http/routes/backend-api-routes.js'
 import { clientRoutes } from './http/routes/client-routes.js'
 import { healthRoutes, metricsRoute } from './http/routes/health-routes.js'
 import { historyRoutes } from './http/routes/history-routes.js'
@@ -26,6 +28,7 @@ import { createStaticHandler } from './http/static-files.js'
 import { type Logger, createLogger } from './observability/logger.js'
 import { type Metrics, createMetrics } from './observability/metrics.js'
 import { gracefulShutdown } from './server/graceful-shutdown.js'
+import { WebhookService } from './server/webhook-service.js'
 import { listenHost, resolveServerAuth } from './server/server-auth.js'
 import { resolveSettings } from './settings/resolve-settings.js'
 import type { ServerSettings, ServerSettingsInput } from './settings/server-settings.js'
@@ -33,6 +36,7 @@ import { openStore } from './store/open-store.js'
 import type { Store } from './store/store.js'
 import { HttpSessions } from './transport/http-session/http-sessions.js'
 import { type WebSocketTransport, attachWebSocket } from './transport/ws/websocket-transport.js'
+import { readWebhookSecret } from './webhooks/webhook-secret.js'
 
 /**
  * Options of {@link createServer}: every setting of the server (see `seqline --help` and
@@ -56,6 +60,11 @@ export interface SeqlineServerOptions extends Omit<ServerSettingsInput, 'store' 
    * otherwise it is read from `authorizeCallback.secretFile` or `SEQLINE_AUTHORIZE_SECRET`.
    */
   readonly authorizeSecret?: string | undefined
+  /**
+   * The HMAC secret webhook deliveries are signed with (`webhooks.url`), when code has it;
+   * otherwise it is read from `webhooks.secretFile` or `SEQLINE_WEBHOOK_SECRET`.
+   */
+  readonly webhookSecret?: string | undefined
   /** Default: a pino logger on stdout at `logLevel`. */
   readonly logger?: Logger | undefined
   /**
@@ -158,7 +167,24 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
     logger,
   )
   const auth = resolveServerAuth(authOption ?? settings.auth, authorize, settings, logger)
+  // Backend HTTP API: without a key, its routes answer 401 to every call.
+  const apiKeyring = ApiKeyring.load({ file: settings.apiKeysFile, env: process.env })
+  if (apiKeyring === undefined) logger.info('backend API off: no API key configured')
+  else logger.info({ keyIds: apiKeyring.ids }, 'backend API on')
   const metrics = createMetrics()
+  // Webhooks: lifecycle and unread events recorded in a durable log and delivered from it.
+  const webhookUrl = settings.webhooks.url
+  const webhooks =
+    webhookUrl === undefined
+      ? undefined
+      : new WebhookService({
+          settings: settings.webhooks,
+          url: webhookUrl,
+          secret:
+            options.webhookSecret ?? readWebhookSecret(settings.webhooks.secretFile, process.env),
+          logger,
+          registry: metrics.registry,
+        })
   const store = await openStore(storeOption ?? settings.store)
   let bus: Bus | undefined
   let engine: Engine
@@ -171,8 +197,15 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
         logger,
       },
     )
-    engine = new Engine({ store, bus, logger, metrics, authorize: auth.authorize }, settings)
+    engine = new Engine(
+      { store, bus, logger, metrics, authorize: auth.authorize, lifecycle: webhooks?.lifecycle },
+      settings,
+    )
     engine.start()
+    await webhooks?.start(engine, store).catch(async (err: unknown) => {
+      await engine.close()
+      throw err
+    })
   } catch (err) {
     await bus?.close().catch(() => undefined)
     await store.close().catch(() => undefined)
@@ -234,6 +267,7 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
     presenceRoute(engine),
     ...historyRoutes(engine),
     ...durableStreamsRoutes(ds),
+    ...backendApiRoutes({ engine, logger, maxPayloadBytes: settings.limits.maxPayloadBytes }),
   ]
   const staticFiles: FallbackHandler | undefined =
     settings.staticDir === undefined ? undefined : createStaticHandler(settings.staticDir)
@@ -264,6 +298,7 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
       routes,
       authenticate: auth.authenticate,
       anonymous: auth.anonymous,
+      verifyApiKey: (authorization) => apiKeyring?.verify(authorization)?.keyId,
       metrics,
       logger,
       fallbacks: staticFiles === undefined ? [hostHandlers] : [staticFiles, hostHandlers],
@@ -335,6 +370,7 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
       drainMs: settings.shutdown.drainMs,
       detach: () => detachRequests?.(),
       release: async () => {
+        await webhooks?.stop()
         await engine.close()
         await bus?.close()
         await store.close()

@@ -1,6 +1,8 @@
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
+import type { Logger } from 'pino'
 import type { ClientRecord, Store } from '../store/store.js'
 import { hashSecret, newClientId, newClientSecret, secretMatches } from './client-secret.js'
+import { type EngineLifecycle, report } from './engine-lifecycle.js'
 
 /**
  * The registered clients (G7: user ≠ client ≠ connection): one per app instance, with a secret
@@ -21,6 +23,8 @@ export class ClientDirectory {
     private readonly store: Store,
     private readonly limits: { readonly maxClientsPerUser: number },
     private readonly now: () => number,
+    private readonly lifecycle?: EngineLifecycle | undefined,
+    private readonly logger?: Logger | undefined,
   ) {}
 
   /** Registers a new client of `userId` (TOO_MANY_CLIENTS past the per-user limit). */
@@ -42,6 +46,7 @@ export class ClientDirectory {
       createdAt: now,
       lastSeenAt: now,
     })
+    await this.#report((l) => l.clientRegistered(userId, clientId))
     return { clientId, secret }
   }
 
@@ -93,11 +98,17 @@ export class ClientDirectory {
     return { secret }
   }
 
-  /** Deletes a client of `userId` with its cursors (a tab closing for good); its connections end. */
-  async forget(userId: string, clientId: string): Promise<void> {
+  /**
+   * Deletes a client of `userId` with its cursors (a tab closing for good); its connections end.
+   * Resolves whether this call deleted it (false when a concurrent call or garbage collection did
+   * first).
+   */
+  async forget(userId: string, clientId: string): Promise<boolean> {
     await this.own(userId, clientId)
-    await this.store.deleteClient(clientId)
+    const existed = await this.store.deleteClient(clientId)
     this.onRevoked?.(clientId, 'the client was deleted')
+    if (existed) await this.#report((l) => l.clientForgotten(userId, clientId, 'forgotten'))
+    return existed
   }
 
   /** Marks a client connected (it is then never garbage-collected) until the disposer runs. */
@@ -136,5 +147,9 @@ export class ClientDirectory {
   #touch(clientId: string): void {
     // Written by the next flush: a storm of connections must not cost a transaction each.
     this.#seen.add(clientId)
+  }
+
+  #report(tell: (lifecycle: EngineLifecycle) => Promise<void>): Promise<void> {
+    return this.logger === undefined ? Promise.resolve() : report(this.lifecycle, this.logger, tell)
   }
 }

@@ -301,7 +301,9 @@ describe('Engine', () => {
     const busy = await engine.clients.register('alice')
     const session = open(engine, new TestFollower('k', true), 'alice', busy.clientId)
     now += 5000
-    expect(await engine.housekeeping.runClientGc()).toEqual([idle.clientId])
+    expect(await engine.housekeeping.runClientGc()).toEqual([
+      { id: idle.clientId, userId: 'alice' },
+    ])
     expect(await store.getClient(idle.clientId)).toBeUndefined()
     expect(await store.getClient(busy.clientId)).toBeDefined()
     session.close()

@@ -7,6 +7,7 @@ import type { ServerSettings } from '../settings/server-settings.js'
 import type { Store } from '../store/store.js'
 import { Admission } from './admission.js'
 import { ClientDirectory } from './client-directory.js'
+import type { EngineLifecycle } from './engine-lifecycle.js'
 import { type ClusterHost, ClusterLink } from './cluster-link.js'
 import { CursorLog } from './cursor-log.js'
 import { Housekeeping } from './housekeeping.js'
@@ -40,6 +41,8 @@ export interface EngineDeps {
   /** Multi-node: the bus this node shares commits, signals and presence on. Default: one node. */
   readonly bus?: Bus | undefined
   readonly now?: (() => number) | undefined
+  /** Told of clients and streams coming and going (webhooks record it durably). */
+  readonly lifecycle?: EngineLifecycle | undefined
 }
 
 /**
@@ -90,7 +93,7 @@ export class Engine {
       modeOf: presenceModes(settings.presence.rules, 'on'),
     })
     this.cursors = new CursorLog(store, followers, now)
-    this.clients = new ClientDirectory(store, settings.limits, now)
+    this.clients = new ClientDirectory(store, settings.limits, now, deps.lifecycle, logger)
     const cluster = (): ClusterLink | undefined => this.#cluster
     this.streams = new Streams({
       store,
@@ -102,6 +105,7 @@ export class Engine {
       pump,
       cluster,
       gone: (stream) => this.sessions.streamGone(stream),
+      lifecycle: deps.lifecycle,
     })
     this.sessions = new Sessions({
       store,
@@ -130,6 +134,7 @@ export class Engine {
         deleteStream: (name) => this.streams.delete(name),
         prune: () => this.admission.prune(),
         expired: (count) => metrics.streamsExpired.inc(count),
+        lifecycle: deps.lifecycle,
         logger,
         now,
       },

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino'
-import type { RetentionPolicy, Store } from '../store/store.js'
+import type { ClientRef, RetentionPolicy, Store } from '../store/store.js'
 import type { ClientDirectory } from './client-directory.js'
 import type { CursorLog } from './cursor-log.js'
+import { type EngineLifecycle, report } from './engine-lifecycle.js'
 import { PeriodicJob } from './periodic-job.js'
 import type { StreamFollowers } from './stream-followers.js'
 
@@ -28,6 +29,8 @@ export interface HousekeepingDeps {
   readonly prune: () => void
   /** Counts streams the expiry job deleted. */
   readonly expired: (count: number) => void
+  /** Told of clients garbage-collected (webhooks). */
+  readonly lifecycle?: EngineLifecycle | undefined
   readonly logger: Logger
   readonly now: () => number
 }
@@ -130,11 +133,16 @@ export class Housekeeping {
     }
   }
 
-  /** Removes clients not seen for the TTL (connected clients are seen now); returns their ids. */
-  async runClientGc(): Promise<string[]> {
+  /** Removes clients not seen for the TTL (connected clients are seen now); returns them. */
+  async runClientGc(): Promise<ClientRef[]> {
+    const { clients, store, lifecycle, logger } = this.deps
     const now = this.deps.now()
-    await this.deps.clients.touchConnected(now)
+    await clients.touchConnected(now)
     this.deps.prune()
-    return this.deps.store.gcClients(now - this.settings.clients.ttlMs)
+    const removed = await store.gcClients(now - this.settings.clients.ttlMs)
+    for (const client of removed) {
+      await report(lifecycle, logger, (l) => l.clientForgotten(client.userId, client.id, 'expired'))
+    }
+    return removed
   }
 }

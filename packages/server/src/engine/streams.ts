@@ -12,9 +12,11 @@ import {
   type Store,
   type StreamRecord,
 } from '../store/store.js'
+import { isExpired } from '../store/store-rules.js'
 import type { Admission } from './admission.js'
 import type { ClusterLink } from './cluster-link.js'
 import type { PumpOptions } from './cursor-pump.js'
+import { type EngineLifecycle, report } from './engine-lifecycle.js'
 import type { Follower } from './follower.js'
 import { GroupCommitter } from './group-committer.js'
 import { type CommitEvent, StreamFollowers } from './stream-followers.js'
@@ -33,6 +35,8 @@ export interface StreamsDeps {
   readonly cluster: () => ClusterLink | undefined
   /** A stream is gone (deleted here or elsewhere): its subscribers must be told. */
   readonly gone: (stream: string) => void
+  /** Told of deletions (webhooks). */
+  readonly lifecycle?: EngineLifecycle | undefined
 }
 
 /**
@@ -135,9 +139,20 @@ export class Streams {
 
   /** Deletes a stream. Its followers, here and on every node, are told. */
   async delete(name: string): Promise<boolean> {
-    const existed = await this.deps.store.deleteStream(name)
+    // Internal streams (the webhook log) are outside the name pattern: no caller deletes them.
+    if (!isValidStreamName(name)) {
+      throw new SeqlineError(ErrorCode.INVALID_STREAM_NAME, 'invalid stream name')
+    }
+    const { store, lifecycle, logger, now } = this.deps
+    // Whether it goes because it expired (the expiry job, or a request that found it so).
+    const record = lifecycle === undefined ? undefined : await store.getStream(name)
+    const existed = await store.deleteStream(name)
     this.deps.gone(name)
-    if (existed) this.deps.cluster()?.deleted(name)
+    if (existed) {
+      this.deps.cluster()?.deleted(name)
+      const reason = record !== undefined && isExpired(record, now()) ? 'expired' : 'deleted'
+      await report(lifecycle, logger, (l) => l.streamDeleted(name, reason))
+    }
     return existed
   }
 

@@ -13,6 +13,7 @@ import {
 } from './store-rules.js'
 import { jsonArrayChunk } from './json-array-chunk.js'
 import type {
+  ClientRef,
   AppendRequest,
   AppendResult,
   ClientDeliveryQuery,
@@ -317,7 +318,7 @@ export class MemoryStore implements Store {
     return this.#clients.delete(id)
   }
 
-  async gcClients(seenBefore: number): Promise<string[]> {
+  async gcClients(seenBefore: number): Promise<ClientRef[]> {
     return this.#deleteClientsWhere((client) => client.lastSeenAt < seenBefore)
   }
 
@@ -328,7 +329,7 @@ export class MemoryStore implements Store {
     return true
   }
 
-  async forgetClosingClients(closedBefore: number): Promise<string[]> {
+  async forgetClosingClients(closedBefore: number): Promise<ClientRef[]> {
     return this.#deleteClientsWhere(
       (c) => c.closingAt !== null && c.closingAt <= closedBefore && isClosing(c),
     )
@@ -344,15 +345,15 @@ export class MemoryStore implements Store {
     return counts
   }
 
-  #deleteClientsWhere(test: (client: ClientRecord) => boolean): string[] {
-    const ids: string[] = []
+  #deleteClientsWhere(test: (client: ClientRecord) => boolean): ClientRef[] {
+    const deleted: ClientRef[] = []
     for (const client of [...this.#clients.values()]) {
       if (!test(client)) continue
       this.#clients.delete(client.id)
       this.#cursors.delete(client.id)
-      ids.push(client.id)
+      deleted.push({ id: client.id, userId: client.userId })
     }
-    return ids.sort(compareText)
+    return deleted.sort((a, b) => compareText(a.id, b.id))
   }
 
   async saveCursors(

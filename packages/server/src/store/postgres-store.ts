@@ -34,6 +34,7 @@ import {
 } from './delivery-rows.js'
 import { jsonArrayChunk } from './json-array-chunk.js'
 import type {
+  ClientRef,
   AppendRequest,
   AppendResult,
   ClientDeliveryQuery,
@@ -354,13 +355,13 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0
   }
 
-  async gcClients(seenBefore: number): Promise<string[]> {
+  async gcClients(seenBefore: number): Promise<ClientRef[]> {
     // Their cursors go with them (ON DELETE CASCADE).
-    const { rows } = await this.#open().query<{ id: string }>(
-      'DELETE FROM clients WHERE last_seen_at < $1 RETURNING id',
+    const { rows } = await this.#open().query<{ id: string; user_id: string }>(
+      'DELETE FROM clients WHERE last_seen_at < $1 RETURNING id, user_id',
       [seenBefore],
     )
-    return rows.map((row) => row.id).sort()
+    return refs(rows)
   }
 
   async markClientClosing(id: string, at: number): Promise<boolean> {
@@ -371,12 +372,13 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0
   }
 
-  async forgetClosingClients(closedBefore: number): Promise<string[]> {
-    const { rows } = await this.#open().query<{ id: string }>(
-      `DELETE FROM clients WHERE closing_at <= $1 AND last_seen_at <= closing_at RETURNING id`,
+  async forgetClosingClients(closedBefore: number): Promise<ClientRef[]> {
+    const { rows } = await this.#open().query<{ id: string; user_id: string }>(
+      `DELETE FROM clients WHERE closing_at <= $1 AND last_seen_at <= closing_at
+       RETURNING id, user_id`,
       [closedBefore],
     )
-    return rows.map((row) => row.id).sort()
+    return refs(rows)
   }
 
   async countClientsByState(seenSince: number): Promise<ClientStateCounts> {
@@ -640,4 +642,11 @@ async function insertMessages(
 async function hasForks(db: SqlClient, name: string): Promise<boolean> {
   const { rows } = await db.query('SELECT 1 FROM streams WHERE fork_source = $1 LIMIT 1', [name])
   return rows.length > 0
+}
+
+/** Deleted clients, in id order (the order every store answers in). */
+function refs(rows: readonly { id: string; user_id: string }[]): ClientRef[] {
+  return rows
+    .map((row) => ({ id: row.id, userId: row.user_id }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }

@@ -221,14 +221,14 @@ const SQL = {
   touchClient: 'UPDATE clients SET last_seen_at = MAX(last_seen_at, @now) WHERE id = @id',
   deleteClient: 'DELETE FROM clients WHERE id = ?',
   updateClientSecret: 'UPDATE clients SET secret_hash = @secretHash WHERE id = @id',
-  deleteStaleClients: 'DELETE FROM clients WHERE last_seen_at < ? RETURNING id',
+  deleteStaleClients: 'DELETE FROM clients WHERE last_seen_at < ? RETURNING id, user_id',
   markClientClosing: 'UPDATE clients SET closing_at = @at WHERE id = @id',
   // Closing: said so at or before the time, and not seen since.
   deleteCursorsOfClosingClients: `
       DELETE FROM cursors WHERE client_id IN (
         SELECT id FROM clients WHERE closing_at <= ? AND last_seen_at <= closing_at)`,
   deleteClosingClients: `
-      DELETE FROM clients WHERE closing_at <= ? AND last_seen_at <= closing_at RETURNING id`,
+      DELETE FROM clients WHERE closing_at <= ? AND last_seen_at <= closing_at RETURNING id, user_id`,
   countClientsByState: `
       SELECT coalesce(sum(closing), 0) AS closing,
         coalesce(sum(NOT closing AND last_seen_at >= @since), 0) AS active,

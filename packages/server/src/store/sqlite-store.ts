@@ -14,6 +14,7 @@ import {
   trimmedTail,
 } from './store-rules.js'
 import type {
+  ClientRef,
   AppendRequest,
   AppendResult,
   ClientDeliveryQuery,
@@ -375,10 +376,10 @@ export class SqliteStore implements Store {
       .immediate()
   }
 
-  async gcClients(seenBefore: number): Promise<string[]> {
+  async gcClients(seenBefore: number): Promise<ClientRef[]> {
     const { db, st } = this.#open()
     return db
-      .transaction((): string[] => {
+      .transaction((): ClientRef[] => {
         st.deleteCursorsOfStaleClients.run(seenBefore)
         return ids(st.deleteStaleClients.all(seenBefore))
       })
@@ -389,10 +390,10 @@ export class SqliteStore implements Store {
     return this.#open().st.markClientClosing.run({ id, at }).changes > 0
   }
 
-  async forgetClosingClients(closedBefore: number): Promise<string[]> {
+  async forgetClosingClients(closedBefore: number): Promise<ClientRef[]> {
     const { db, st } = this.#open()
     return db
-      .transaction((): string[] => {
+      .transaction((): ClientRef[] => {
         st.deleteCursorsOfClosingClients.run(closedBefore)
         return ids(st.deleteClosingClients.all(closedBefore))
       })
@@ -506,8 +507,10 @@ export class SqliteStore implements Store {
 }
 
 /** The ids of `DELETE … RETURNING id` rows, in id order. */
-function ids(rows: unknown[]): string[] {
-  return (rows as { id: string }[]).map((row) => row.id).sort()
+function ids(rows: unknown[]): ClientRef[] {
+  return (rows as { id: string; user_id: string }[])
+    .map((row) => ({ id: row.id, userId: row.user_id }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
 
 function appendOne(st: Statements, request: AppendRequest): AppendResult {

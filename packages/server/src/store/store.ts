@@ -215,6 +215,12 @@ export type AppendResult =
       readonly closed?: boolean | undefined
     }
 
+/** A client named with its owner (what a deletion reports). */
+export interface ClientRef {
+  readonly id: string
+  readonly userId: string
+}
+
 /** A registered client: one app instance of one user (G7). */
 export interface ClientRecord {
   readonly id: string
@@ -401,9 +407,9 @@ export interface Store {
   updateClientSecret(id: string, secretHash: string): Promise<boolean>
   /**
    * Deletes clients not seen since `seenBefore` (`lastSeenAt < seenBefore`) with their cursors;
-   * returns their ids, in id order.
+   * returns them (id and owner), in id order.
    */
-  gcClients(seenBefore: number): Promise<string[]>
+  gcClients(seenBefore: number): Promise<ClientRef[]>
   /**
    * Records that a client said it is closing for good, at `at` (sets `closingAt`). Returns
    * whether the client exists.
@@ -412,9 +418,9 @@ export interface Store {
   /**
    * Deletes, with their cursors, the clients that said they were closing at or before
    * `closedBefore` (`closingAt ≤ closedBefore`) and were not seen since (`lastSeenAt ≤
-   * closingAt`); returns their ids, in id order. Set-based: one statement per table.
+   * closingAt`); returns them (id and owner), in id order. Set-based: one statement per table.
    */
-  forgetClosingClients(closedBefore: number): Promise<string[]>
+  forgetClosingClients(closedBefore: number): Promise<ClientRef[]>
   /**
    * How many registered clients are active (seen since `seenSince`), idle or closing (see
    * `ClientRecord.closingAt`), in one query: a scan of the clients, for a metric.

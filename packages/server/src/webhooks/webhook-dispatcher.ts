@@ -93,7 +93,7 @@ export class WebhookDispatcher {
 
   constructor(options: WebhookDispatcherOptions) {
     checkSigningSecret(options.secret, 'webhook secret')
-    this.#url = parseUrl(options.url)
+    this.#url = parseWebhookUrl(options.url)
     this.#options = options
     this.#settings = {
       concurrency: options.concurrency ?? webhookDispatcherDefaults.concurrency,
@@ -160,6 +160,9 @@ export class WebhookDispatcher {
         }
         if (entries.length > 0) continue
       }
+      // `stop()` may have come while the log was read: its wake-up is gone, and an abort listener
+      // added now would never fire.
+      if (signal.aborted) break
       // Wait for a delivery to end (room in the window, the cursor may move) or, when there is
       // room, for new events.
       const waiting = new AbortController()
@@ -311,7 +314,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-function parseUrl(raw: string): URL {
+/**
+ * The receiver URL, checked: `http(s)://` only, without credentials (deliveries are signed).
+ * Throws an `Error` saying what is wrong.
+ */
+export function parseWebhookUrl(raw: string): URL {
   let url: URL
   try {
     url = new URL(raw)

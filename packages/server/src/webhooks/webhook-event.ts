@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 
 // What Seqline tells the application's backend (docs/backends.md). Every delivery is one event:
 //
@@ -51,7 +51,7 @@ export interface ClientForgottenData {
   readonly user: string
   readonly clientId: string
   /** `forgotten`: removed by the app; `expired`: unseen past the client TTL. */
-  readonly reason: 'forgotten' | 'expired'
+  readonly reason: 'forgotten' | 'expired' | 'closed'
 }
 
 /** `data` of a `stream.deleted` event. */
@@ -82,7 +82,8 @@ export type WebhookEvent = {
 }[WebhookEventType]
 
 /**
- * A new event with a fresh id. The id is chosen here, once, and stored with the event in the
+ * A new event with a fresh id (or `id`, for an event whose id is derived from what it is about,
+ * like {@link unreadEventId}). The id is chosen here, once, and stored with the event in the
  * webhook log, so that every retry carries the same one.
  *
  * @example
@@ -92,11 +93,27 @@ export function createWebhookEvent<T extends WebhookEventType>(
   type: T,
   data: WebhookEventData[T],
   now: number = Date.now(),
+  id: string = `evt_${randomBytes(16).toString('base64url')}`,
 ): WebhookEvent {
   return {
-    id: `evt_${randomBytes(16).toString('base64url')}`,
+    id,
     type,
     createdAt: new Date(now).toISOString(),
     data,
   } as WebhookEvent
+}
+
+/**
+ * The id of the `unread` event of one episode — a user, a stream in one of its histories (epoch)
+ * and the first unread offset — the same whichever node or run detects it: an episode detected
+ * twice (two nodes, a restart) reaches the receiver as one event, deduplicated by id.
+ *
+ * @example
+ * unreadEventId('alice', 'room:general', 'e_7Qk…', 42) // → 'evt_u…' (22 characters after "evt_")
+ */
+export function unreadEventId(user: string, stream: string, epoch: string, offset: number): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify(['unread', user, stream, epoch, offset]))
+    .digest('base64url')
+  return `evt_u${digest.slice(0, 21)}`
 }

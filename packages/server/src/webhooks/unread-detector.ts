@@ -1,0 +1,180 @@
+import { isValidStreamName } from '@seqline/protocol'
+import type { Logger } from 'pino'
+import { PeriodicJob } from '../engine/periodic-job.js'
+import { type WebhookEvent, createWebhookEvent, unreadEventId } from './webhook-event.js'
+
+// Finds the `unread` episodes of the whole deployment — a user none of whose clients is connected
+// anywhere, with messages of others they have not acknowledged for longer than the delay — with
+// one set-based store query per run, and records one event per episode.
+//
+//   offline:  every client of the user was last seen before now − delay. "Last seen" is written
+//             on connect and disconnect, and every node re-marks its connected clients on every
+//             run (interval ≤ delay / 4), so a connected client is never seen that long ago.
+//   unread:   per (user, stream), the messages after the furthest ack of any of the user's clients
+//             in the stream's current epoch, not sent by the user; the episode is reported once
+//             the first of them was committed before now − delay.
+//   once:     an episode is (user, stream, epoch, firstUnreadOffset); its event id is derived from
+//             it (unreadEventId), so every detection of it — on another node, after a restart —
+//             carries the same id and receivers drop the repeats. Each detector also remembers the
+//             ids it recorded (and those already in the log when it starts) and records no
+//             episode twice.
+
+/** One page of the unread query (see {@link UnreadSource}). */
+export interface UnreadQuery {
+  /** A user is offline when every one of their clients has `lastSeenAt < offlineBefore`. */
+  readonly offlineBefore: number
+  /** An episode is reported when its first unread message has `ts < committedBefore`. */
+  readonly committedBefore: number
+  /** Rows after this (user, stream), in (user, stream) order; the first page without. */
+  readonly after?: { readonly user: string; readonly stream: string } | undefined
+  readonly limit: number
+}
+
+/** One user's unread messages in one stream. */
+export interface UnreadEpisode {
+  readonly user: string
+  readonly stream: string
+  /** The stream's current epoch (the cursors counted are of this epoch). */
+  readonly epoch: string
+  /** Offset of the first message after the user's furthest ack not sent by the user. */
+  readonly firstUnreadOffset: number
+  /** When that message was committed, ms. */
+  readonly since: number
+  /** How many such messages are retained (the store may cap the count, see `maxCount`). */
+  readonly unread: number
+}
+
+/**
+ * The store query behind `unread` webhooks: one set-based query over clients, cursors, streams and
+ * messages. For each user all of whose clients have `lastSeenAt < offlineBefore`, and each stream
+ * in which one of those clients has a cursor of the stream's current epoch: `acked` is the highest
+ * such cursor offset of the user's clients; the unread messages are the retained ones with
+ * `offset > acked` whose `from` is not the user (server publishes, `from` null, count). A row is
+ * returned when there is at least one and the first has `ts < committedBefore`; rows are ordered
+ * by (user, stream), after `after`, at most `limit`.
+ */
+export interface UnreadSource {
+  findUnread(query: UnreadQuery): Promise<UnreadEpisode[]>
+}
+
+/** Options of {@link UnreadDetector}. */
+export interface UnreadDetectorOptions {
+  readonly source: UnreadSource
+  /** Records an event durably (the webhook log's append). */
+  readonly record: (event: WebhookEvent) => Promise<unknown>
+  /** How long a user must be offline with an unread message. */
+  readonly delayMs: number
+  /** Ids of `unread` events already in the log (recorded before a restart, or by other nodes). */
+  readonly recorded?: Iterable<string> | undefined
+  readonly logger: Logger
+  readonly now?: (() => number) | undefined
+}
+
+/** Rows asked per query. */
+const PAGE = 500
+/** Event ids remembered; beyond, the oldest are forgotten (a repeat then has the same id). */
+const MAX_REMEMBERED = 100_000
+
+/**
+ * How often the detector runs and every node re-marks its connected clients as seen: a quarter of
+ * the delay (at least 100 ms, at most 15 s), so a connected client is always seen within it.
+ */
+export function unreadIntervalMs(delayMs: number): number {
+  return Math.min(15_000, Math.max(100, Math.floor(delayMs / 4)))
+}
+
+/**
+ * Records an `unread` webhook event per episode, on a periodic job (see the top of this file).
+ *
+ * @example
+ * const detector = new UnreadDetector({ source: store, record: (e) => log.append(e), delayMs, logger })
+ * detector.start()
+ */
+export class UnreadDetector {
+  readonly #options: UnreadDetectorOptions
+  readonly #now: () => number
+  readonly #recorded = new Set<string>()
+  readonly #job: PeriodicJob
+
+  constructor(options: UnreadDetectorOptions) {
+    this.#options = options
+    this.#now = options.now ?? Date.now
+    for (const id of options.recorded ?? []) this.#remember(id)
+    this.#job = new PeriodicJob(
+      'webhook-unread',
+      unreadIntervalMs(options.delayMs),
+      () => this.run().then(() => undefined),
+      options.logger,
+    )
+  }
+
+  start(): void {
+    this.#job.start()
+  }
+
+  /** Stops the job, waiting for a run in progress. */
+  stop(): Promise<void> {
+    return this.#job.stop()
+  }
+
+  /** One pass over every offline user's unread episodes; resolves how many events it recorded. */
+  async run(): Promise<number> {
+    const now = this.#now()
+    const before = now - this.#options.delayMs
+    let recorded = 0
+    let after: UnreadQuery['after']
+    for (;;) {
+      const page = await this.#options.source.findUnread({
+        offlineBefore: before,
+        committedBefore: before,
+        after,
+        limit: PAGE,
+      })
+      for (const episode of page) {
+        // Internal streams (the webhook log and its reserved cursor client) are nobody's inbox.
+        if (!isValidStreamName(episode.stream)) continue
+        const id = unreadEventId(
+          episode.user,
+          episode.stream,
+          episode.epoch,
+          episode.firstUnreadOffset,
+        )
+        if (this.#recorded.has(id)) continue
+        const event = createWebhookEvent(
+          'unread',
+          {
+            user: episode.user,
+            stream: episode.stream,
+            unread: episode.unread,
+            firstUnreadOffset: episode.firstUnreadOffset,
+            since: new Date(episode.since).toISOString(),
+          },
+          now,
+          id,
+        )
+        await this.#options.record(event)
+        this.#remember(id)
+        recorded += 1
+      }
+      const last = page.at(-1)
+      if (last === undefined || page.length < PAGE) return recorded
+      after = { user: last.user, stream: last.stream }
+    }
+  }
+
+  #remember(id: string): void {
+    this.#recorded.add(id)
+    if (this.#recorded.size > MAX_REMEMBERED) {
+      const oldest = this.#recorded.values().next().value
+      if (oldest !== undefined) this.#recorded.delete(oldest)
+    }
+  }
+}
+
+/**
+ * Whether `store` answers the unread query. Until every store does, `unread` webhooks run only on
+ * stores that do; the other event types do not need it.
+ */
+export function isUnreadSource(store: object): store is UnreadSource {
+  return typeof (store as Partial<UnreadSource>).findUnread === 'function'
+}
