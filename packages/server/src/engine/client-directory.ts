@@ -4,6 +4,13 @@ import type { ClientRecord, Store } from '../store/store.js'
 import { hashSecret, newClientId, newClientSecret, secretMatches } from './client-secret.js'
 import { type EngineLifecycle, report } from './engine-lifecycle.js'
 
+/** A registration waiting for its batch. */
+interface Registration {
+  readonly userId: string
+  readonly resolve: (registered: { clientId: string; secret: string }) => void
+  readonly reject: (err: unknown) => void
+}
+
 /**
  * The registered clients (G7: user ≠ client ≠ connection): one per app instance, with a secret
  * that is shown once and stored only as a hash, owned by exactly one user. Also knows which
@@ -18,6 +25,9 @@ export class ClientDirectory {
    * engine ends its live connections on every node.
    */
   onRevoked: ((clientId: string, reason: string) => void) | undefined
+  /** Registrations waiting for the next batch. */
+  #registrations: Registration[] = []
+  #registering = false
 
   constructor(
     private readonly store: Store,
@@ -27,27 +37,66 @@ export class ClientDirectory {
     private readonly logger?: Logger | undefined,
   ) {}
 
-  /** Registers a new client of `userId` (TOO_MANY_CLIENTS past the per-user limit). */
-  async register(userId: string): Promise<{ clientId: string; secret: string }> {
-    const count = await this.store.countClientsOfUser(userId)
-    if (count >= this.limits.maxClientsPerUser) {
-      throw new SeqlineError(
-        ErrorCode.TOO_MANY_CLIENTS,
-        `user already has ${count} clients (limit ${this.limits.maxClientsPerUser})`,
-      )
-    }
-    const clientId = newClientId()
-    const secret = newClientSecret()
-    const now = this.now()
-    await this.store.createClient({
-      id: clientId,
-      userId,
-      secretHash: hashSecret(secret),
-      createdAt: now,
-      lastSeenAt: now,
+  /**
+   * Registers a new client of `userId` (TOO_MANY_CLIENTS past the per-user limit). Registrations
+   * that arrive in one tick are written in one transaction (a connection storm of new clients
+   * costs one commit per batch, not one per client); the call resolves once its batch committed.
+   */
+  register(userId: string): Promise<{ clientId: string; secret: string }> {
+    return new Promise((resolve, reject) => {
+      this.#registrations.push({ userId, resolve, reject })
+      if (!this.#registering) {
+        this.#registering = true
+        setImmediate(() => void this.#registerBatch())
+      }
     })
-    await this.#report((l) => l.clientRegistered(userId, clientId))
-    return { clientId, secret }
+  }
+
+  async #registerBatch(): Promise<void> {
+    const batch = this.#registrations.splice(0)
+    const accepted: { request: Registration; clientId: string; secret: string }[] = []
+    try {
+      // The per-user limit counts this batch's registrations of the same user too.
+      const counts = new Map<string, number>()
+      for (const request of batch) {
+        const count =
+          counts.get(request.userId) ?? (await this.store.countClientsOfUser(request.userId))
+        if (count >= this.limits.maxClientsPerUser) {
+          request.reject(
+            new SeqlineError(
+              ErrorCode.TOO_MANY_CLIENTS,
+              `user already has ${count} clients (limit ${this.limits.maxClientsPerUser})`,
+            ),
+          )
+          continue
+        }
+        counts.set(request.userId, count + 1)
+        accepted.push({ request, clientId: newClientId(), secret: newClientSecret() })
+      }
+      const now = this.now()
+      await this.store.createClients(
+        accepted.map(({ request, clientId, secret }) => ({
+          id: clientId,
+          userId: request.userId,
+          secretHash: hashSecret(secret),
+          createdAt: now,
+          lastSeenAt: now,
+        })),
+      )
+    } catch (err) {
+      for (const { request } of accepted) request.reject(err)
+      accepted.length = 0
+    } finally {
+      this.#registering = false
+      if (this.#registrations.length > 0) {
+        this.#registering = true
+        setImmediate(() => void this.#registerBatch())
+      }
+    }
+    for (const { request, clientId, secret } of accepted) {
+      await this.#report((l) => l.clientRegistered(request.userId, clientId))
+      request.resolve({ clientId, secret })
+    }
   }
 
   /**

@@ -285,6 +285,24 @@ describe('Engine', () => {
     })
   })
 
+  it('registers the clients of one tick in one transaction, limits included', async () => {
+    const { engine, store } = await newEngine({ limits: { maxClientsPerUser: 2 } })
+    let transactions = 0
+    const createClients = store.createClients.bind(store)
+    store.createClients = (records) => {
+      transactions += 1
+      return createClients(records)
+    }
+    const many = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => engine.clients.register(`user-${i}`)),
+    )
+    expect(new Set(many.map((c) => c.clientId)).size).toBe(50)
+    expect(transactions).toBe(1)
+    const same = await Promise.allSettled([1, 2, 3].map(() => engine.clients.register('carol')))
+    expect(same.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected'])
+    expect((same[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'TOO_MANY_CLIENTS' })
+  })
+
   it('limits clients per user', async () => {
     const { engine } = await newEngine({ limits: { maxClientsPerUser: 2 } })
     await engine.clients.register('alice')
