@@ -4,9 +4,11 @@ import {
   MemoryStorage,
   type Message,
   type SeqlineClient,
+  SeqlineError,
   type Storage,
 } from '@seqline/client'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { FlakyStorage } from '../support/flaky-storage.js'
 import { FakeServer } from './fake-server.js'
 
 let server: FakeServer
@@ -180,6 +182,26 @@ describe('SeqlineClient over a real socket', () => {
     await expect(b.stream('room:p').publish('next')).resolves.toMatchObject({ offset: 21, seq: 20 })
   })
 
+  it('commits publishes whose storage writes failed a few times once each, in order', async () => {
+    const storage = new FlakyStorage()
+    const c = client({ storage })
+    const errors: unknown[] = []
+    c.on('error', (error) => errors.push(error))
+    await c.ready()
+    storage.failNextWrites(5)
+    const results = Array.from({ length: 20 }, (_, i) => c.stream<number>('room:disk').publish(i))
+    const offsets = (await Promise.all(results)).map((r) => r.offset)
+    expect(offsets).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+    expect(server.log('room:disk').map((m) => m.data)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i),
+    )
+    expect(storage.refused).toBe(5)
+    expect(errors[0]).toMatchObject({ code: ClientErrorCode.STORAGE_FAILED })
+    await c.flushed()
+    const leftover = async () => (await storage.keys('')).filter((key) => key.includes('/ob/'))
+    await vi.waitFor(async () => expect(await leftover()).toEqual([]))
+  })
+
   it('replaces a blackholed connection within two heartbeat intervals', async () => {
     const c = client({ heartbeatMs: 200 })
     await open(c)
@@ -251,6 +273,19 @@ describe('SeqlineClient over a real socket', () => {
     await expect(c.stream('room:z').publish(1)).rejects.toMatchObject({
       code: ClientErrorCode.CLIENT_CLOSED,
     })
+  })
+
+  it('closes with the same SeqlineError whether the hello or an open connection is refused', async () => {
+    const refusedHello = client({ token: 'bad' })
+    const refusedLater = client()
+    await open(refusedLater)
+    server.broadcast({ t: 'error', code: 'UNAUTHENTICATED', message: 'token no longer valid' })
+    for (const c of [refusedHello, refusedLater]) {
+      await vi.waitFor(() => expect(c.state.kind).toBe('closed'))
+      const error = c.state.kind === 'closed' ? c.state.error : undefined
+      expect(error).toBeInstanceOf(SeqlineError)
+      expect(error).toMatchObject({ name: 'SeqlineError', code: 'UNAUTHENTICATED' })
+    }
   })
 
   it('supports for-await iteration', async () => {

@@ -144,6 +144,11 @@ export class FakeServer {
     }
   }
 
+  /** Sends `frame` on every current connection. */
+  broadcast(frame: ServerFrame): void {
+    for (const conn of this.conns) this.#send(conn, frame)
+  }
+
   /** Garbage-collects a client: its next hello gets a new client (`replaced: 'unknown'`). */
   forgetClient(id: string): void {
     this.#clients.delete(id)

@@ -1,4 +1,4 @@
-import type { ClientFrame, ServerFrame } from '@seqline/protocol'
+import { type ClientFrame, SeqlineError, type ServerFrame } from '@seqline/protocol'
 import { describe, expect, it } from 'vitest'
 import { Connection } from './connection.js'
 import type { ConnectionState } from './connection-state.js'
@@ -212,6 +212,9 @@ describe('Connection', () => {
     await Promise.resolve()
     last().handlers.onFrame({ t: 'error', code: 'UNAUTHENTICATED', message: 'no' })
     expect(connection.state).toMatchObject({ kind: 'closed', error: { message: 'no' } })
+    const { error } = connection.state as { error?: Error }
+    expect(error).toBeInstanceOf(SeqlineError)
+    expect(error).toMatchObject({ code: 'UNAUTHENTICATED' })
   })
 
   it('leaves nothing scheduled after close', async () => {

@@ -1,9 +1,11 @@
-import type {
-  ClientFrame,
-  ErrorFrame,
-  HelloFrame,
-  ServerFrame,
-  WelcomeFrame,
+import {
+  type ClientFrame,
+  CloseCode,
+  type ErrorFrame,
+  type HelloFrame,
+  SeqlineError,
+  type ServerFrame,
+  type WelcomeFrame,
 } from '@seqline/protocol'
 import { type BackoffOptions, backoffDelay } from './backoff.js'
 import { ClientError, ClientErrorCode } from './client-error.js'
@@ -130,7 +132,7 @@ export class Connection {
   /** Closes for good. Nothing stays scheduled. */
   close(error?: Error): void {
     if (this.#state.kind === 'closed') return
-    this.#drop(1000)
+    this.#drop(CloseCode.NORMAL)
     this.#retry.reset()
     this.#transition(error === undefined ? { kind: 'closed' } : { kind: 'closed', error })
   }
@@ -149,7 +151,8 @@ export class Connection {
     this.#connectTimer = this.#options.clock.setTimeout(() => {
       this.#connectTimer = undefined
       if (current()) {
-        this.#lost(new ClientError(ClientErrorCode.CONNECT_TIMEOUT, 'no welcome in time'))
+        const timeout = new ClientError(ClientErrorCode.CONNECT_TIMEOUT, 'no welcome in time')
+        this.#lost(timeout, CloseCode.STALLED)
       }
     }, this.#options.connectTimeoutMs)
     this.#link = this.#options.transport.connect({
@@ -209,6 +212,7 @@ export class Connection {
               ClientErrorCode.HEARTBEAT_TIMEOUT,
               `no frame from the server for ${silentForMs} ms`,
             ),
+            CloseCode.STALLED,
           ),
       },
       heartbeatMs,
@@ -230,16 +234,17 @@ export class Connection {
   #helloFailed(frame: ErrorFrame): void {
     const verdict = this.#options.onHelloError(frame)
     if (verdict === 'fatal') {
-      this.close(Object.assign(new Error(frame.message), { code: frame.code }))
+      this.close(new SeqlineError(frame.code, frame.message))
     } else if (verdict === 'retry-now') {
       this.#retry.reset()
       this.#dial()
     } else this.#lost(frame)
   }
 
-  #lost(cause: unknown): void {
+  /** The link is gone (or is given up with `code`): wait for the backoff, then dial again. */
+  #lost(cause: unknown, code: CloseCode = CloseCode.RECONNECT): void {
     if (this.#state.kind === 'closed' || this.#state.kind === 'offline') return
-    this.#drop()
+    this.#drop(code)
     const hint = this.#goawayMs
     this.#goawayMs = undefined
     // A goaway hint is jittered over [hint, 2 × hint) so a whole fleet does not return at once.
@@ -256,7 +261,7 @@ export class Connection {
   }
 
   /** Detaches and closes the current link and everything tied to it. */
-  #drop(code = 4001): void {
+  #drop(code: CloseCode = CloseCode.RECONNECT): void {
     this.#generation += 1
     this.#heartbeat?.stop()
     this.#heartbeat = undefined

@@ -1,3 +1,4 @@
+import { CloseCode } from '@seqline/protocol'
 import type { Transport, TransportHandlers, TransportLink } from './transport.js'
 
 /** Options of {@link fallbackTransport}. */
@@ -66,8 +67,8 @@ export function fallbackTransport(
       return {
         send: (frame) => link.send(frame),
         close(code, reason) {
-          // Dropped by the connection before a word came back: a connect timeout (1000 = closing).
-          if (!heard && !everHeard && code !== 1000) probe()
+          // Dropped by the connection before a word came back: a connect timeout (NORMAL = closing).
+          if (!heard && !everHeard && code !== CloseCode.NORMAL) probe()
           link.close(code, reason)
         },
       }

@@ -1,9 +1,20 @@
-import type { ClientFrame, ErrorCode, PubFrame, ServerFrame } from '@seqline/protocol'
+import {
+  type ClientFrame,
+  CloseCode,
+  type ErrorCode,
+  type PubFrame,
+  type ServerFrame,
+} from '@seqline/protocol'
 import { type Clock, systemClock } from './clock.js'
 import { type LiveRead, liveRead } from './http-live-read.js'
 import { offsetToPosition } from './offset-token.js'
 import { randomId } from './random-id.js'
-import type { Transport, TransportHandlers, TransportLink } from './transport.js'
+import {
+  ABNORMAL_CLOSURE,
+  type Transport,
+  type TransportHandlers,
+  type TransportLink,
+} from './transport.js'
 
 /** Options of {@link httpTransport}. */
 export interface HttpTransportOptions {
@@ -87,7 +98,7 @@ function httpLink(options: HttpTransportOptions, handlers: TransportHandlers): T
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   })
-  const fail = (error: unknown): void => finish(1006, 'HTTP request failed', error)
+  const fail = (error: unknown): void => finish(ABNORMAL_CLOSURE, 'HTTP request failed', error)
   const create = async (stream: string): Promise<boolean> => {
     const res = await request(`/v1/stream/${encodeURIComponent(stream)}`, {
       method: 'PUT',
@@ -237,7 +248,7 @@ function httpLink(options: HttpTransportOptions, handlers: TransportHandlers): T
     // server's long-poll timeout). The whole link goes, like a socket, and is dialled again.
     for (const read of reads.values()) {
       if (now - read.lastActivity > 1.5 * period) {
-        finish(4408, 'live read stalled')
+        finish(CloseCode.STALLED, 'live read stalled')
         return
       }
     }

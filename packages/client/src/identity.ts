@@ -1,6 +1,7 @@
 import { randomId } from './random-id.js'
 import { IDENTITY_KEY } from './storage/session-identity.js'
 import type { Storage } from './storage/storage.js'
+import type { StorageWrite } from './storage-writer.js'
 
 /**
  * The client's identity record, kept under one key (per tab in sessionStorage in browsers).
@@ -28,7 +29,7 @@ export async function loadIdentity(storage: Storage): Promise<Identity> {
   return identity
 }
 
-/** Stores a changed identity. */
-export async function saveIdentity(storage: Storage, identity: Identity): Promise<void> {
-  await storage.set(IDENTITY_KEY, identity)
+/** The storage write of a changed identity (for the client's `StorageWriter`). */
+export function identityWrite(identity: Identity): StorageWrite {
+  return { key: IDENTITY_KEY, value: identity }
 }

@@ -1,4 +1,4 @@
-import type { Transport, TransportLink } from './transport.js'
+import { ABNORMAL_CLOSURE, type Transport, type TransportLink } from './transport.js'
 
 /**
  * A transport whose code is loaded on first use, so that bundlers split it out of the main chunk:
@@ -18,7 +18,8 @@ export function lazyTransport(name: string, load: () => Promise<Transport>): Tra
         },
         (error: unknown) => {
           loading = undefined
-          if (!closed) handlers.onClose({ code: 1006, reason: 'transport failed to load', error })
+          if (!closed)
+            handlers.onClose({ code: ABNORMAL_CLOSURE, reason: 'transport failed to load', error })
         },
       )
       return {

@@ -15,14 +15,15 @@ import { Connection } from './connection.js'
 import type { ConnectionState, StateChange } from './connection-state.js'
 import { type Disposer, Emitter } from './emitter.js'
 import { type Environment, browserEnvironment } from './environment.js'
-import { type Identity, loadIdentity, saveIdentity } from './identity.js'
+import { type Identity, identityWrite, loadIdentity } from './identity.js'
 import { Outbox, type PublishOutcome } from './outbox.js'
 import { PositionStore } from './position-store.js'
 import { randomId } from './random-id.js'
 import { MemoryStorage } from './storage/memory-storage.js'
 import { browserStorage } from './storage/session-identity.js'
 import type { Storage } from './storage/storage.js'
-import { StreamHandle } from './stream-handle.js'
+import { StorageWriter } from './storage-writer.js'
+import { type StreamController, StreamHandle } from './stream-handle.js'
 import type { Transport } from './transport.js'
 import { fallbackTransport } from './fallback-transport.js'
 import { lazyTransport } from './lazy-transport.js'
@@ -98,10 +99,14 @@ export class SeqlineClient {
   readonly #clock: Clock
   readonly #random: () => number
   readonly #events = new Emitter<ClientEvents>()
-  readonly #streams = new Map<string, StreamHandle<never>>()
+  readonly #streams = new Map<
+    string,
+    { handle: StreamHandle<never>; controller: StreamController }
+  >()
   readonly #connection: Connection
   readonly #outbox: Outbox
   readonly #positions: PositionStore
+  readonly #writer: StorageWriter
   readonly #acks: AckBatcher
   readonly #disposers: Disposer[] = []
   readonly #ready: Promise<void>
@@ -119,10 +124,18 @@ export class SeqlineClient {
     this.#storage = options.storage ?? defaultStorage()
     const backoff = options.backoff ?? defaults.backoff
     const send = (frame: ClientFrame): boolean => this.#connection.send(frame)
-    this.#positions = new PositionStore(this.#storage, (error) => this.#storageFailed(error))
+    this.#writer = new StorageWriter({
+      storage: this.#storage,
+      clock: this.#clock,
+      random: this.#random,
+      backoff,
+      onError: (error) => this.#events.emit('error', error),
+    })
+    this.#positions = new PositionStore(this.#storage, this.#writer)
     this.#acks = new AckBatcher(this.#clock, options.ackDelayMs ?? defaults.ackDelayMs, send)
     this.#outbox = new Outbox({
       storage: this.#storage,
+      writer: this.#writer,
       clock: this.#clock,
       random: this.#random,
       backoff,
@@ -176,20 +189,21 @@ export class SeqlineClient {
    * handle.
    */
   stream<T = unknown>(name: string): StreamHandle<T> {
-    let handle = this.#streams.get(name)
-    if (handle === undefined) {
-      handle = new StreamHandle<never>(name, {
-        send: (frame) => this.#connection.send(frame),
-        positions: this.#positions,
-        acks: this.#acks,
-        outbox: this.#outbox,
-        clock: this.#clock,
-        random: this.#random,
-        backoff: this.#options.backoff ?? defaults.backoff,
-        isOpen: () => this.#connection.state.kind === 'open',
-      })
-      this.#streams.set(name, handle)
-    }
+    const known = this.#streams.get(name)
+    if (known !== undefined) return known.handle as unknown as StreamHandle<T>
+    let controller: StreamController | undefined
+    const handle = new StreamHandle<never>(name, {
+      send: (frame) => this.#connection.send(frame),
+      positions: this.#positions,
+      acks: this.#acks,
+      outbox: this.#outbox,
+      clock: this.#clock,
+      random: this.#random,
+      backoff: this.#options.backoff ?? defaults.backoff,
+      isOpen: () => this.#connection.state.kind === 'open',
+      attach: (attached) => (controller = attached),
+    })
+    this.#streams.set(name, { handle, controller: controller! })
     return handle as unknown as StreamHandle<T>
   }
 
@@ -208,7 +222,7 @@ export class SeqlineClient {
       this.#acks.flush()
       this.#connection.close()
       await this.#ready.catch(() => {})
-      await this.#positions.flush()
+      await this.#writer.close()
     })()
     return this.#closing
   }
@@ -297,18 +311,16 @@ export class SeqlineClient {
         producerEpoch: previous.producerEpoch,
       }
       this.#identity = next
-      saveIdentity(this.#storage, next).catch((error: unknown) => this.#storageFailed(error))
+      void this.#writer.write([identityWrite(next)])
       if (replaced !== undefined) {
         // Positions are per stream, not per client: they stay valid. A duplicated tab writes them
         // under its own new namespace from now on.
         if (replaced === 'in-use') this.#positions.use(namespaceOf(next), true)
-        this.#outbox
-          .rebind(replaced, namespaceOf(next), next.producerEpoch)
-          .catch((error: unknown) => this.#storageFailed(error))
+        this.#outbox.rebind(replaced, namespaceOf(next), next.producerEpoch)
       }
     }
     this.#events.emit('identity', { clientId: frame.clientId, userId: frame.userId, replaced })
-    for (const handle of this.#streams.values()) handle.opened()
+    for (const { controller } of this.#streams.values()) controller.opened()
     this.#acks.flush()
     this.#outbox.opened()
   }
@@ -338,7 +350,7 @@ export class SeqlineClient {
         this.#outbox.nack(frame)
         return
       case 'error':
-        if (frame.stream !== undefined) this.#streams.get(frame.stream)?.receive(frame)
+        if (frame.stream !== undefined) this.#streams.get(frame.stream)?.controller.receive(frame)
         else if (frame.code === ErrorCode.UNAUTHENTICATED) {
           this.#connection.close(new SeqlineError(frame.code, frame.message))
         } else this.#events.emit('error', new SeqlineError(frame.code, frame.message))
@@ -349,7 +361,7 @@ export class SeqlineClient {
       case 'presence':
       case 'presenceDiff':
       case 'signal':
-        this.#streams.get(frame.stream)?.receive(frame)
+        this.#streams.get(frame.stream)?.controller.receive(frame)
         return
       default:
     }
@@ -357,7 +369,7 @@ export class SeqlineClient {
 
   #stateChanged(change: StateChange): void {
     if (change.from.kind === 'open' && change.to.kind !== 'open') {
-      for (const handle of this.#streams.values()) handle.disconnected()
+      for (const { controller } of this.#streams.values()) controller.disconnected()
       this.#outbox.disconnected()
     }
     if (change.to.kind === 'closed') this.#shutdown()
@@ -372,14 +384,7 @@ export class SeqlineClient {
     for (const dispose of this.#disposers.splice(0)) dispose()
     this.#acks.close()
     this.#outbox.close()
-    for (const handle of this.#streams.values()) handle.close()
-  }
-
-  #storageFailed(cause: unknown): void {
-    this.#events.emit(
-      'error',
-      new ClientError(ClientErrorCode.STORAGE_FAILED, 'storage write failed', { cause }),
-    )
+    for (const { controller } of this.#streams.values()) controller.close()
   }
 }
 

@@ -1,5 +1,12 @@
 import type { ClientFrame, ServerFrame } from '@seqline/protocol'
 
+/**
+ * Close code a transport reports when its link ended without a close frame (RFC 6455 §7.4.1:
+ * 1006, "abnormal closure", never sent on the wire): a failed dial, a dropped network, a failed
+ * request. Every other code is one of the protocol's `CloseCode`s.
+ */
+export const ABNORMAL_CLOSURE = 1006
+
 /** How a transport tells its connection what happened. Called only until `onClose`. */
 export interface TransportHandlers {
   /** The link is up; the connection sends `hello` next. */
@@ -12,6 +19,7 @@ export interface TransportHandlers {
 
 /** Why a transport link ended. */
 export interface TransportCloseInfo {
+  /** A `CloseCode`, {@link ABNORMAL_CLOSURE}, or another code the peer sent. */
   readonly code: number
   readonly reason: string
   readonly error?: unknown
