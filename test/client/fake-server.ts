@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import {
   type ClientFrame,
+  CloseCode,
   type MsgFrame,
   type ServerFrame,
   parseClientFrame,
@@ -11,6 +12,10 @@ import { WebSocket, WebSocketServer } from 'ws'
 // A small in-process Seqline server speaking enough of protocol v1 to test the client end to end over
 // real sockets: an in-memory log per stream, idempotent producers, resume / reset, presence, signals,
 // plus fault injection (destroy sockets, blackhole, drop or duplicate live frames, lose pubacks).
+//
+// Tokens: `<user>` or `<user>#<expiresAt ms>`; `bad` is refused with UNAUTHENTICATED. The server
+// does not watch the time: a test expires tokens with `expireTokens()` and ends the grace period
+// with `endGrace()`.
 
 interface StreamState {
   epoch: string
@@ -32,6 +37,10 @@ interface Conn {
   readonly ws: WebSocket
   readonly id: string
   client: ClientRecord | undefined
+  /** The user token's expiry, if it has one. */
+  expiresAt: number | undefined
+  /** TOKEN_EXPIRED was sent: the connection closes at the end of the grace period without `auth`. */
+  expired: boolean
   readonly subs: Set<string>
   blackholed: boolean
   readonly received: ClientFrame[]
@@ -140,7 +149,7 @@ export class FakeServer {
   goaway(retryAfterMs: number): void {
     for (const conn of this.conns) {
       this.#send(conn, { t: 'goaway', retryAfterMs })
-      conn.ws.close(1001, `retry=${retryAfterMs}`)
+      conn.ws.close(CloseCode.GOING_AWAY, `retry=${retryAfterMs}`)
     }
   }
 
@@ -175,6 +184,8 @@ export class FakeServer {
       subs: new Set(),
       blackholed: false,
       received: [],
+      expiresAt: undefined,
+      expired: false,
     }
     this.conns.add(conn)
     ws.on('message', (data) => {
@@ -204,6 +215,8 @@ export class FakeServer {
       return this.#send(conn, { t: 'error', code: 'HELLO_REQUIRED', message: 'hello first' })
     }
     switch (frame.t) {
+      case 'auth':
+        return this.#auth(conn, client, frame.token)
       case 'ping':
         return this.#send(conn, { t: 'pong' })
       case 'sub':
@@ -231,25 +244,72 @@ export class FakeServer {
     }
   }
 
-  #hello(conn: Conn, frame: Extract<ClientFrame, { t: 'hello' }>): void {
-    if (frame.token === 'bad') {
+  /** Sends TOKEN_EXPIRED to every connection whose token expires; `endGrace()` closes them. */
+  expireTokens(): void {
+    for (const conn of this.conns) {
+      if (conn.expiresAt === undefined) continue
+      conn.expired = true
+      this.#send(conn, { t: 'error', code: 'TOKEN_EXPIRED', message: 'the token expired' })
+    }
+  }
+
+  /** Closes, with TOKEN_EXPIRED (4401), every connection that got no valid `auth` in time. */
+  endGrace(): void {
+    for (const conn of this.conns) {
+      if (conn.expired) conn.ws.close(CloseCode.TOKEN_EXPIRED, 'TOKEN_EXPIRED')
+    }
+  }
+
+  /** Revokes every connection: `error` CLIENT_REVOKED (unless `silently`), then close 4403. */
+  revoke(options: { silently?: boolean } = {}): void {
+    for (const conn of this.conns) {
+      if (options.silently !== true) {
+        this.#send(conn, { t: 'error', code: 'CLIENT_REVOKED', message: 'secret rotated' })
+      }
+      conn.ws.close(CloseCode.REVOKED, 'CLIENT_REVOKED')
+    }
+  }
+
+  #auth(conn: Conn, client: ClientRecord, token: string): void {
+    const parsed = parseToken(token)
+    if (parsed === undefined) {
       this.#send(conn, { t: 'error', code: 'UNAUTHENTICATED', message: 'bad token' })
-      conn.ws.close(1008)
+      conn.ws.close(CloseCode.POLICY, 'UNAUTHENTICATED')
       return
     }
-    const userId = frame.token
+    if (parsed.userId !== client.userId) {
+      this.#send(conn, { t: 'error', code: 'FORBIDDEN', message: 'another user' })
+      return
+    }
+    conn.expiresAt = parsed.expiresAt
+    conn.expired = false
+    this.#send(conn, {
+      t: 'authOk',
+      ...(parsed.expiresAt === undefined ? {} : { expiresAt: parsed.expiresAt }),
+    })
+  }
+
+  #hello(conn: Conn, frame: Extract<ClientFrame, { t: 'hello' }>): void {
+    const parsed = parseToken(frame.token)
+    if (parsed === undefined) {
+      this.#send(conn, { t: 'error', code: 'UNAUTHENTICATED', message: 'bad token' })
+      conn.ws.close(CloseCode.POLICY)
+      return
+    }
+    const { userId, expiresAt } = parsed
+    conn.expiresAt = expiresAt
     let replaced: 'unknown' | 'in-use' | undefined
     let client = frame.clientId === undefined ? undefined : this.#clients.get(frame.clientId)
     if (frame.clientId !== undefined && client === undefined) replaced = 'unknown'
     if (client !== undefined && (client.secret !== frame.secret || client.userId !== userId)) {
       this.#send(conn, { t: 'error', code: 'FORBIDDEN', message: 'not your client' })
-      conn.ws.close(1008)
+      conn.ws.close(CloseCode.POLICY)
       return
     }
     if (client !== undefined) {
       const live = [...this.conns].filter((c) => c !== conn && c.client === client)
       const own = live.find((c) => c.id === frame.takeover)
-      if (own !== undefined) own.ws.close(4000)
+      if (own !== undefined) own.ws.close(CloseCode.REPLACED)
       else if (live.length > 0) {
         client = undefined
         replaced = 'in-use'
@@ -270,6 +330,7 @@ export class FakeServer {
       userId,
       heartbeatMs: this.heartbeatMs,
       ...(replaced === undefined ? {} : { replaced }),
+      ...(expiresAt === undefined ? {} : { expiresAt }),
     })
   }
 
@@ -456,4 +517,11 @@ export class FakeServer {
     if (conn.blackholed || conn.ws.readyState !== WebSocket.OPEN) return
     conn.ws.send(JSON.stringify(frame))
   }
+}
+
+/** `<user>` or `<user>#<expiresAt>`; `undefined` for a token the server refuses. */
+function parseToken(token: string): { userId: string; expiresAt?: number } | undefined {
+  const [userId = '', expiry] = token.split('#')
+  if (userId === '' || userId === 'bad') return undefined
+  return expiry === undefined ? { userId } : { userId, expiresAt: Number(expiry) }
 }

@@ -1,6 +1,7 @@
 import {
   type ClientFrame,
   CloseCode,
+  ErrorCode,
   type ErrorFrame,
   type HelloFrame,
   SeqlineError,
@@ -33,7 +34,12 @@ import type { Transport, TransportCloseInfo, TransportLink } from './transport.j
 //             └────────────────────────────────────┘
 //
 //   any but closed ──network offline──▶ offline ──network online──▶ reconnecting (dialing, at once)
-//   any ──close() / fatal hello error (UNAUTHENTICATED)──▶ closed   (terminal: nothing scheduled)
+//   any ──close() / fatal error──▶ closed   (terminal: nothing scheduled)
+//
+// Fatal: a hello refused as UNAUTHENTICATED, FORBIDDEN or CLIENT_REVOKED, a stream-less error
+// UNAUTHENTICATED or CLIENT_REVOKED on an open connection, a close with REVOKED (4403). Every other
+// close — TOKEN_EXPIRED (4401: the next hello carries a fresh token), REPLACED, SLOW_CONSUMER,
+// HELLO_TIMEOUT, GOING_AWAY, a dropped network — is a lost link: reconnect after the backoff.
 //
 // Every dial gets a new generation; a callback from an older link carries an older generation and is
 // ignored, so a late `close` or frame from a replaced socket can never corrupt the current state.
@@ -163,7 +169,11 @@ export class Connection {
         if (current()) this.#receive(frame)
       },
       onClose: (info: TransportCloseInfo) => {
-        if (current()) this.#lost(info)
+        if (!current()) return
+        if (info.code === CloseCode.REVOKED) {
+          const message = info.reason === '' ? 'the credentials were revoked' : info.reason
+          this.close(new SeqlineError(ErrorCode.CLIENT_REVOKED, message))
+        } else this.#lost(info)
       },
     })
   }

@@ -24,17 +24,35 @@ import { browserStorage } from './storage/session-identity.js'
 import type { Storage } from './storage/storage.js'
 import { StorageWriter } from './storage-writer.js'
 import { type StreamController, StreamHandle } from './stream-handle.js'
+import { TokenRefresher } from './token-refresher.js'
 import type { Transport } from './transport.js'
 import { fallbackTransport } from './fallback-transport.js'
 import { lazyTransport } from './lazy-transport.js'
 import { type WebSocketConstructor, webSocketTransport } from './websocket-transport.js'
 
-/** Options of {@link createClient}. Only `url` and `token` are required; see {@link defaults}. */
+/**
+ * Options of {@link createClient}. Only `url` and `getToken` (or `token`) are required; see
+ * {@link defaults}.
+ */
 export interface ClientOptions {
   /** The server's http(s) base URL, e.g. `https://chat.example.com`. */
   readonly url: string
-  /** The user's token, or a function returning a fresh one for every connection. */
-  readonly token: string | (() => string | Promise<string>)
+  /**
+   * Returns a valid user token. Called for every connection, and — when the server announces when
+   * the token expires (`expiresAt` in `welcome` / `authOk`) — shortly before that moment, to hand
+   * the open connection a fresh token without reconnecting: at `expiresAt − min(30 s, half the
+   * remaining lifetime)`, and at once when the server reports TOKEN_EXPIRED. A failure is reported
+   * as an `error` event (`TOKEN_REFRESH_FAILED`) and retried with backoff.
+   *
+   * @example
+   * createClient({ url, getToken: async () => (await fetch('/api/seqline-token')).text() })
+   */
+  readonly getToken?: () => string | Promise<string>
+  /**
+   * The user's token: a string (never refreshed: when it expires the server closes the connection
+   * and every reconnect is refused), or a function, which works like `getToken`.
+   */
+  readonly token?: string | (() => string | Promise<string>)
   /**
    * Where identity, positions and the outbox live. Default: {@link browserStorage} in browsers,
    * {@link MemoryStorage} elsewhere (pass a {@link FileStorage} in Node to survive restarts).
@@ -108,6 +126,9 @@ export class SeqlineClient {
   readonly #positions: PositionStore
   readonly #writer: StorageWriter
   readonly #acks: AckBatcher
+  /** Present when the token comes from a function: a static token cannot be refreshed. */
+  readonly #refresher: TokenRefresher | undefined
+  readonly #getToken: () => string | Promise<string>
   readonly #disposers: Disposer[] = []
   readonly #ready: Promise<void>
   #identity: Identity | undefined
@@ -124,6 +145,20 @@ export class SeqlineClient {
     this.#storage = options.storage ?? defaultStorage()
     const backoff = options.backoff ?? defaults.backoff
     const send = (frame: ClientFrame): boolean => this.#connection.send(frame)
+    const source = options.getToken ?? options.token
+    if (source === undefined) throw new TypeError('createClient: pass `getToken` (or `token`)')
+    this.#getToken = typeof source === 'string' ? () => source : source
+    this.#refresher =
+      typeof source === 'string'
+        ? undefined
+        : new TokenRefresher({
+            getToken: source,
+            clock: this.#clock,
+            random: this.#random,
+            backoff,
+            send,
+            onError: (error) => this.#events.emit('error', error),
+          })
     this.#writer = new StorageWriter({
       storage: this.#storage,
       clock: this.#clock,
@@ -280,8 +315,7 @@ export class SeqlineClient {
   }
 
   async #hello(): Promise<HelloFrame> {
-    const token =
-      typeof this.#options.token === 'string' ? this.#options.token : await this.#options.token()
+    const token = await this.#getToken()
     const identity = this.#identity
     return {
       t: 'hello',
@@ -320,6 +354,7 @@ export class SeqlineClient {
       }
     }
     this.#events.emit('identity', { clientId: frame.clientId, userId: frame.userId, replaced })
+    this.#refresher?.expiresAt(frame.expiresAt)
     for (const { controller } of this.#streams.values()) controller.opened()
     this.#acks.flush()
     this.#outbox.opened()
@@ -334,7 +369,11 @@ export class SeqlineClient {
       this.#expectReplaced = 'unknown'
       return 'retry-now'
     }
-    if (frame.code === ErrorCode.UNAUTHENTICATED || frame.code === ErrorCode.FORBIDDEN) {
+    if (
+      frame.code === ErrorCode.UNAUTHENTICATED ||
+      frame.code === ErrorCode.FORBIDDEN ||
+      frame.code === ErrorCode.CLIENT_REVOKED
+    ) {
       return 'fatal'
     }
     this.#events.emit('error', error)
@@ -349,9 +388,16 @@ export class SeqlineClient {
       case 'nack':
         this.#outbox.nack(frame)
         return
+      case 'authOk':
+        this.#refresher?.expiresAt(frame.expiresAt)
+        return
       case 'error':
         if (frame.stream !== undefined) this.#streams.get(frame.stream)?.controller.receive(frame)
-        else if (frame.code === ErrorCode.UNAUTHENTICATED) {
+        else if (frame.code === ErrorCode.TOKEN_EXPIRED) this.#refresher?.expired()
+        else if (
+          frame.code === ErrorCode.UNAUTHENTICATED ||
+          frame.code === ErrorCode.CLIENT_REVOKED
+        ) {
           this.#connection.close(new SeqlineError(frame.code, frame.message))
         } else this.#events.emit('error', new SeqlineError(frame.code, frame.message))
         return
@@ -369,6 +415,7 @@ export class SeqlineClient {
 
   #stateChanged(change: StateChange): void {
     if (change.from.kind === 'open' && change.to.kind !== 'open') {
+      this.#refresher?.stop()
       for (const { controller } of this.#streams.values()) controller.disconnected()
       this.#outbox.disconnected()
     }
@@ -382,6 +429,7 @@ export class SeqlineClient {
   /** Releases everything the client holds; after it nothing is attached or scheduled. */
   #shutdown(): void {
     for (const dispose of this.#disposers.splice(0)) dispose()
+    this.#refresher?.stop()
     this.#acks.close()
     this.#outbox.close()
     for (const { controller } of this.#streams.values()) controller.close()
