@@ -3,6 +3,7 @@ import {
   createClient,
   MemoryStorage,
   type Message,
+  type PresenceEvent,
   type SeqlineClient,
   SeqlineError,
   type Storage,
@@ -255,7 +256,9 @@ describe('SeqlineClient over a real socket', () => {
     a.stream('room:x').subscribe({ onMessage: () => {} })
     b.stream('room:x').subscribe({ onMessage: () => {} })
     await Promise.all([open(a), open(b)])
-    await vi.waitFor(() => expect(presence.at(-1)).toHaveLength(2))
+    await vi.waitFor(() =>
+      expect(presence.at(-1)).toMatchObject({ count: { users: 2, clients: 2 }, complete: true }),
+    )
     server.goaway(50)
     await vi.waitFor(() => expect(server.conns.size).toBe(2), 3000)
     await open(b)
@@ -263,6 +266,56 @@ describe('SeqlineClient over a real socket', () => {
       b.stream('room:x').signal({ typing: true })
       expect(signals).toContainEqual({ stream: 'room:x', from: 'bob', data: { typing: true } })
     })
+  })
+
+  it('applies presence snapshots and diffs that add, update and remove users, with the server counts', async () => {
+    const c = client()
+    const room = c.stream('room:crowd')
+    const events: PresenceEvent[] = []
+    room.on('presence', (event) => events.push(event))
+    room.subscribe({ onMessage: () => {} })
+    await vi.waitFor(() => expect(events).toHaveLength(1)) // the server's snapshot on sub
+    server.broadcast({
+      t: 'presence',
+      stream: 'room:crowd',
+      users: [
+        { user: 'ann', clients: 1 },
+        { user: 'ben', clients: 2 },
+      ],
+      count: { users: 40, clients: 57 },
+      complete: false,
+    })
+    server.broadcast({
+      t: 'presenceDiff',
+      stream: 'room:crowd',
+      changes: [
+        { user: 'ann', clients: 0 },
+        { user: 'ben', clients: 3 },
+        { user: 'cat', clients: 1 },
+      ],
+      count: { users: 40, clients: 58 },
+    })
+    await vi.waitFor(() => expect(events).toHaveLength(3))
+    expect(events[2]).toEqual({
+      stream: 'room:crowd',
+      users: [
+        { user: 'ben', clients: 3 },
+        { user: 'cat', clients: 1 },
+      ],
+      count: { users: 40, clients: 58 },
+      complete: false,
+    })
+    expect(room.presenceCount()).toEqual({ users: 40, clients: 58 })
+    expect(room.presenceComplete()).toBe(false)
+    const afterLoss = new Promise((resolve) =>
+      c.on('state', ({ from, to }) => {
+        if (from.kind === 'open' && to.kind !== 'open') {
+          resolve({ users: room.presence(), count: room.presenceCount() })
+        }
+      }),
+    )
+    server.destroyAll()
+    await expect(afterLoss).resolves.toEqual({ users: [], count: { users: 0, clients: 0 } })
   })
 
   it('closes with an error on UNAUTHENTICATED', async () => {

@@ -2,7 +2,7 @@ export { createClient, defaults, SeqlineClient } from './seqline-client.js'
 export type { ClientEvents, ClientOptions } from './seqline-client.js'
 export type { ConnectionState, ConnectionStateKind, StateChange } from './connection-state.js'
 export { StreamHandle } from './stream-handle.js'
-export type { SignalEvent, StreamEvents, Subscription } from './stream-handle.js'
+export type { PresenceEvent, SignalEvent, StreamEvents, Subscription } from './stream-handle.js'
 export type {
   ResetEvent,
   ResetInfo,
@@ -42,4 +42,4 @@ export { ManualClock } from './manual-clock.js'
 export type { BackoffOptions } from './backoff.js'
 export { backoffDelay } from './backoff.js'
 export { CloseCode, ErrorCode, SeqlineError } from '@seqline/protocol'
-export type { Message, Position, PresenceEntry, StartFrom } from '@seqline/protocol'
+export type { Message, Position, PresenceCount, PresenceEntry, StartFrom } from '@seqline/protocol'

@@ -2,6 +2,7 @@ import {
   type ClientFrame,
   type Message,
   type Position,
+  type PresenceCount,
   type PresenceEntry,
   SeqlineError,
   type ServerFrame,
@@ -21,6 +22,8 @@ import {
   StreamSubscription,
 } from './stream-subscription.js'
 
+const NOBODY: PresenceCount = { users: 0, clients: 0 }
+
 /** A live subscription. */
 export interface Subscription {
   /** Resolves at the first completed subscribe; rejects if the server refuses it (e.g. FORBIDDEN). */
@@ -36,10 +39,28 @@ export interface SignalEvent<D = unknown> {
   readonly data: D
 }
 
+/**
+ * Who is connected to a stream: after every presence frame (a snapshot on each (re)subscribe, then
+ * the server's coalesced diffs).
+ */
+export interface PresenceEvent {
+  readonly stream: string
+  /** Connected users with their number of connected clients; all of them when `complete`. */
+  readonly users: readonly PresenceEntry[]
+  /** How many users and clients are connected, counted by the server (authoritative). */
+  readonly count: PresenceCount
+  /**
+   * Whether `users` lists everyone. False when the stream has more users than the server lists in
+   * a snapshot (page through them with `GET /v1/presence/<stream>`), or when the stream's presence
+   * only counts; `count` is exact either way.
+   */
+  readonly complete: boolean
+}
+
 /** Events of a {@link StreamHandle}. */
 export interface StreamEvents {
-  /** Full presence list after every change (snapshot on subscribe, then each join/leave). */
-  presence: readonly PresenceEntry[]
+  /** Presence after every change: the users, the counts, and whether the list is complete. */
+  presence: PresenceEvent
   /** An ephemeral signal from someone else on this stream. */
   signal: SignalEvent
   /** Each completed (re)subscribe. */
@@ -86,6 +107,8 @@ export class StreamHandle<T = unknown> {
   readonly #ctx: StreamContext
   readonly #events = new Emitter<StreamEvents>()
   readonly #presence = new Map<string, number>()
+  #count: PresenceCount = NOBODY
+  #complete = true
   #subscription: StreamSubscription | undefined
 
   /** Handles are made by `client.stream(name)`. */
@@ -96,7 +119,10 @@ export class StreamHandle<T = unknown> {
       opened: () => this.#subscription?.opened(),
       disconnected: () => {
         this.#subscription?.disconnected()
+        // Nothing is known while disconnected; the next subscribe brings a snapshot.
         this.#presence.clear()
+        this.#count = NOBODY
+        this.#complete = true
       },
       receive: (frame) => this.#receive(frame),
       close: () => {
@@ -158,9 +184,22 @@ export class StreamHandle<T = unknown> {
     return this.#ctx.send({ t: 'signal', stream: this.name, data })
   }
 
-  /** Current presence list (empty until subscribed). */
+  /**
+   * Connected users and their number of clients (empty until subscribed, and while disconnected).
+   * Only the first users by id when {@link presenceComplete} is false.
+   */
   presence(): PresenceEntry[] {
     return [...this.#presence].map(([user, clients]) => ({ user, clients }))
+  }
+
+  /** How many users and clients are connected, as counted by the server. */
+  presenceCount(): PresenceCount {
+    return this.#count
+  }
+
+  /** Whether {@link presence} lists every connected user (see {@link PresenceEvent.complete}). */
+  presenceComplete(): boolean {
+    return this.#complete
   }
 
   /** Last processed position, if any. */
@@ -183,14 +222,18 @@ export class StreamHandle<T = unknown> {
       case 'presence':
         this.#presence.clear()
         for (const entry of frame.users) this.#presence.set(entry.user, entry.clients)
-        this.#events.emit('presence', this.presence())
+        this.#count = frame.count
+        this.#complete = frame.complete
+        this.#presenceChanged()
         return
       case 'presenceDiff':
+        // Each change is a user's new number of clients: a join, an update, or 0 for a leave.
         for (const change of frame.changes) {
           if (change.clients > 0) this.#presence.set(change.user, change.clients)
           else this.#presence.delete(change.user)
         }
-        this.#events.emit('presence', this.presence())
+        this.#count = frame.count
+        this.#presenceChanged()
         return
       case 'signal':
         this.#events.emit('signal', { stream: frame.stream, from: frame.from, data: frame.data })
@@ -204,6 +247,15 @@ export class StreamHandle<T = unknown> {
         return
       default:
     }
+  }
+
+  #presenceChanged(): void {
+    this.#events.emit('presence', {
+      stream: this.name,
+      users: this.presence(),
+      count: this.#count,
+      complete: this.#complete,
+    })
   }
 
   #subscribe(options: SubscribeOptions<unknown, SnapshotResult>, end: () => void): Subscription {
