@@ -1,6 +1,6 @@
 import type { Message, Position, SeqlineClient, WebSocketConstructor } from '@seqline/client'
 import { FileStorage, MemoryStorage, offsetToPosition } from '@seqline/client'
-import { afterEach, describe, expect, it } from 'vitest'
+import { type TestContext, afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { seededRandom } from '../support/seeded-random.js'
 import { type ServerProcess, startServerProcess } from '../support/server-process.js'
@@ -35,15 +35,31 @@ afterEach(async () => {
   server = undefined
 })
 
-async function start(mode: TransportMode, args: readonly string[] = []): Promise<ClientHarness> {
+async function start(
+  ctx: TestContext,
+  mode: TransportMode,
+  args: readonly string[] = [],
+): Promise<ClientHarness> {
   server = await startServerProcess({ args: [...NO_RATE_LIMIT, ...args] })
   harness = new ClientHarness(mode, server.url, server.port)
+  if (mode === 'http') await skipWithoutSessions(ctx, server.url)
   return harness
 }
 
+/**
+ * The HTTP transport speaks the multiplexed HTTP session (`/v1/sessions`). Until the server serves
+ * it, its cases are skipped — visibly, with this note — instead of retrying a 404 until they time
+ * out; they run as soon as the endpoint answers.
+ */
+async function skipWithoutSessions(ctx: TestContext, url: string): Promise<void> {
+  const res = await fetch(`${url}/v1/sessions`, { method: 'POST', body: '{}' })
+  await res.body?.cancel()
+  ctx.skip(res.status === 404, 'awaits the server endpoint POST /v1/sessions (HTTP session)')
+}
+
 describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode) => {
-  it('delivers 10,000 messages exactly once, in order, to 20 clients whose sockets are cut at random', async () => {
-    const h = await start(mode)
+  it('delivers 10,000 messages exactly once, in order, to 20 clients whose sockets are cut at random', async (ctx) => {
+    const h = await start(ctx, mode)
     const total = 10_000
     const readers = 20
     const random = seededRandom(20_240_611)
@@ -62,7 +78,8 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
           if (tracked.destroy()) cutCount += 1
         })
       } else {
-        // Over HTTP the SDK opens its own connections: cut them all, RST, at the proxy.
+        // Over HTTP the session's requests (the event read, the POSTs) are cut, RST, at the
+        // proxy; the read resumes on the same session, or a new session resumes from positions.
         const proxy = await h.proxy()
         client = h.client({ token: `reader-${i}`, url: proxy.url })
         cuts.push(() => {
@@ -127,15 +144,10 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
     for (const list of seen) expect(list).toEqual(expected)
   })
 
-  it('replaces a blackholed connection within two heartbeat intervals and loses nothing', async () => {
+  it('replaces a blackholed connection within two heartbeat intervals and loses nothing', async (ctx) => {
     const heartbeatMs = 500
-    // Over HTTP the SSE keep-alive (the long-poll timeout) must come well within a heartbeat.
-    const h = await start(mode, [
-      '--heartbeat-ms',
-      String(heartbeatMs),
-      '--long-poll-timeout-ms',
-      '150',
-    ])
+    // Over HTTP too the client pings (a POST) every half interval and hears the pong on the read.
+    const h = await start(ctx, mode, ['--heartbeat-ms', String(heartbeatMs)])
     const proxy = await h.proxy()
     const stream = 'room:blackhole'
     const seen: number[] = []
@@ -174,15 +186,15 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
     const replacedAt = opened[opensBefore]
     expect(replacedAt).toBeDefined()
     expect(lost.at(-1)! - blackholedAt).toBeLessThanOrEqual(2 * heartbeatMs)
-    // Over HTTP a redial is a hello round trip (`GET /v1/clients/:id/cursors`) plus new requests,
-    // which a loaded 2-core machine may stretch: detection keeps the bound, replacement gets slack.
+    // Over HTTP a redial is a hello round trip (`POST /v1/sessions`) plus a new event read, which a
+    // loaded 2-core machine may stretch: detection keeps the bound, replacement gets slack.
     const redialMs = mode === 'http' ? 500 : 0
     expect(replacedAt! - blackholedAt).toBeLessThanOrEqual(2 * heartbeatMs + redialMs)
     expect(seen).toEqual(range(0, 40))
   })
 
-  it('commits 100 publishes queued while the server is unreachable exactly once, in order', async () => {
-    const h = await start(mode)
+  it('commits 100 publishes queued while the server is unreachable exactly once, in order', async (ctx) => {
+    const h = await start(ctx, mode)
     const proxy = await h.proxy()
     proxy.refuse()
     const client = h.client({ token: 'writer', url: proxy.url })
@@ -197,8 +209,8 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
     expect((await readJsonStream(server!.url, 'room:offline')).values).toEqual(range(0, 100))
   })
 
-  it('re-sends the pending publishes of a reloaded client from storage without duplicates', async () => {
-    const h = await start(mode)
+  it('re-sends the pending publishes of a reloaded client from storage without duplicates', async (ctx) => {
+    const h = await start(ctx, mode)
     const dir = await createTempDir('seqline-client-')
     cleanups.push(() => dir.remove())
     const proxy = await h.proxy()
@@ -214,7 +226,6 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
       maxInFlight: 64,
     })
     await whenOpen(first)
-    // Created up front: over HTTP, the 404 of an append to a missing stream would be lost too.
     await fetch(`${server!.url}/v1/stream/room:reload`, {
       method: 'PUT',
       headers: { authorization: 'Bearer writer', 'content-type': 'application/json' },
@@ -223,6 +234,8 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
     const room = first.stream<number>('room:reload')
     for (const n of range(0, 100)) room.publish(n).catch(() => {})
     const committed = async () => (await readJsonStream(server!.url, 'room:reload')).values.length
+    // Over HTTP one POST at a time: the first batch is committed, its answer never comes back, and
+    // the rest waits behind it.
     await expect
       .poll(committed, { timeout: 10_000 })
       .toBeGreaterThanOrEqual(mode === 'http' ? 1 : 64)
@@ -247,8 +260,13 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
     })
   })
 
-  it('resyncs from a slow HTTP snapshot after a reset, applying live messages exactly once', async () => {
-    const h = await start(mode, ['--retention-max-count', '5', '--retention-interval-ms', '100'])
+  it('resyncs from a slow HTTP snapshot after a reset, applying live messages exactly once', async (ctx) => {
+    const h = await start(ctx, mode, [
+      '--retention-max-count',
+      '5',
+      '--retention-interval-ms',
+      '100',
+    ])
     const stream = 'room:snapshot'
     const storage = new MemoryStorage()
     const publisher = h.client({ token: 'publisher', transport: 'websocket' })
@@ -310,19 +328,16 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
     await Promise.all(range(50, 60).map((n) => room.publish(n)))
     await finished.reached
 
-    // Over HTTP, retention does not wait for SSE readers (only for WebSocket subscriptions), so
-    // with `--retention-max-count 5` a burst may trim past the reader once more: the SDK then
-    // resets again (G3, never silent). Every reset is resolved by its snapshot, in that order.
-    expect(events.slice(0, 2)).toEqual(['snapshot:truncated', 'reset:truncated'])
-    expect(events.length % 2).toBe(0)
-    if (mode === 'websocket') expect(events).toHaveLength(2)
+    // An HTTP session subscribes like a WebSocket: retention waits for it as well.
+    expect(events).toEqual(['snapshot:truncated', 'reset:truncated'])
     expect(state).toEqual(range(state[0]!, 60))
   })
 })
 
 describe('the automatic transport', () => {
-  it('falls back to HTTP when the WebSocket cannot connect but the server answers HTTP', async () => {
-    const h = await start('websocket')
+  it('falls back to HTTP when the WebSocket cannot connect but the server answers HTTP', async (ctx) => {
+    const h = await start(ctx, 'websocket')
+    await skipWithoutSessions(ctx, server!.url)
     // A WebSocket that never gets through (a proxy that drops upgrades): it dials a closed port.
     class Blocked extends WebSocket {
       constructor(_url: string) {
@@ -344,14 +359,15 @@ describe('the automatic transport', () => {
       },
     })
     await sub.ready
-    expect(client.state).toMatchObject({ kind: 'open', transport: 'http' })
+    expect(client.state).toMatchObject({ kind: 'open', transport: 'sse' })
     for (const n of [1, 2, 3]) await client.stream<number>('room:fallback').publish(n)
     await got.reached
     expect(seen).toEqual([1, 2, 3])
   })
 
-  it('continues a WebSocket producer over HTTP, so a retry through the other door is no duplicate', async () => {
-    const h = await start('websocket')
+  it('continues a WebSocket producer over HTTP, so a retry through the other door is no duplicate', async (ctx) => {
+    const h = await start(ctx, 'websocket')
+    await skipWithoutSessions(ctx, server!.url)
     const storage = new MemoryStorage()
     const proxy = await h.proxy()
     const clock = killableClock()

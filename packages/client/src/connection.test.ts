@@ -235,4 +235,13 @@ describe('Connection', () => {
     last().handlers.onFrame({ t: 'caughtUp', stream: 's', epoch: 'e', head: 0, recovered: false })
     expect(frames.map((f) => f.t)).toEqual(['caughtUp'])
   })
+
+  it('reports a transport that changes its mode while open, as a state change open → open', async () => {
+    const { connection, welcome, last, states } = setup()
+    connection.start()
+    await welcome()
+    last().handlers.onTransportChange?.('long-poll')
+    expect(kinds(states)).toEqual(['connecting', 'open', 'open'])
+    expect(connection.state).toMatchObject({ kind: 'open', transport: 'long-poll' })
+  })
 })

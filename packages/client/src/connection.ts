@@ -168,6 +168,10 @@ export class Connection {
       onFrame: (frame) => {
         if (current()) this.#receive(frame)
       },
+      onTransportChange: (name) => {
+        const state = this.#state
+        if (current() && state.kind === 'open') this.#transition({ ...state, transport: name })
+      },
       onClose: (info: TransportCloseInfo) => {
         if (!current()) return
         if (info.code === CloseCode.REVOKED) {

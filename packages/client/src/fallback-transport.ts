@@ -21,7 +21,7 @@ export interface FallbackOptions {
  * faults (a dropped network, a restarting server) and never cause a switch.
  *
  * @example
- * createClient({ url, token, transport: fallbackTransport(webSocketTransport({ url }), () => httpTransport({ url }), { url }) })
+ * createClient({ url, getToken, transport: fallbackTransport(webSocketTransport({ url }), () => new HttpSessionTransport({ url }), { url }) })
  */
 export function fallbackTransport(
   primary: Transport,
@@ -53,6 +53,7 @@ export function fallbackTransport(
       let heard = false
       const link = primary.connect({
         onOpen: () => handlers.onOpen(),
+        onTransportChange: (name) => handlers.onTransportChange?.(name),
         onFrame: (frame) => {
           heard = true
           everHeard = true

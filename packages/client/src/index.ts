@@ -1,6 +1,11 @@
 export { createClient, defaults, SeqlineClient } from './seqline-client.js'
 export type { ClientEvents, ClientOptions } from './seqline-client.js'
-export type { ConnectionState, ConnectionStateKind, StateChange } from './connection-state.js'
+export type {
+  ConnectionState,
+  ConnectionStateKind,
+  StateChange,
+  TransportName,
+} from './connection-state.js'
 export { StreamHandle } from './stream-handle.js'
 export type { PresenceEvent, SignalEvent, StreamEvents, Subscription } from './stream-handle.js'
 export type {

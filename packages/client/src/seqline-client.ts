@@ -61,14 +61,27 @@ export interface ClientOptions {
   /** WebSocket constructor; default: the global one, else the `ws` package. */
   readonly WebSocket?: WebSocketConstructor
   /**
-   * How to reach the server. `'auto'` (default): WebSocket, falling back to HTTP for good when the
-   * WebSocket cannot connect although the server answers HTTP (see {@link fallbackTransport});
-   * `'websocket'`; `'http'` (Durable Streams endpoints: no signals, no envelope metadata — see
-   * `httpTransport` in `@seqline/client/http`, loaded lazily); or a {@link Transport} of your own.
+   * How to reach the server:
+   * - `'auto'` (default): WebSocket, switching to `'http'` for the rest of the client's life when
+   *   the WebSocket cannot connect although the server answers HTTP (see {@link fallbackTransport});
+   * - `'websocket'`;
+   * - `'http'`: an HTTP session — one SSE read for every stream plus one POST at a time — that
+   *   switches to long-polling for good when a proxy buffers the SSE response (see `sseProbeMs`);
+   * - `'long-poll'`: the HTTP session, long-polling from the start;
+   * - or a {@link Transport} of your own (e.g. a tuned `HttpSessionTransport` from
+   *   `@seqline/client/http`).
+   *
+   * The HTTP transport is loaded on first use (a separate chunk). The open state's `transport`
+   * says which one is in use: `'websocket'`, `'sse'` or `'long-poll'`.
    */
-  readonly transport?: Transport | 'auto' | 'websocket' | 'http'
-  /** `fetch` for the HTTP transport; default: the global one. */
+  readonly transport?: Transport | 'auto' | 'websocket' | 'http' | 'long-poll'
+  /** `fetch` for the HTTP transport, the fallback probe and `close({ forget })`; default: the global one. */
   readonly fetch?: typeof fetch
+  /**
+   * HTTP transport: how long the first byte of an SSE response may take before the client decides
+   * that a proxy buffers responses and long-polls instead.
+   */
+  readonly sseProbeMs?: number
   /** Time source; tests pass a {@link ManualClock}. */
   readonly clock?: Clock
   /** Random source in [0, 1) for jitter. */
@@ -263,7 +276,7 @@ export class SeqlineClient {
   }
 
   #transport(): Transport {
-    const { transport = 'auto', url } = this.#options
+    const { transport = 'auto', url, fetch, sseProbeMs } = this.#options
     if (typeof transport !== 'string') return transport
     const ws = (): Transport =>
       webSocketTransport(
@@ -272,19 +285,25 @@ export class SeqlineClient {
           : { url, WebSocket: this.#options.WebSocket },
       )
     // Loaded on first use: code-split out of the main bundle (see scripts/check-bundle-size.mjs).
-    const http = (): Transport =>
-      lazyTransport('http', async () =>
-        (await import('./http-transport.js')).httpTransport({
+    const http = (mode: 'sse' | 'poll'): Transport =>
+      lazyTransport(mode === 'sse' ? 'sse' : 'long-poll', async () => {
+        const { HttpSessionTransport } = await import('./http-session-transport.js')
+        return new HttpSessionTransport({
           url,
+          mode,
           clock: this.#clock,
-          ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
-        }),
-      )
+          random: this.#random,
+          backoff: this.#options.backoff ?? defaults.backoff,
+          ...(fetch === undefined ? {} : { fetch }),
+          ...(sseProbeMs === undefined ? {} : { sseProbeMs }),
+        })
+      })
     if (transport === 'websocket') return ws()
-    if (transport === 'http') return http()
-    return fallbackTransport(ws(), http, {
+    if (transport === 'http') return http('sse')
+    if (transport === 'long-poll') return http('poll')
+    return fallbackTransport(ws(), () => http('sse'), {
       url,
-      ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
+      ...(fetch === undefined ? {} : { fetch }),
     })
   }
 

@@ -23,20 +23,10 @@ import type { Storage } from './storage/storage.js'
 
 type Operation = { readonly kind: 'set'; readonly value: unknown } | { readonly kind: 'delete' }
 
-interface Pending {
-  readonly version: number
-  readonly operation: Operation
-}
-
-interface Waiter {
-  readonly needs: readonly (readonly [key: string, version: number])[]
-  readonly resolve: () => void
-}
-
 /** State of a {@link StorageWriter} (diagram above). */
 export type WriterState =
   | { readonly kind: 'idle' }
-  | { readonly kind: 'writing' }
+  | { readonly kind: 'writing'; readonly ended: Promise<void> }
   | { readonly kind: 'retrying' }
   | { readonly kind: 'closing' }
   | { readonly kind: 'closed' }
@@ -60,14 +50,13 @@ export interface StorageWriterOptions {
 export class StorageWriter {
   readonly #options: StorageWriterOptions
   readonly #retry: RetryTimer
-  /** Latest queued operation per key, not yet written. */
-  readonly #pending = new Map<string, Pending>()
-  /** Latest version written per key (only for keys someone may still wait for). */
-  readonly #written = new Map<string, number>()
-  #waiters: Waiter[] = []
-  /** Called when the round in flight ends (`close()` waits for it). */
-  #roundEnded: (() => void)[] = []
-  #version = 0
+  /** Latest operation queued per key, not yet written. */
+  readonly #pending = new Map<string, Operation>()
+  /**
+   * Who waits for the next round to start. A round writes everything pending, so one that succeeds
+   * entirely covers every write queued before it started; a failed one hands its waiters on.
+   */
+  #waiters: (() => void)[] = []
   #state: WriterState = { kind: 'idle' }
 
   constructor(options: StorageWriterOptions) {
@@ -86,29 +75,28 @@ export class StorageWriter {
   }
 
   /**
-   * Queues `writes`; resolves once each of them — or a newer write of the same key — is in storage.
+   * Queues `writes`; resolves once they — or newer writes of the same keys — are in storage.
    * Never rejects: a failure is reported through `onError` and retried. After `close()` the promise
    * may never settle.
    */
   write(writes: readonly StorageWrite[]): Promise<void> {
-    if (this.#state.kind === 'closed') return new Promise(() => {})
-    const needs = writes.map((write) => {
-      const version = ++this.#version
-      const operation: Operation =
-        'delete' in write ? { kind: 'delete' } : { kind: 'set', value: write.value }
-      this.#pending.set(write.key, { version, operation })
-      return [write.key, version] as const
-    })
-    const done = new Promise<void>((resolve) => this.#waiters.push({ needs, resolve }))
-    if (this.#state.kind === 'idle') this.#round()
-    return done
+    for (const write of writes) {
+      this.#pending.set(
+        write.key,
+        'delete' in write ? { kind: 'delete' } : { kind: 'set', value: write.value },
+      )
+    }
+    return this.flushed()
   }
 
-  /** Resolves when nothing queued so far is still unwritten. */
+  /** Resolves when everything queued so far is in storage. */
   flushed(): Promise<void> {
-    if (this.#pending.size === 0) return Promise.resolve()
-    const needs = [...this.#pending].map(([key, pending]) => [key, pending.version] as const)
-    return new Promise((resolve) => this.#waiters.push({ needs, resolve }))
+    const kind = this.#state.kind
+    if (kind === 'closing' || kind === 'closed') return new Promise(() => {})
+    if (this.#pending.size === 0 && kind === 'idle') return Promise.resolve()
+    const done = new Promise<void>((resolve) => this.#waiters.push(resolve))
+    if (kind === 'idle') this.#round()
+    return done
   }
 
   /**
@@ -116,75 +104,63 @@ export class StorageWriter {
    * last round ended, whether it succeeded or not.
    */
   async close(): Promise<void> {
-    const kind = this.#state.kind
-    if (kind === 'closing' || kind === 'closed') return
+    const state = this.#state
+    if (state.kind === 'closing' || state.kind === 'closed') return
     this.#retry.reset()
-    this.#transition({ kind: 'closing' })
-    if (kind === 'writing') await new Promise<void>((resolve) => this.#roundEnded.push(resolve))
-    if (this.#pending.size > 0) await this.#write([...this.#pending])
-    this.#transition({ kind: 'closed' })
+    this.#state = { kind: 'closing' }
+    if (state.kind === 'writing') await state.ended
+    await this.#write([...this.#pending])
+    this.#state = { kind: 'closed' }
   }
 
   #round(): void {
+    const waiters = this.#waiters
+    this.#waiters = []
     const batch = [...this.#pending]
     if (batch.length === 0) {
-      this.#transition({ kind: 'idle' })
+      this.#state = { kind: 'idle' }
+      for (const resolve of waiters) resolve()
       return
     }
-    this.#transition({ kind: 'writing' })
-    void this.#write(batch).then((failed) => {
-      for (const resolve of this.#roundEnded.splice(0)) resolve()
-      if (this.#state.kind !== 'writing') return
-      if (failed === undefined) {
+    const writing: { kind: 'writing'; ended: Promise<void> } = {
+      kind: 'writing',
+      ended: Promise.resolve(),
+    }
+    writing.ended = this.#write(batch).then((failure) => {
+      if (this.#state !== writing) return
+      if (failure === undefined) {
         this.#retry.reset()
-        this.#round()
+        for (const resolve of waiters) resolve()
+        if (this.#pending.size > 0 || this.#waiters.length > 0) this.#round()
+        else this.#state = { kind: 'idle' }
         return
       }
-      this.#transition({ kind: 'retrying' })
+      this.#waiters = [...waiters, ...this.#waiters]
+      this.#state = { kind: 'retrying' }
       this.#options.onError(
         new ClientError(ClientErrorCode.STORAGE_FAILED, 'storage write failed; retrying', {
-          cause: failed,
+          cause: failure,
         }),
       )
       this.#retry.schedule()
     })
+    this.#state = writing
   }
 
   /** Writes `batch` in parallel; returns the first failure, if any. Failed keys stay queued. */
-  async #write(batch: readonly (readonly [string, Pending])[]): Promise<unknown> {
+  async #write(batch: readonly (readonly [string, Operation])[]): Promise<unknown> {
     const storage = this.#options.storage
     const results = await Promise.allSettled(
-      batch.map(([key, { operation }]) =>
+      batch.map(([key, operation]) =>
         operation.kind === 'set' ? storage.set(key, operation.value) : storage.delete(key),
       ),
     )
     let failure: unknown
     results.forEach((result, i) => {
-      const [key, pending] = batch[i]!
-      if (result.status === 'rejected') {
-        failure ??= result.reason ?? new Error('storage write failed')
-        return
-      }
-      this.#written.set(key, Math.max(this.#written.get(key) ?? 0, pending.version))
-      if (this.#pending.get(key) === pending) this.#pending.delete(key)
+      const [key, operation] = batch[i]!
+      if (result.status === 'rejected') failure ??= result.reason ?? new Error('write failed')
+      else if (this.#pending.get(key) === operation) this.#pending.delete(key)
     })
-    this.#wake()
     return failure
-  }
-
-  /** Resolves every waiter whose writes are all in storage; forgets versions nobody waits for. */
-  #wake(): void {
-    const waiting: Waiter[] = []
-    for (const waiter of this.#waiters) {
-      const done = waiter.needs.every(([key, version]) => (this.#written.get(key) ?? 0) >= version)
-      if (done) waiter.resolve()
-      else waiting.push(waiter)
-    }
-    this.#waiters = waiting
-    if (waiting.length === 0) this.#written.clear()
-  }
-
-  #transition(to: WriterState): void {
-    this.#state = to
   }
 }
