@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import {
@@ -94,6 +95,12 @@ export class FakeServer {
   losePubacks = false
   /** Frames of every connection, in order. */
   readonly frames: ClientFrame[] = []
+  /** Clients deleted by a valid closing notice (`POST /v1/clients/<id>/closing`). */
+  readonly closed: string[] = []
+  /** Closing notices refused, with the reason. */
+  readonly refusedNotices: string[] = []
+  /** Clients deleted by `DELETE /v1/clients/<id>`. */
+  readonly deleted: string[] = []
 
   private constructor(http: Server, options: FakeServerOptions) {
     this.#http = http
@@ -236,7 +243,56 @@ export class FakeServer {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
     } else if (path === '/v1/sessions' || path.startsWith('/v1/sessions/')) {
       this.sessions.handle(req, res)
+    } else if (/^\/v1\/clients\/[^/]+\/closing$/.test(path) && req.method === 'POST') {
+      void this.#closing(decodeURIComponent(path.split('/')[3]!), req, res)
+    } else if (/^\/v1\/clients\/[^/]+$/.test(path) && req.method === 'DELETE') {
+      this.#delete(decodeURIComponent(path.split('/')[3]!), req, res)
     } else sendError(res, 404, 'NOT_FOUND', 'no such route')
+  }
+
+  /**
+   * A closing notice: `{ts, mac}` as text/plain, mac = base64url HMAC-SHA256 keyed with the raw
+   * SHA-256 of the client secret over `seqline-close:<id>:<ts>`, ts within 120 s.
+   */
+  async #closing(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let text = ''
+    for await (const chunk of req as AsyncIterable<Buffer>) text += chunk.toString('utf8')
+    const refuse = (reason: string): void => {
+      this.refusedNotices.push(reason)
+      sendError(res, 403, 'FORBIDDEN', reason)
+    }
+    const client = this.#clients.get(id)
+    if (client === undefined) return refuse('unknown client')
+    if (!(req.headers['content-type'] ?? '').startsWith('text/plain'))
+      return refuse('not text/plain')
+    let notice: { ts?: unknown; mac?: unknown }
+    try {
+      notice = JSON.parse(text) as typeof notice
+    } catch {
+      return refuse('not JSON')
+    }
+    if (typeof notice.ts !== 'number' || Math.abs(Date.now() - notice.ts) > 120_000) {
+      return refuse('stale')
+    }
+    const key = createHash('sha256').update(client.secret).digest()
+    const mac = createHmac('sha256', key).update(`seqline-close:${id}:${notice.ts}`).digest()
+    if (notice.mac !== mac.toString('base64url')) return refuse('bad mac')
+    this.#clients.delete(id)
+    this.closed.push(id)
+    res.writeHead(204).end()
+  }
+
+  /** `DELETE /v1/clients/<id>` with the user token of its owner. */
+  #delete(id: string, req: IncomingMessage, res: ServerResponse): void {
+    const user = parseToken(/^Bearer (.*)$/.exec(req.headers.authorization ?? '')?.[1] ?? '')
+    if (user === undefined) return sendError(res, 401, 'UNAUTHENTICATED', 'bad token')
+    const client = this.#clients.get(id)
+    if (client === undefined) return sendError(res, 404, 'CLIENT_UNKNOWN', 'no such client')
+    if (client.userId !== user.userId) return sendError(res, 403, 'FORBIDDEN', 'not your client')
+    this.#clients.delete(id)
+    this.deleted.push(id)
+    for (const conn of this.conns) if (conn.client === client) conn.peer.close(CloseCode.REVOKED)
+    res.writeHead(204).end()
   }
 
   #accept(ws: WebSocket): void {

@@ -8,6 +8,9 @@ import {
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { FakeServer } from './fake-server.js'
 
+/** Waits for `check` to pass: generous, as the first use of a lazy chunk is compiled on the fly. */
+const until = (check: () => unknown) => vi.waitFor(check, { timeout: 5000, interval: 10 })
+
 // Token refresh on an open connection, against the fake server over real sockets. Time is a
 // ManualClock: nothing happens until a test advances it (heartbeats are set far away, jitter to 0).
 
@@ -54,9 +57,12 @@ function client(getToken: () => string | Promise<string>): SeqlineClient {
   return c
 }
 
-const open = (c: SeqlineClient) => vi.waitFor(() => expect(c.state.kind).toBe('open'))
+const open = (c: SeqlineClient) => until(() => expect(c.state.kind).toBe('open'))
 const sent = (t: string) => server.frames.filter((f) => f.t === t)
 const connectionId = (c: SeqlineClient) => (c.state.kind === 'open' ? c.state.connectionId : '')
+
+/** Waits until a timer is due at `at`: the refresher (loaded on first use) has planned its refresh. */
+const planned = (at: number) => until(() => expect(clock.due()).toContain(at))
 
 /** A round trip on the socket: every frame the server sent before it has been handled. */
 async function roundTrip(c: SeqlineClient): Promise<void> {
@@ -68,7 +74,7 @@ async function follow(c: SeqlineClient): Promise<number[]> {
   const seen: number[] = []
   c.stream<number>('room:t').subscribe({ onMessage: (m) => void seen.push(m.data) })
   await open(c)
-  await vi.waitFor(() => expect(sent('sub')).toHaveLength(1))
+  await until(() => expect(sent('sub')).toHaveLength(1))
   return seen
 }
 
@@ -78,13 +84,15 @@ describe('token refresh', () => {
     const c = client(source.getToken)
     const seen = await follow(c)
     const before = connectionId(c)
+    await planned(clock.now() + 30_000)
     clock.advance(30_000)
-    await vi.waitFor(() => expect(sent('auth')).toEqual([{ t: 'auth', token: source.issued[1] }]))
+    await until(() => expect(sent('auth')).toEqual([{ t: 'auth', token: source.issued[1] }]))
     await roundTrip(c) // the authOk has been handled: the next refresh is planned from it
+    await planned(clock.now() + 30_000)
     clock.advance(30_000)
-    await vi.waitFor(() => expect(sent('auth')).toHaveLength(2))
+    await until(() => expect(sent('auth')).toHaveLength(2))
     server.append('room:t', 1)
-    await vi.waitFor(() => expect(seen).toEqual([1]))
+    await until(() => expect(seen).toEqual([1]))
     expect(sent('sub')).toHaveLength(1)
     expect(sent('hello')).toHaveLength(1)
     expect(connectionId(c)).toBe(before)
@@ -98,15 +106,16 @@ describe('token refresh', () => {
     const seen = await follow(c)
     const before = connectionId(c)
     source.failing = true
+    await planned(clock.now() + 30_000)
     clock.advance(30_000)
-    await vi.waitFor(() => expect(errors).toMatchObject([{ code: 'TOKEN_REFRESH_FAILED' }]))
+    await until(() => expect(errors).toMatchObject([{ code: 'TOKEN_REFRESH_FAILED' }]))
     source.failing = false
     server.expireTokens()
-    await vi.waitFor(() => expect(sent('auth')).toHaveLength(1))
+    await until(() => expect(sent('auth')).toHaveLength(1))
     await roundTrip(c)
     server.endGrace()
     server.append('room:t', 1)
-    await vi.waitFor(() => expect(seen).toEqual([1]))
+    await until(() => expect(seen).toEqual([1]))
     expect(c.state.kind).toBe('open')
     expect(connectionId(c)).toBe(before)
     expect(sent('sub')).toHaveLength(1)
@@ -119,16 +128,16 @@ describe('token refresh', () => {
     source.failing = true
     server.expireTokens()
     server.endGrace()
-    await vi.waitFor(() => expect(c.state).toMatchObject({ kind: 'reconnecting' }))
+    await until(() => expect(c.state).toMatchObject({ kind: 'reconnecting' }))
     source.failing = false
     clock.advance(0)
     await open(c)
     const hellos = sent('hello')
     expect(hellos).toHaveLength(2)
     expect(hellos[1]).toMatchObject({ token: source.issued.at(-1) })
-    await vi.waitFor(() => expect(sent('sub')).toHaveLength(2))
+    await until(() => expect(sent('sub')).toHaveLength(2))
     server.append('room:t', 1)
-    await vi.waitFor(() => expect(seen).toEqual([1]))
+    await until(() => expect(seen).toEqual([1]))
   })
 
   it.each([
@@ -138,7 +147,7 @@ describe('token refresh', () => {
     const c = client(tokens().getToken)
     await open(c)
     server.revoke(options)
-    await vi.waitFor(() => expect(c.state.kind).toBe('closed'))
+    await until(() => expect(c.state.kind).toBe('closed'))
     const error = c.state.kind === 'closed' ? c.state.error : undefined
     expect(error).toBeInstanceOf(SeqlineError)
     expect(error).toMatchObject({ code: 'CLIENT_REVOKED' })
@@ -151,8 +160,9 @@ describe('token refresh', () => {
     const c = client(() => token)
     await open(c)
     token = 'bad'
+    await planned(clock.now() + 30_000)
     clock.advance(30_000)
-    await vi.waitFor(() => expect(c.state.kind).toBe('closed'))
+    await until(() => expect(c.state.kind).toBe('closed'))
     expect(c.state).toMatchObject({ error: { name: 'SeqlineError', code: 'UNAUTHENTICATED' } })
   })
 })

@@ -14,6 +14,8 @@ export const ClientErrorCode = {
   CALLBACK_FAILED: 'CALLBACK_FAILED',
   /** The app's `getToken()` failed while refreshing an open connection's token; it is retried. */
   TOKEN_REFRESH_FAILED: 'TOKEN_REFRESH_FAILED',
+  /** `close({ forget: true })` could not reach the server; the server forgets the client after its TTL. */
+  FORGET_FAILED: 'FORGET_FAILED',
   /** Storage could not be read or written. */
   STORAGE_FAILED: 'STORAGE_FAILED',
 } as const

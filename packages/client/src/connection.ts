@@ -130,11 +130,6 @@ export class Connection {
     }
   }
 
-  /** Drops the current link and reconnects after the backoff, e.g. after a protocol inconsistency. */
-  reconnect(cause: unknown): void {
-    if (this.#state.kind === 'open') this.#lost(cause)
-  }
-
   /** Closes for good. Nothing stays scheduled. */
   close(error?: Error): void {
     if (this.#state.kind === 'closed') return

@@ -1,7 +1,6 @@
 import { randomId } from './random-id.js'
 import { IDENTITY_KEY } from './storage/session-identity.js'
 import type { Storage } from './storage/storage.js'
-import type { StorageWrite } from './storage-writer.js'
 
 /**
  * The client's identity record, kept under one key (per tab in sessionStorage in browsers).
@@ -27,9 +26,4 @@ export async function loadIdentity(storage: Storage): Promise<Identity> {
       : { ...stored, producerEpoch: stored.producerEpoch + 1 }
   await storage.set(IDENTITY_KEY, identity)
   return identity
-}
-
-/** The storage write of a changed identity (for the client's `StorageWriter`). */
-export function identityWrite(identity: Identity): StorageWrite {
-  return { key: IDENTITY_KEY, value: identity }
 }

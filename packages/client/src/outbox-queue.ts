@@ -84,11 +84,6 @@ export class OutboxQueue {
     return this.#state
   }
 
-  /** Number of entries at the front that are on the current link. */
-  get sent(): number {
-    return this.#state.kind === 'sending' ? this.#state.sent : 0
-  }
-
   /** Moves to `to`; leaving `waiting` cancels its retry. A fenced queue stays fenced. */
   transition(to: QueueState): void {
     const from = this.#state

@@ -416,11 +416,6 @@ function closedError(): ClientError {
 }
 
 function toStored(entry: Entry): StoredEntry {
-  return {
-    id: entry.id,
-    stream: entry.stream,
-    epoch: entry.epoch,
-    seq: entry.seq,
-    data: entry.data,
-  }
+  const { local: _local, persisted: _persisted, ...stored } = entry
+  return stored
 }

@@ -14,17 +14,18 @@ import { type Clock, systemClock } from './clock.js'
 import { Connection } from './connection.js'
 import type { ConnectionState, StateChange } from './connection-state.js'
 import { type Disposer, Emitter } from './emitter.js'
+import type { ClosingNotice } from './closing-notice.js'
 import { type Environment, browserEnvironment } from './environment.js'
-import { type Identity, identityWrite, loadIdentity } from './identity.js'
+import { type Identity, loadIdentity } from './identity.js'
 import { Outbox, type PublishOutcome } from './outbox.js'
 import { PositionStore } from './position-store.js'
 import { randomId } from './random-id.js'
 import { MemoryStorage } from './storage/memory-storage.js'
-import { browserStorage } from './storage/session-identity.js'
+import { IDENTITY_KEY, browserStorage } from './storage/session-identity.js'
 import type { Storage } from './storage/storage.js'
 import { StorageWriter } from './storage-writer.js'
 import { type StreamController, StreamHandle } from './stream-handle.js'
-import { TokenRefresher } from './token-refresher.js'
+import type { TokenRefresher } from './token-refresher.js'
 import type { Transport } from './transport.js'
 import { fallbackTransport } from './fallback-transport.js'
 import { lazyTransport } from './lazy-transport.js'
@@ -139,17 +140,24 @@ export class SeqlineClient {
   readonly #positions: PositionStore
   readonly #writer: StorageWriter
   readonly #acks: AckBatcher
-  /** Present when the token comes from a function: a static token cannot be refreshed. */
-  readonly #refresher: TokenRefresher | undefined
   readonly #getToken: () => string | Promise<string>
+  /** The app's token function; undefined for a static token, which cannot be refreshed. */
+  readonly #tokenFunction: (() => string | Promise<string>) | undefined
   readonly #disposers: Disposer[] = []
   readonly #ready: Promise<void>
+  // Loaded on first use (deferred-parts.ts): until then there is nothing for them to do.
+  #refresherLoading: Promise<TokenRefresher> | undefined
+  #refresher: TokenRefresher | undefined
+  #noticeLoading: Promise<ClosingNotice> | undefined
+  #notice: ClosingNotice | undefined
   #identity: Identity | undefined
   /** Connection id held last by this object: lets a reconnect take over its own slot. Memory only. */
   #takeover: string | undefined
   /** Why the next `welcome` will carry a new client id, when we already know (CLIENT_UNKNOWN). */
   #expectReplaced: 'unknown' | undefined
+  #environment: Environment | undefined
   #closing: Promise<void> | undefined
+  #forgetting: Promise<void> | undefined
 
   constructor(options: ClientOptions) {
     this.#options = options
@@ -161,17 +169,7 @@ export class SeqlineClient {
     const source = options.getToken ?? options.token
     if (source === undefined) throw new TypeError('createClient: pass `getToken` (or `token`)')
     this.#getToken = typeof source === 'string' ? () => source : source
-    this.#refresher =
-      typeof source === 'string'
-        ? undefined
-        : new TokenRefresher({
-            getToken: source,
-            clock: this.#clock,
-            random: this.#random,
-            backoff,
-            send,
-            onError: (error) => this.#events.emit('error', error),
-          })
+    this.#tokenFunction = typeof source === 'string' ? undefined : source
     this.#writer = new StorageWriter({
       storage: this.#storage,
       clock: this.#clock,
@@ -264,15 +262,50 @@ export class SeqlineClient {
   /**
    * Closes the connection, flushes acks and positions, and leaves nothing scheduled. Pending
    * publishes reject with CLIENT_CLOSED but stay in storage for the next client.
+   *
+   * With `forget: true` the client is done for good: after the acks are flushed and the connection
+   * closed, it deletes itself on the server (`DELETE /v1/clients/<id>` with the user token) and
+   * removes its identity, positions and outbox from storage — pending publishes included (await
+   * {@link flushed} first to keep them). Rejects if the server could not delete it (then it
+   * forgets the client after its TTL); the local state is removed either way.
+   *
+   * @example
+   * await client.flushed()
+   * await client.close({ forget: true }) // a Node worker that will never come back
    */
-  close(): Promise<void> {
+  close(options: { readonly forget?: boolean } = {}): Promise<void> {
     this.#closing ??= (async () => {
       this.#acks.flush()
       this.#connection.close()
       await this.#ready.catch(() => {})
       await this.#writer.close()
     })()
-    return this.#closing
+    if (options.forget !== true) return this.#closing
+    this.#forgetting ??= this.#closing.then(() => this.#forget())
+    return this.#forgetting
+  }
+
+  async #forget(): Promise<void> {
+    const identity = this.#identity
+    if (identity === undefined) return
+    // Loaded on use: most clients never forget themselves.
+    const { forgetClient } = await import('./deferred-parts.js')
+    await forgetClient({
+      storage: this.#storage,
+      namespace: namespaceOf(identity),
+      identityKey: IDENTITY_KEY,
+      ...(identity.clientId === undefined
+        ? {}
+        : {
+            url: this.#clientUrl(identity.clientId),
+            token: () => this.#getToken(),
+            fetch: this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+          }),
+    })
+  }
+
+  #clientUrl(clientId: string): string {
+    return `${this.#options.url.replace(/\/+$/, '')}/v1/clients/${encodeURIComponent(clientId)}`
   }
 
   #transport(): Transport {
@@ -322,11 +355,13 @@ export class SeqlineClient {
     const environment =
       this.#options.environment === undefined ? browserEnvironment() : this.#options.environment
     if (environment !== undefined && environment !== null) {
+      this.#environment = environment
       this.#disposers.push(
         environment.watch({
           online: () => this.#connection.networkChanged(true),
           offline: () => this.#connection.networkChanged(false),
           wake: () => this.#connection.wake(),
+          leave: () => this.#notice?.send(),
         }),
       )
     }
@@ -336,12 +371,13 @@ export class SeqlineClient {
   async #hello(): Promise<HelloFrame> {
     const token = await this.#getToken()
     const identity = this.#identity
+    // Unknown fields stay undefined: JSON leaves them out.
     return {
       t: 'hello',
       token,
-      ...(identity?.clientId === undefined ? {} : { clientId: identity.clientId }),
-      ...(identity?.secret === undefined ? {} : { secret: identity.secret }),
-      ...(this.#takeover === undefined ? {} : { takeover: this.#takeover }),
+      clientId: identity?.clientId,
+      secret: identity?.secret,
+      takeover: this.#takeover,
       onInUse: 'fresh',
     }
   }
@@ -364,7 +400,7 @@ export class SeqlineClient {
         producerEpoch: previous.producerEpoch,
       }
       this.#identity = next
-      void this.#writer.write([identityWrite(next)])
+      void this.#writer.write([{ key: IDENTITY_KEY, value: next }])
       if (replaced !== undefined) {
         // Positions are per stream, not per client: they stay valid. A duplicated tab writes them
         // under its own new namespace from now on.
@@ -373,10 +409,63 @@ export class SeqlineClient {
       }
     }
     this.#events.emit('identity', { clientId: frame.clientId, userId: frame.userId, replaced })
-    this.#refresher?.expiresAt(frame.expiresAt)
+    if (frame.expiresAt === undefined) this.#refresher?.expiresAt(undefined)
+    else this.#refresh((refresher) => refresher.expiresAt(frame.expiresAt))
+    this.#signNotice(frame.clientId)
     for (const { controller } of this.#streams.values()) controller.opened()
     this.#acks.flush()
     this.#outbox.opened()
+  }
+
+  /** Runs `use` on the token refresher, loaded first if needed, if the connection is still open. */
+  #refresh(use: (refresher: TokenRefresher) => void): void {
+    const getToken = this.#tokenFunction
+    if (getToken === undefined) return
+    this.#refresherLoading ??= import('./deferred-parts.js').then(({ TokenRefresher }) => {
+      this.#refresher = new TokenRefresher({
+        getToken,
+        clock: this.#clock,
+        random: this.#random,
+        backoff: this.#options.backoff ?? defaults.backoff,
+        send: (frame) => this.#connection.send(frame),
+        onError: (cause) => {
+          const message = 'getToken() failed while refreshing the token; retrying'
+          const code = ClientErrorCode.TOKEN_REFRESH_FAILED
+          this.#events.emit('error', new ClientError(code, message, { cause }))
+        },
+      })
+      return this.#refresher
+    })
+    this.#whileOpen(this.#refresherLoading, use)
+  }
+
+  /** Signs the closing notice of the open connection's client (and every minute after). */
+  #signNotice(clientId: string): void {
+    const environment = this.#environment
+    const secret = this.#identity?.secret
+    if (environment === undefined || secret === undefined) return
+    this.#noticeLoading ??= import('./deferred-parts.js').then(({ ClosingNotice }) => {
+      this.#notice = new ClosingNotice({
+        clock: this.#clock,
+        beacon: (url, body) => environment.beacon?.(url, body) === true,
+        fetch: this.#options.fetch,
+      })
+      return this.#notice
+    })
+    this.#whileOpen(this.#noticeLoading, (notice) =>
+      notice.start(`${this.#clientUrl(clientId)}/closing`, clientId, secret),
+    )
+  }
+
+  /** Once `part` is there, runs `use` — if the connection open now is still the one open then. */
+  #whileOpen<T>(part: Promise<T>, use: (part: T) => void): void {
+    const opened = this.#connection.state
+    void part.then((loaded) => {
+      const now = this.#connection.state
+      if (opened.kind === 'open' && now.kind === 'open' && now.generation === opened.generation) {
+        use(loaded)
+      }
+    })
   }
 
   #helloRefused(frame: ErrorFrame): 'fatal' | 'retry' | 'retry-now' {
@@ -412,8 +501,9 @@ export class SeqlineClient {
         return
       case 'error':
         if (frame.stream !== undefined) this.#streams.get(frame.stream)?.controller.receive(frame)
-        else if (frame.code === ErrorCode.TOKEN_EXPIRED) this.#refresher?.expired()
-        else if (
+        else if (frame.code === ErrorCode.TOKEN_EXPIRED) {
+          this.#refresh((refresher) => refresher.expired())
+        } else if (
           frame.code === ErrorCode.UNAUTHENTICATED ||
           frame.code === ErrorCode.CLIENT_REVOKED
         ) {
@@ -435,6 +525,7 @@ export class SeqlineClient {
   #stateChanged(change: StateChange): void {
     if (change.from.kind === 'open' && change.to.kind !== 'open') {
       this.#refresher?.stop()
+      this.#notice?.stop()
       for (const { controller } of this.#streams.values()) controller.disconnected()
       this.#outbox.disconnected()
     }
@@ -449,6 +540,7 @@ export class SeqlineClient {
   #shutdown(): void {
     for (const dispose of this.#disposers.splice(0)) dispose()
     this.#refresher?.stop()
+    this.#notice?.stop()
     this.#acks.close()
     this.#outbox.close()
     for (const { controller } of this.#streams.values()) controller.close()

@@ -86,11 +86,6 @@ export class StorageWriter {
         'delete' in write ? { kind: 'delete' } : { kind: 'set', value: write.value },
       )
     }
-    return this.flushed()
-  }
-
-  /** Resolves when everything queued so far is in storage. */
-  flushed(): Promise<void> {
     const kind = this.#state.kind
     if (kind === 'closing' || kind === 'closed') return new Promise(() => {})
     if (this.#pending.size === 0 && kind === 'idle') return Promise.resolve()

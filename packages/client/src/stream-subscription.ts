@@ -240,20 +240,11 @@ export class StreamSubscription {
     for (const action of actions) {
       switch (action.kind) {
         case 'deliver': {
-          const { msg } = action
-          const message: Message<unknown> = {
-            stream: msg.stream,
-            offset: msg.offset,
-            epoch: msg.epoch,
-            producer: msg.producer,
-            seq: msg.seq,
-            from: msg.from,
-            ts: msg.ts,
-            data: msg.data,
-          }
+          // The envelope without the wire's fields.
+          const { t: _t, enc: _enc, ...message } = action.msg
           this.#callbacks.push(async () => {
-            await this.#call(() => this.#options.onMessage(message))
-            this.#processed({ epoch: msg.epoch, offset: msg.offset })
+            await this.#call(() => this.#options.onMessage(message satisfies Message<unknown>))
+            this.#processed({ epoch: message.epoch, offset: message.offset })
           })
           break
         }
@@ -356,11 +347,6 @@ export class StreamSubscription {
 }
 
 function resetInfo(reset: ResetFrame): ResetInfo {
-  return {
-    stream: reset.stream,
-    reason: reset.reason,
-    epoch: reset.epoch,
-    head: reset.head,
-    tail: reset.tail,
-  }
+  const { t: _t, ...info } = reset
+  return info
 }

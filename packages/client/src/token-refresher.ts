@@ -1,6 +1,5 @@
 import type { AuthFrame } from '@seqline/protocol'
 import { type BackoffOptions, backoffDelay } from './backoff.js'
-import { ClientError, ClientErrorCode } from './client-error.js'
 import type { Clock } from './clock.js'
 import { RetryTimer } from './retry-timer.js'
 
@@ -46,8 +45,8 @@ export interface TokenRefresherOptions {
   readonly backoff: BackoffOptions
   /** Sends `auth` on the open connection; false when it is not open any more. */
   send(frame: AuthFrame): boolean
-  /** `getToken()` failed; it is retried. */
-  onError(error: ClientError): void
+  /** `getToken()` failed with `cause`; it is retried. */
+  onError(cause: unknown): void
 }
 
 /** Keeps the user token of an open connection fresh (diagram above). */
@@ -110,13 +109,7 @@ export class TokenRefresher {
         },
         (cause: unknown) => {
           if (this.#state !== fetching) return
-          this.#options.onError(
-            new ClientError(
-              ClientErrorCode.TOKEN_REFRESH_FAILED,
-              'getToken() failed while refreshing the token; retrying',
-              { cause },
-            ),
-          )
+          this.#options.onError(cause)
           this.#transition({ kind: 'retrying' })
           this.#timer.schedule()
         },
