@@ -1,5 +1,7 @@
-export { createClient, defaults, SeqlineClient } from './seqline-client.js'
-export type { ClientEvents, ClientOptions } from './seqline-client.js'
+export { createClient, SeqlineClient } from './seqline-client.js'
+export type { ClientEvents } from './seqline-client.js'
+export { defaults } from './client-options.js'
+export type { ClientOptions } from './client-options.js'
 export type {
   ConnectionState,
   ConnectionStateKind,

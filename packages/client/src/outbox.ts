@@ -411,7 +411,7 @@ export class Outbox {
 function closedError(): ClientError {
   return new ClientError(
     ClientErrorCode.CLIENT_CLOSED,
-    'client closed; a pending publish stays in the outbox and is re-sent by the next client on this storage',
+    'client closed; the publish stays in the outbox for the next client on this storage',
   )
 }
 

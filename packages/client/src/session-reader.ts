@@ -99,8 +99,9 @@ export class SessionReader {
       if (probe !== undefined) clock.clearTimeout(probe)
       probe = undefined
     }
+    // `after` acknowledges every frame up to it, as `received` does.
     const after = this.#ctx.lastSeq
-    if (mode === 'poll') this.#ctx.acked = Math.max(this.#ctx.acked, after)
+    this.#ctx.acked = Math.max(this.#ctx.acked, after)
     this.#ctx
       .request(`${this.#ctx.path}/events?after=${after}&mode=${mode}`, {
         signal: reading.abort.signal,
