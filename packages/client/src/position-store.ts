@@ -42,7 +42,7 @@ export class PositionStore {
 
   save(stream: string, position: Position): void {
     this.#latest.set(stream, position)
-    void this.#writer.write([{ key: this.#key(stream), value: position }])
+    this.#writer.put([{ key: this.#key(stream), value: position }])
   }
 
   #key(stream: string): string {

@@ -26,10 +26,15 @@ type Operation = { readonly kind: 'set'; readonly value: unknown } | { readonly 
 /** State of a {@link StorageWriter} (diagram above). */
 export type WriterState =
   | { readonly kind: 'idle' }
-  | { readonly kind: 'writing'; readonly ended: Promise<void> }
+  | { readonly kind: 'writing' }
   | { readonly kind: 'retrying' }
   | { readonly kind: 'closing' }
   | { readonly kind: 'closed' }
+
+// The states without data, allocated once: a busy stream writes a position per message.
+const IDLE: WriterState = { kind: 'idle' }
+const WRITING: WriterState = { kind: 'writing' }
+const RETRYING: WriterState = { kind: 'retrying' }
 
 /** One write: store `value` under `key`, or delete `key`. */
 export type StorageWrite =
@@ -57,14 +62,16 @@ export class StorageWriter {
    * entirely covers every write queued before it started; a failed one hands its waiters on.
    */
   #waiters: (() => void)[] = []
-  #state: WriterState = { kind: 'idle' }
+  /** Called when the round in flight has ended (`close()` waits for it). */
+  #roundEnded: (() => void)[] = []
+  #state: WriterState = IDLE
 
   constructor(options: StorageWriterOptions) {
     this.#options = options
     this.#retry = new RetryTimer(
       options.clock,
       () => {
-        if (this.#state.kind === 'retrying') this.#round()
+        if (this.#state === RETRYING) this.#round()
       },
       (attempt) => backoffDelay(attempt, options.backoff, options.random),
     )
@@ -74,23 +81,27 @@ export class StorageWriter {
     return this.#state
   }
 
-  /**
-   * Queues `writes`; resolves once they — or newer writes of the same keys — are in storage.
-   * Never rejects: a failure is reported through `onError` and retried. After `close()` the promise
-   * may never settle.
-   */
-  write(writes: readonly StorageWrite[]): Promise<void> {
+  /** Queues `writes` without waiting for them (positions: the next one supersedes them anyway). */
+  put(writes: readonly StorageWrite[]): void {
     for (const write of writes) {
       this.#pending.set(
         write.key,
         'delete' in write ? { kind: 'delete' } : { kind: 'set', value: write.value },
       )
     }
+    if (this.#state.kind === 'idle') this.#round()
+  }
+
+  /**
+   * Queues `writes`; resolves once they — or newer writes of the same keys — are in storage.
+   * Never rejects: a failure is reported through `onError` and retried. After `close()` the promise
+   * may never settle.
+   */
+  write(writes: readonly StorageWrite[]): Promise<void> {
     const kind = this.#state.kind
     if (kind === 'closing' || kind === 'closed') return new Promise(() => {})
-    if (this.#pending.size === 0 && kind === 'idle') return Promise.resolve()
     const done = new Promise<void>((resolve) => this.#waiters.push(resolve))
-    if (kind === 'idle') this.#round()
+    this.put(writes)
     return done
   }
 
@@ -103,8 +114,9 @@ export class StorageWriter {
     if (state.kind === 'closing' || state.kind === 'closed') return
     this.#retry.reset()
     this.#state = { kind: 'closing' }
-    if (state.kind === 'writing') await state.ended
-    await this.#write([...this.#pending])
+    if (state.kind === 'writing')
+      await new Promise<void>((resolve) => this.#roundEnded.push(resolve))
+    await new Promise<unknown>((resolve) => this.#write([...this.#pending], resolve))
     this.#state = { kind: 'closed' }
   }
 
@@ -113,25 +125,23 @@ export class StorageWriter {
     this.#waiters = []
     const batch = [...this.#pending]
     if (batch.length === 0) {
-      this.#state = { kind: 'idle' }
+      this.#state = IDLE
       for (const resolve of waiters) resolve()
       return
     }
-    const writing: { kind: 'writing'; ended: Promise<void> } = {
-      kind: 'writing',
-      ended: Promise.resolve(),
-    }
-    writing.ended = this.#write(batch).then((failure) => {
-      if (this.#state !== writing) return
+    this.#state = WRITING
+    this.#write(batch, (failure) => {
+      for (const ended of this.#roundEnded.splice(0)) ended()
+      if (this.#state !== WRITING) return
       if (failure === undefined) {
         this.#retry.reset()
         for (const resolve of waiters) resolve()
         if (this.#pending.size > 0 || this.#waiters.length > 0) this.#round()
-        else this.#state = { kind: 'idle' }
+        else this.#state = IDLE
         return
       }
       this.#waiters = [...waiters, ...this.#waiters]
-      this.#state = { kind: 'retrying' }
+      this.#state = RETRYING
       this.#options.onError(
         new ClientError(ClientErrorCode.STORAGE_FAILED, 'storage write failed; retrying', {
           cause: failure,
@@ -139,23 +149,38 @@ export class StorageWriter {
       )
       this.#retry.schedule()
     })
-    this.#state = writing
   }
 
-  /** Writes `batch` in parallel; returns the first failure, if any. Failed keys stay queued. */
-  async #write(batch: readonly (readonly [string, Operation])[]): Promise<unknown> {
+  /**
+   * Writes `batch` in parallel, then calls `ended` with the first failure, if any. Written keys
+   * leave the queue (unless a newer operation replaced them); failed ones stay.
+   */
+  #write(
+    batch: readonly (readonly [string, Operation])[],
+    ended: (failure: unknown) => void,
+  ): void {
     const storage = this.#options.storage
-    const results = await Promise.allSettled(
-      batch.map(([key, operation]) =>
-        operation.kind === 'set' ? storage.set(key, operation.value) : storage.delete(key),
-      ),
-    )
+    let left = batch.length
     let failure: unknown
-    results.forEach((result, i) => {
-      const [key, operation] = batch[i]!
-      if (result.status === 'rejected') failure ??= result.reason ?? new Error('write failed')
-      else if (this.#pending.get(key) === operation) this.#pending.delete(key)
-    })
-    return failure
+    if (left === 0) ended(undefined)
+    for (const [key, operation] of batch) {
+      let written: Promise<void>
+      try {
+        written = operation.kind === 'set' ? storage.set(key, operation.value) : storage.delete(key)
+      } catch (error) {
+        // A Storage that throws instead of rejecting.
+        written = Promise.reject(error)
+      }
+      written.then(
+        () => {
+          if (this.#pending.get(key) === operation) this.#pending.delete(key)
+          if (--left === 0) ended(failure)
+        },
+        (error: unknown) => {
+          failure ??= error ?? new Error('storage write failed')
+          if (--left === 0) ended(failure)
+        },
+      )
+    }
   }
 }
