@@ -62,7 +62,8 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
           if (tracked.destroy()) cutCount += 1
         })
       } else {
-        // Over HTTP the SDK opens its own connections: cut them all, RST, at the proxy.
+        // Over HTTP the session's requests (the event read, the POSTs) are cut, RST, at the
+        // proxy; the read resumes on the same session, or a new session resumes from positions.
         const proxy = await h.proxy()
         client = h.client({ token: `reader-${i}`, url: proxy.url })
         cuts.push(() => {
@@ -129,13 +130,8 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
 
   it('replaces a blackholed connection within two heartbeat intervals and loses nothing', async () => {
     const heartbeatMs = 500
-    // Over HTTP the SSE keep-alive (the long-poll timeout) must come well within a heartbeat.
-    const h = await start(mode, [
-      '--heartbeat-ms',
-      String(heartbeatMs),
-      '--long-poll-timeout-ms',
-      '150',
-    ])
+    // Over HTTP too the client pings (a POST) every half interval and hears the pong on the read.
+    const h = await start(mode, ['--heartbeat-ms', String(heartbeatMs)])
     const proxy = await h.proxy()
     const stream = 'room:blackhole'
     const seen: number[] = []
@@ -174,8 +170,8 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
     const replacedAt = opened[opensBefore]
     expect(replacedAt).toBeDefined()
     expect(lost.at(-1)! - blackholedAt).toBeLessThanOrEqual(2 * heartbeatMs)
-    // Over HTTP a redial is a hello round trip (`GET /v1/clients/:id/cursors`) plus new requests,
-    // which a loaded 2-core machine may stretch: detection keeps the bound, replacement gets slack.
+    // Over HTTP a redial is a hello round trip (`POST /v1/sessions`) plus a new event read, which a
+    // loaded 2-core machine may stretch: detection keeps the bound, replacement gets slack.
     const redialMs = mode === 'http' ? 500 : 0
     expect(replacedAt! - blackholedAt).toBeLessThanOrEqual(2 * heartbeatMs + redialMs)
     expect(seen).toEqual(range(0, 40))
@@ -214,7 +210,6 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
       maxInFlight: 64,
     })
     await whenOpen(first)
-    // Created up front: over HTTP, the 404 of an append to a missing stream would be lost too.
     await fetch(`${server!.url}/v1/stream/room:reload`, {
       method: 'PUT',
       headers: { authorization: 'Bearer writer', 'content-type': 'application/json' },
@@ -223,6 +218,8 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
     const room = first.stream<number>('room:reload')
     for (const n of range(0, 100)) room.publish(n).catch(() => {})
     const committed = async () => (await readJsonStream(server!.url, 'room:reload')).values.length
+    // Over HTTP one POST at a time: the first batch is committed, its answer never comes back, and
+    // the rest waits behind it.
     await expect
       .poll(committed, { timeout: 10_000 })
       .toBeGreaterThanOrEqual(mode === 'http' ? 1 : 64)
@@ -310,12 +307,8 @@ describe.each<TransportMode>(['websocket', 'http'])('the client over %s', (mode)
     await Promise.all(range(50, 60).map((n) => room.publish(n)))
     await finished.reached
 
-    // Over HTTP, retention does not wait for SSE readers (only for WebSocket subscriptions), so
-    // with `--retention-max-count 5` a burst may trim past the reader once more: the SDK then
-    // resets again (G3, never silent). Every reset is resolved by its snapshot, in that order.
-    expect(events.slice(0, 2)).toEqual(['snapshot:truncated', 'reset:truncated'])
-    expect(events.length % 2).toBe(0)
-    if (mode === 'websocket') expect(events).toHaveLength(2)
+    // An HTTP session subscribes like a WebSocket: retention waits for it as well.
+    expect(events).toEqual(['snapshot:truncated', 'reset:truncated'])
     expect(state).toEqual(range(state[0]!, 60))
   })
 })
@@ -344,7 +337,7 @@ describe('the automatic transport', () => {
       },
     })
     await sub.ready
-    expect(client.state).toMatchObject({ kind: 'open', transport: 'http' })
+    expect(client.state).toMatchObject({ kind: 'open', transport: 'sse' })
     for (const n of [1, 2, 3]) await client.stream<number>('room:fallback').publish(n)
     await got.reached
     expect(seen).toEqual([1, 2, 3])

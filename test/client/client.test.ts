@@ -3,10 +3,13 @@ import {
   createClient,
   MemoryStorage,
   type Message,
+  type PresenceEvent,
   type SeqlineClient,
+  SeqlineError,
   type Storage,
 } from '@seqline/client'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { FlakyStorage } from '../support/flaky-storage.js'
 import { FakeServer } from './fake-server.js'
 
 let server: FakeServer
@@ -180,6 +183,26 @@ describe('SeqlineClient over a real socket', () => {
     await expect(b.stream('room:p').publish('next')).resolves.toMatchObject({ offset: 21, seq: 20 })
   })
 
+  it('commits publishes whose storage writes failed a few times once each, in order', async () => {
+    const storage = new FlakyStorage()
+    const c = client({ storage })
+    const errors: unknown[] = []
+    c.on('error', (error) => errors.push(error))
+    await c.ready()
+    storage.failNextWrites(5)
+    const results = Array.from({ length: 20 }, (_, i) => c.stream<number>('room:disk').publish(i))
+    const offsets = (await Promise.all(results)).map((r) => r.offset)
+    expect(offsets).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+    expect(server.log('room:disk').map((m) => m.data)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i),
+    )
+    expect(storage.refused).toBe(5)
+    expect(errors[0]).toMatchObject({ code: ClientErrorCode.STORAGE_FAILED })
+    await c.flushed()
+    const leftover = async () => (await storage.keys('')).filter((key) => key.includes('/ob/'))
+    await vi.waitFor(async () => expect(await leftover()).toEqual([]))
+  })
+
   it('replaces a blackholed connection within two heartbeat intervals', async () => {
     const c = client({ heartbeatMs: 200 })
     await open(c)
@@ -233,7 +256,9 @@ describe('SeqlineClient over a real socket', () => {
     a.stream('room:x').subscribe({ onMessage: () => {} })
     b.stream('room:x').subscribe({ onMessage: () => {} })
     await Promise.all([open(a), open(b)])
-    await vi.waitFor(() => expect(presence.at(-1)).toHaveLength(2))
+    await vi.waitFor(() =>
+      expect(presence.at(-1)).toMatchObject({ count: { users: 2, clients: 2 }, complete: true }),
+    )
     server.goaway(50)
     await vi.waitFor(() => expect(server.conns.size).toBe(2), 3000)
     await open(b)
@@ -241,6 +266,56 @@ describe('SeqlineClient over a real socket', () => {
       b.stream('room:x').signal({ typing: true })
       expect(signals).toContainEqual({ stream: 'room:x', from: 'bob', data: { typing: true } })
     })
+  })
+
+  it('applies presence snapshots and diffs that add, update and remove users, with the server counts', async () => {
+    const c = client()
+    const room = c.stream('room:crowd')
+    const events: PresenceEvent[] = []
+    room.on('presence', (event) => events.push(event))
+    room.subscribe({ onMessage: () => {} })
+    await vi.waitFor(() => expect(events).toHaveLength(1)) // the server's snapshot on sub
+    server.broadcast({
+      t: 'presence',
+      stream: 'room:crowd',
+      users: [
+        { user: 'ann', clients: 1 },
+        { user: 'ben', clients: 2 },
+      ],
+      count: { users: 40, clients: 57 },
+      complete: false,
+    })
+    server.broadcast({
+      t: 'presenceDiff',
+      stream: 'room:crowd',
+      changes: [
+        { user: 'ann', clients: 0 },
+        { user: 'ben', clients: 3 },
+        { user: 'cat', clients: 1 },
+      ],
+      count: { users: 40, clients: 58 },
+    })
+    await vi.waitFor(() => expect(events).toHaveLength(3))
+    expect(events[2]).toEqual({
+      stream: 'room:crowd',
+      users: [
+        { user: 'ben', clients: 3 },
+        { user: 'cat', clients: 1 },
+      ],
+      count: { users: 40, clients: 58 },
+      complete: false,
+    })
+    expect(room.presenceCount()).toEqual({ users: 40, clients: 58 })
+    expect(room.presenceComplete()).toBe(false)
+    const afterLoss = new Promise((resolve) =>
+      c.on('state', ({ from, to }) => {
+        if (from.kind === 'open' && to.kind !== 'open') {
+          resolve({ users: room.presence(), count: room.presenceCount() })
+        }
+      }),
+    )
+    server.destroyAll()
+    await expect(afterLoss).resolves.toEqual({ users: [], count: { users: 0, clients: 0 } })
   })
 
   it('closes with an error on UNAUTHENTICATED', async () => {
@@ -251,6 +326,19 @@ describe('SeqlineClient over a real socket', () => {
     await expect(c.stream('room:z').publish(1)).rejects.toMatchObject({
       code: ClientErrorCode.CLIENT_CLOSED,
     })
+  })
+
+  it('closes with the same SeqlineError whether the hello or an open connection is refused', async () => {
+    const refusedHello = client({ token: 'bad' })
+    const refusedLater = client()
+    await open(refusedLater)
+    server.broadcast({ t: 'error', code: 'UNAUTHENTICATED', message: 'token no longer valid' })
+    for (const c of [refusedHello, refusedLater]) {
+      await vi.waitFor(() => expect(c.state.kind).toBe('closed'))
+      const error = c.state.kind === 'closed' ? c.state.error : undefined
+      expect(error).toBeInstanceOf(SeqlineError)
+      expect(error).toMatchObject({ name: 'SeqlineError', code: 'UNAUTHENTICATED' })
+    }
   })
 
   it('supports for-await iteration', async () => {

@@ -1,16 +1,27 @@
-import type { AddressInfo } from 'node:net'
+import { createHash, createHmac } from 'node:crypto'
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
 import {
   type ClientFrame,
+  CloseCode,
+  type HelloFrame,
   type MsgFrame,
   type ServerFrame,
   parseClientFrame,
   type Position,
 } from '@seqline/protocol'
 import { WebSocket, WebSocketServer } from 'ws'
+import { FakeSessions, type FakeSessionOptions, sendError } from './fake-sessions.js'
 
 // A small in-process Seqline server speaking enough of protocol v1 to test the client end to end over
 // real sockets: an in-memory log per stream, idempotent producers, resume / reset, presence, signals,
 // plus fault injection (destroy sockets, blackhole, drop or duplicate live frames, lose pubacks).
+// A connection is a WebSocket on `/v1/ws` or an HTTP session under `/v1/sessions` (fake-sessions.ts,
+// after docs/client.md "HTTP sessions"): both are a `Peer` of the same connection logic.
+//
+// Tokens: `<user>` or `<user>#<expiresAt ms>`; `bad` is refused with UNAUTHENTICATED. The server
+// does not watch the time: a test expires tokens with `expireTokens()` and ends the grace period
+// with `endGrace()`.
 
 interface StreamState {
   epoch: string
@@ -28,17 +39,37 @@ interface ClientRecord {
   readonly cursors: Map<string, number>
 }
 
-interface Conn {
-  readonly ws: WebSocket
+/** How the server reaches one connection: a WebSocket, or an HTTP session. */
+export interface Peer {
+  /** Whether frames can still be sent. */
+  readonly open: boolean
+  send(text: string): void
+  /** Ends the connection as the server does, with a WebSocket close code. */
+  close(code: number, reason?: string): void
+  /** Drops its network connections abruptly (no close frame); an HTTP session survives it. */
+  terminate(): void
+}
+
+/** One connection of a client. */
+export interface Conn {
+  readonly peer: Peer
   readonly id: string
   client: ClientRecord | undefined
+  /** The user token in use (from `hello`, then `auth`). */
+  token: string
+  /** A token `expireTokens()` declared expired: HTTP requests carrying it get 401 TOKEN_EXPIRED. */
+  expiredToken: string | undefined
+  /** The user token's expiry, if it has one. */
+  expiresAt: number | undefined
+  /** TOKEN_EXPIRED was sent: the connection closes at the end of the grace period without `auth`. */
+  expired: boolean
   readonly subs: Set<string>
   blackholed: boolean
   readonly received: ClientFrame[]
 }
 
 /** Options of {@link FakeServer.start}. */
-export interface FakeServerOptions {
+export interface FakeServerOptions extends FakeSessionOptions {
   readonly heartbeatMs?: number
 }
 
@@ -46,7 +77,11 @@ export interface FakeServerOptions {
 export class FakeServer {
   readonly url: string
   readonly heartbeatMs: number
+  /** The HTTP session endpoints, their counters and faults. */
+  readonly sessions: FakeSessions
+  readonly #http: Server
   readonly #wss: WebSocketServer
+  readonly #sockets = new Set<Socket>()
   readonly #streams = new Map<string, StreamState>()
   readonly #clients = new Map<string, ClientRecord>()
   readonly conns = new Set<Conn>()
@@ -60,23 +95,55 @@ export class FakeServer {
   losePubacks = false
   /** Frames of every connection, in order. */
   readonly frames: ClientFrame[] = []
+  /** Clients deleted by a valid closing notice (`POST /v1/clients/<id>/closing`). */
+  readonly closed: string[] = []
+  /** Closing notices refused, with the reason. */
+  readonly refusedNotices: string[] = []
+  /** Clients deleted by `DELETE /v1/clients/<id>`. */
+  readonly deleted: string[] = []
 
-  private constructor(wss: WebSocketServer, heartbeatMs: number) {
-    this.#wss = wss
-    this.heartbeatMs = heartbeatMs
-    const { port } = wss.address() as AddressInfo
+  private constructor(http: Server, options: FakeServerOptions) {
+    this.#http = http
+    this.#wss = new WebSocketServer({ server: http, path: '/v1/ws' })
+    this.heartbeatMs = options.heartbeatMs ?? 30_000
+    const { port } = http.address() as AddressInfo
     this.url = `http://127.0.0.1:${port}`
-    wss.on('connection', (ws) => this.#accept(ws))
+    this.sessions = new FakeSessions(this, options)
+    this.#wss.on('connection', (ws) => this.#accept(ws))
+    http.on('connection', (socket) => {
+      this.#sockets.add(socket)
+      socket.on('close', () => this.#sockets.delete(socket))
+    })
+    http.on('request', (req, res) => this.#request(req, res))
   }
 
   static async start(options: FakeServerOptions = {}): Promise<FakeServer> {
-    const wss = await new Promise<WebSocketServer>((resolve) => {
-      const server: WebSocketServer = new WebSocketServer(
-        { host: '127.0.0.1', port: 0, path: '/v1/ws' },
-        () => resolve(server),
-      )
-    })
-    return new FakeServer(wss, options.heartbeatMs ?? 30_000)
+    const http = createServer()
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    return new FakeServer(http, options)
+  }
+
+  /** Whether new connections are refused (`refuse()`). */
+  get refusing(): boolean {
+    return this.#refusing
+  }
+
+  /** Opens a connection for `peer` and handles its hello (used by the HTTP session endpoints). */
+  connect(peer: Peer, hello: HelloFrame): Conn {
+    const conn = this.#newConn(peer, hello.token)
+    this.#frame(conn, hello)
+    return conn
+  }
+
+  /** A frame of an open connection (used by the HTTP session endpoints). */
+  receive(conn: Conn, frame: ClientFrame): void {
+    if (!conn.blackholed) this.#frame(conn, frame)
+  }
+
+  /** A connection ended (used by the HTTP session endpoints). */
+  disconnected(conn: Conn): void {
+    if (!this.conns.delete(conn)) return
+    this.#left(conn)
   }
 
   /** Server-side publish. */
@@ -116,9 +183,9 @@ export class FakeServer {
     return this.#stream(stream).producers.get(producer)
   }
 
-  /** Destroys every socket abruptly (no close frame). */
+  /** Destroys every socket abruptly (no close frame); HTTP sessions survive, their reads are cut. */
   destroyAll(): void {
-    for (const conn of this.conns) conn.ws.terminate()
+    for (const conn of this.conns) conn.peer.terminate()
   }
 
   /** Refuses (destroys) every new connection until `accept()`; with `drop`, also the current ones. */
@@ -140,8 +207,13 @@ export class FakeServer {
   goaway(retryAfterMs: number): void {
     for (const conn of this.conns) {
       this.#send(conn, { t: 'goaway', retryAfterMs })
-      conn.ws.close(1001, `retry=${retryAfterMs}`)
+      conn.peer.close(CloseCode.GOING_AWAY, `retry=${retryAfterMs}`)
     }
+  }
+
+  /** Sends `frame` on every current connection. */
+  broadcast(frame: ServerFrame): void {
+    for (const conn of this.conns) this.#send(conn, frame)
   }
 
   /** Garbage-collects a client: its next hello gets a new client (`replaced: 'unknown'`). */
@@ -154,8 +226,73 @@ export class FakeServer {
   }
 
   async close(): Promise<void> {
-    for (const conn of this.conns) conn.ws.terminate()
+    this.sessions.close()
+    for (const conn of this.conns) conn.peer.terminate()
+    for (const socket of this.#sockets) socket.destroy()
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()))
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()))
+  }
+
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    if (this.#refusing) {
+      req.socket.destroy()
+      return
+    }
+    const path = new URL(req.url ?? '/', this.url).pathname
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
+    } else if (path === '/v1/sessions' || path.startsWith('/v1/sessions/')) {
+      this.sessions.handle(req, res)
+    } else if (/^\/v1\/clients\/[^/]+\/closing$/.test(path) && req.method === 'POST') {
+      void this.#closing(decodeURIComponent(path.split('/')[3]!), req, res)
+    } else if (/^\/v1\/clients\/[^/]+$/.test(path) && req.method === 'DELETE') {
+      this.#delete(decodeURIComponent(path.split('/')[3]!), req, res)
+    } else sendError(res, 404, 'NOT_FOUND', 'no such route')
+  }
+
+  /**
+   * A closing notice: `{ts, mac}` as text/plain, mac = base64url HMAC-SHA256 keyed with the raw
+   * SHA-256 of the client secret over `seqline-close:<id>:<ts>`, ts within 120 s.
+   */
+  async #closing(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let text = ''
+    for await (const chunk of req as AsyncIterable<Buffer>) text += chunk.toString('utf8')
+    const refuse = (reason: string): void => {
+      this.refusedNotices.push(reason)
+      sendError(res, 403, 'FORBIDDEN', reason)
+    }
+    const client = this.#clients.get(id)
+    if (client === undefined) return refuse('unknown client')
+    if (!(req.headers['content-type'] ?? '').startsWith('text/plain'))
+      return refuse('not text/plain')
+    let notice: { ts?: unknown; mac?: unknown }
+    try {
+      notice = JSON.parse(text) as typeof notice
+    } catch {
+      return refuse('not JSON')
+    }
+    if (typeof notice.ts !== 'number' || Math.abs(Date.now() - notice.ts) > 120_000) {
+      return refuse('stale')
+    }
+    const key = createHash('sha256').update(client.secret).digest()
+    const mac = createHmac('sha256', key).update(`seqline-close:${id}:${notice.ts}`).digest()
+    if (notice.mac !== mac.toString('base64url')) return refuse('bad mac')
+    this.#clients.delete(id)
+    this.closed.push(id)
+    res.writeHead(204).end()
+  }
+
+  /** `DELETE /v1/clients/<id>` with the user token of its owner. */
+  #delete(id: string, req: IncomingMessage, res: ServerResponse): void {
+    const user = parseToken(/^Bearer (.*)$/.exec(req.headers.authorization ?? '')?.[1] ?? '')
+    if (user === undefined) return sendError(res, 401, 'UNAUTHENTICATED', 'bad token')
+    const client = this.#clients.get(id)
+    if (client === undefined) return sendError(res, 404, 'CLIENT_UNKNOWN', 'no such client')
+    if (client.userId !== user.userId) return sendError(res, 403, 'FORBIDDEN', 'not your client')
+    this.#clients.delete(id)
+    this.deleted.push(id)
+    for (const conn of this.conns) if (conn.client === client) conn.peer.close(CloseCode.REVOKED)
+    res.writeHead(204).end()
   }
 
   #accept(ws: WebSocket): void {
@@ -163,15 +300,17 @@ export class FakeServer {
       ws.terminate()
       return
     }
-    const conn: Conn = {
-      ws,
-      id: `conn${this.#nextId++}`,
-      client: undefined,
-      subs: new Set(),
-      blackholed: false,
-      received: [],
-    }
-    this.conns.add(conn)
+    const conn = this.#newConn(
+      {
+        get open() {
+          return ws.readyState === WebSocket.OPEN
+        },
+        send: (text) => ws.send(text),
+        close: (code, reason) => ws.close(code, reason),
+        terminate: () => ws.terminate(),
+      },
+      '',
+    )
     ws.on('message', (data) => {
       if (conn.blackholed) return
       let frame: ClientFrame
@@ -181,15 +320,33 @@ export class FakeServer {
         this.#send(conn, { t: 'error', code: 'BAD_FRAME', message: String(error) })
         return
       }
-      conn.received.push(frame)
-      this.frames.push(frame)
-      this.#handle(conn, frame)
+      this.#frame(conn, frame)
     })
-    ws.on('close', () => {
-      this.conns.delete(conn)
-      this.#left(conn)
-    })
+    ws.on('close', () => this.disconnected(conn))
     ws.on('error', () => {})
+  }
+
+  #newConn(peer: Peer, token: string): Conn {
+    const conn: Conn = {
+      peer,
+      id: `conn${this.#nextId++}`,
+      client: undefined,
+      token,
+      expiredToken: undefined,
+      subs: new Set(),
+      blackholed: false,
+      received: [],
+      expiresAt: undefined,
+      expired: false,
+    }
+    this.conns.add(conn)
+    return conn
+  }
+
+  #frame(conn: Conn, frame: ClientFrame): void {
+    conn.received.push(frame)
+    this.frames.push(frame)
+    this.#handle(conn, frame)
   }
 
   #handle(conn: Conn, frame: ClientFrame): void {
@@ -199,6 +356,8 @@ export class FakeServer {
       return this.#send(conn, { t: 'error', code: 'HELLO_REQUIRED', message: 'hello first' })
     }
     switch (frame.t) {
+      case 'auth':
+        return this.#auth(conn, client, frame.token)
       case 'ping':
         return this.#send(conn, { t: 'pong' })
       case 'sub':
@@ -226,25 +385,76 @@ export class FakeServer {
     }
   }
 
-  #hello(conn: Conn, frame: Extract<ClientFrame, { t: 'hello' }>): void {
-    if (frame.token === 'bad') {
+  /** Sends TOKEN_EXPIRED to every connection whose token expires; `endGrace()` closes them. */
+  expireTokens(): void {
+    for (const conn of this.conns) {
+      if (conn.expiresAt === undefined) continue
+      conn.expired = true
+      conn.expiredToken = conn.token
+      this.#send(conn, { t: 'error', code: 'TOKEN_EXPIRED', message: 'the token expired' })
+    }
+  }
+
+  /** Closes, with TOKEN_EXPIRED (4401), every connection that got no valid `auth` in time. */
+  endGrace(): void {
+    for (const conn of this.conns) {
+      if (conn.expired) conn.peer.close(CloseCode.TOKEN_EXPIRED, 'TOKEN_EXPIRED')
+    }
+  }
+
+  /** Revokes every connection: `error` CLIENT_REVOKED (unless `silently`), then close 4403. */
+  revoke(options: { silently?: boolean } = {}): void {
+    for (const conn of this.conns) {
+      if (options.silently !== true) {
+        this.#send(conn, { t: 'error', code: 'CLIENT_REVOKED', message: 'secret rotated' })
+      }
+      conn.peer.close(CloseCode.REVOKED, 'CLIENT_REVOKED')
+    }
+  }
+
+  #auth(conn: Conn, client: ClientRecord, token: string): void {
+    const parsed = parseToken(token)
+    if (parsed === undefined) {
       this.#send(conn, { t: 'error', code: 'UNAUTHENTICATED', message: 'bad token' })
-      conn.ws.close(1008)
+      conn.peer.close(CloseCode.POLICY, 'UNAUTHENTICATED')
       return
     }
-    const userId = frame.token
+    if (parsed.userId !== client.userId) {
+      this.#send(conn, { t: 'error', code: 'FORBIDDEN', message: 'another user' })
+      return
+    }
+    conn.token = token
+    conn.expiresAt = parsed.expiresAt
+    conn.expired = false
+    conn.expiredToken = undefined
+    this.#send(conn, {
+      t: 'authOk',
+      ...(parsed.expiresAt === undefined ? {} : { expiresAt: parsed.expiresAt }),
+    })
+  }
+
+  #hello(conn: Conn, frame: Extract<ClientFrame, { t: 'hello' }>): void {
+    const parsed = parseToken(frame.token)
+    if (parsed === undefined) {
+      this.#send(conn, { t: 'error', code: 'UNAUTHENTICATED', message: 'bad token' })
+      conn.peer.close(CloseCode.POLICY, 'UNAUTHENTICATED')
+      return
+    }
+    const { userId, expiresAt } = parsed
+    conn.token = frame.token
+    conn.expiresAt = expiresAt
     let replaced: 'unknown' | 'in-use' | undefined
     let client = frame.clientId === undefined ? undefined : this.#clients.get(frame.clientId)
     if (frame.clientId !== undefined && client === undefined) replaced = 'unknown'
     if (client !== undefined && (client.secret !== frame.secret || client.userId !== userId)) {
       this.#send(conn, { t: 'error', code: 'FORBIDDEN', message: 'not your client' })
-      conn.ws.close(1008)
+      conn.peer.close(CloseCode.POLICY, 'FORBIDDEN')
       return
     }
     if (client !== undefined) {
       const live = [...this.conns].filter((c) => c !== conn && c.client === client)
       const own = live.find((c) => c.id === frame.takeover)
-      if (own !== undefined) own.ws.close(4000)
+      if (own !== undefined) own.peer.close(CloseCode.REPLACED)
       else if (live.length > 0) {
         client = undefined
         replaced = 'in-use'
@@ -265,6 +475,7 @@ export class FakeServer {
       userId,
       heartbeatMs: this.heartbeatMs,
       ...(replaced === undefined ? {} : { replaced }),
+      ...(expiresAt === undefined ? {} : { expiresAt }),
     })
   }
 
@@ -448,7 +659,14 @@ export class FakeServer {
   }
 
   #send(conn: Conn, frame: ServerFrame): void {
-    if (conn.blackholed || conn.ws.readyState !== WebSocket.OPEN) return
-    conn.ws.send(JSON.stringify(frame))
+    if (conn.blackholed || !conn.peer.open) return
+    conn.peer.send(JSON.stringify(frame))
   }
+}
+
+/** `<user>` or `<user>#<expiresAt>`; `undefined` for a token the server refuses. */
+export function parseToken(token: string): { userId: string; expiresAt?: number } | undefined {
+  const [userId = '', expiry] = token.split('#')
+  if (userId === '' || userId === 'bad') return undefined
+  return expiry === undefined ? { userId } : { userId, expiresAt: Number(expiry) }
 }

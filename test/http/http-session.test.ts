@@ -155,6 +155,27 @@ describe('HTTP sessions', () => {
     expect(text).toContain('id: 2\ndata: {"t":"pong"}\n\n')
   })
 
+  it('streams thousands of waiting frames in one event read', async () => {
+    const { sessionId } = await open('gina')
+    await post('gina', sessionId, 1, [{ t: 'sub', stream: 'room:backlog' }])
+    await pollUntil('gina', sessionId, (f) => f.some((x) => x.t === 'caughtUp'))
+    await Promise.all(Array.from({ length: 3_000 }, (_, n) => s.server.publish('room:backlog', n)))
+    const res = await fetch(`${s.url}/v1/sessions/${sessionId}/events?mode=sse&after=0`, {
+      headers: auth('gina'),
+    })
+    const reader = res.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    while (!text.includes('"offset":3000,')) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value, { stream: true })
+    }
+    await reader.cancel()
+    const offsets = [...text.matchAll(/"offset":(\d+),/g)].map((m) => Number(m[1]))
+    expect(offsets).toEqual(Array.from({ length: 3_000 }, (_, i) => i + 1))
+  })
+
   it('refuses a session of another user, an unknown session and a bad batch', async () => {
     const { sessionId } = await open('erin')
     expect((await post('mallory', sessionId, 1, [{ t: 'ping' }])).status).toBe(403)

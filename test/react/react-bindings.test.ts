@@ -19,6 +19,7 @@ import { get } from 'node:http'
 import { type ReactNode, createElement } from 'react'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
+import { FakeServer } from '../client/fake-server.js'
 import { type InProcessServer, startInProcessServer } from '../support/in-process-server.js'
 
 interface Chat {
@@ -171,11 +172,63 @@ describe('usePresence and useSignal', () => {
       { wrapper: wrapper(newClient('bob')) },
     )
     await waitFor(() =>
-      expect(bob.result.current.presence.map((p) => p.user).sort()).toEqual(['alice', 'bob']),
+      expect(bob.result.current.presence.users.map((p) => p.user).sort()).toEqual(['alice', 'bob']),
     )
-    await waitFor(() => expect(alice.result.current.presence).toHaveLength(2))
+    await waitFor(() => expect(alice.result.current.presence.users).toHaveLength(2))
+    expect(alice.result.current.presence).toMatchObject({
+      count: { users: 2, clients: 2 },
+      complete: true,
+    })
     alice.result.current.send({ typing: true })
     await waitFor(() => expect(signals).toEqual([['alice', { typing: true }]]))
+  })
+})
+
+describe('usePresence in a large room', () => {
+  it('shows the server counts and says when the list is incomplete', async () => {
+    const fake = await FakeServer.start()
+    try {
+      const client = createClient({
+        url: fake.url,
+        token: 'alice',
+        storage: new MemoryStorage(),
+        WebSocket: WebSocket as unknown as WebSocketConstructor,
+        environment: null,
+      })
+      clients.push(client)
+      const { result } = renderHook(
+        () => ({ view: useStream('room:big'), presence: usePresence('room:big') }),
+        { wrapper: wrapper(client) },
+      )
+      await waitFor(() => expect(result.current.presence.count).toEqual({ users: 1, clients: 1 }))
+      fake.broadcast({
+        t: 'presence',
+        stream: 'room:big',
+        users: [{ user: 'alice', clients: 1 }],
+        count: { users: 1200, clients: 1500 },
+        complete: false,
+      })
+      await waitFor(() =>
+        expect(result.current.presence).toEqual({
+          users: [{ user: 'alice', clients: 1 }],
+          count: { users: 1200, clients: 1500 },
+          complete: false,
+        }),
+      )
+      fake.broadcast({
+        t: 'presenceDiff',
+        stream: 'room:big',
+        changes: [{ user: 'bob', clients: 2 }],
+        count: { users: 1201, clients: 1502 },
+      })
+      await waitFor(() => expect(result.current.presence.count.users).toBe(1201))
+      expect(result.current.presence.users.map((p) => p.user)).toEqual(['alice', 'bob'])
+      expect(result.current.presence.complete).toBe(false)
+    } finally {
+      cleanup()
+      await Promise.all(clients.splice(0).map((c) => c.close()))
+      await fake.close()
+    }
   })
 })
 

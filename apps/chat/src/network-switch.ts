@@ -26,6 +26,7 @@ export class NetworkSwitch implements Environment {
       },
       offline: () => hooks.offline(),
       wake: () => hooks.wake(),
+      leave: () => hooks.leave(),
     })
     return () => {
       this.#hooks.delete(hooks)

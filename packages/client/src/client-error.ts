@@ -12,6 +12,10 @@ export const ClientErrorCode = {
   HEARTBEAT_TIMEOUT: 'HEARTBEAT_TIMEOUT',
   /** The app's `onMessage` threw; the message counts as processed. */
   CALLBACK_FAILED: 'CALLBACK_FAILED',
+  /** The app's `getToken()` failed while refreshing an open connection's token; it is retried. */
+  TOKEN_REFRESH_FAILED: 'TOKEN_REFRESH_FAILED',
+  /** `close({ forget: true })` could not reach the server; the server forgets the client after its TTL. */
+  FORGET_FAILED: 'FORGET_FAILED',
   /** Storage could not be read or written. */
   STORAGE_FAILED: 'STORAGE_FAILED',
 } as const

@@ -1,4 +1,10 @@
 /**
+ * How the open connection reaches the server: `'websocket'`, the HTTP session's `'sse'` or
+ * `'long-poll'`, or the `name` of a transport of your own.
+ */
+export type TransportName = 'websocket' | 'sse' | 'long-poll' | (string & {})
+
+/**
  * The connection's state. Each state carries its own data; `kind` is what apps usually switch on.
  * - `connecting`: the first attempt is in progress.
  * - `open`: `welcome` received; frames flow.
@@ -11,7 +17,7 @@ export type ConnectionState =
   | {
       readonly kind: 'open'
       readonly generation: number
-      readonly transport: string
+      readonly transport: TransportName
       readonly connectionId: string
       readonly clientId: string
       readonly userId: string

@@ -1,4 +1,4 @@
-import type { ClientFrame, ServerFrame } from '@seqline/protocol'
+import { type ClientFrame, SeqlineError, type ServerFrame } from '@seqline/protocol'
 import { describe, expect, it } from 'vitest'
 import { Connection } from './connection.js'
 import type { ConnectionState } from './connection-state.js'
@@ -212,6 +212,9 @@ describe('Connection', () => {
     await Promise.resolve()
     last().handlers.onFrame({ t: 'error', code: 'UNAUTHENTICATED', message: 'no' })
     expect(connection.state).toMatchObject({ kind: 'closed', error: { message: 'no' } })
+    const { error } = connection.state as { error?: Error }
+    expect(error).toBeInstanceOf(SeqlineError)
+    expect(error).toMatchObject({ code: 'UNAUTHENTICATED' })
   })
 
   it('leaves nothing scheduled after close', async () => {
@@ -231,5 +234,14 @@ describe('Connection', () => {
     last().handlers.onFrame({ t: 'pong' })
     last().handlers.onFrame({ t: 'caughtUp', stream: 's', epoch: 'e', head: 0, recovered: false })
     expect(frames.map((f) => f.t)).toEqual(['caughtUp'])
+  })
+
+  it('reports a transport that changes its mode while open, as a state change open → open', async () => {
+    const { connection, welcome, last, states } = setup()
+    connection.start()
+    await welcome()
+    last().handlers.onTransportChange?.('long-poll')
+    expect(kinds(states)).toEqual(['connecting', 'open', 'open'])
+    expect(connection.state).toMatchObject({ kind: 'open', transport: 'long-poll' })
   })
 })

@@ -1,9 +1,12 @@
-import type {
-  ClientFrame,
-  ErrorFrame,
-  HelloFrame,
-  ServerFrame,
-  WelcomeFrame,
+import {
+  type ClientFrame,
+  CloseCode,
+  ErrorCode,
+  type ErrorFrame,
+  type HelloFrame,
+  SeqlineError,
+  type ServerFrame,
+  type WelcomeFrame,
 } from '@seqline/protocol'
 import { type BackoffOptions, backoffDelay } from './backoff.js'
 import { ClientError, ClientErrorCode } from './client-error.js'
@@ -31,7 +34,12 @@ import type { Transport, TransportCloseInfo, TransportLink } from './transport.j
 //             └────────────────────────────────────┘
 //
 //   any but closed ──network offline──▶ offline ──network online──▶ reconnecting (dialing, at once)
-//   any ──close() / fatal hello error (UNAUTHENTICATED)──▶ closed   (terminal: nothing scheduled)
+//   any ──close() / fatal error──▶ closed   (terminal: nothing scheduled)
+//
+// Fatal: a hello refused as UNAUTHENTICATED, FORBIDDEN or CLIENT_REVOKED, a stream-less error
+// UNAUTHENTICATED or CLIENT_REVOKED on an open connection, a close with REVOKED (4403). Every other
+// close — TOKEN_EXPIRED (4401: the next hello carries a fresh token), REPLACED, SLOW_CONSUMER,
+// HELLO_TIMEOUT, GOING_AWAY, a dropped network — is a lost link: reconnect after the backoff.
 //
 // Every dial gets a new generation; a callback from an older link carries an older generation and is
 // ignored, so a late `close` or frame from a replaced socket can never corrupt the current state.
@@ -122,15 +130,10 @@ export class Connection {
     }
   }
 
-  /** Drops the current link and reconnects after the backoff, e.g. after a protocol inconsistency. */
-  reconnect(cause: unknown): void {
-    if (this.#state.kind === 'open') this.#lost(cause)
-  }
-
   /** Closes for good. Nothing stays scheduled. */
   close(error?: Error): void {
     if (this.#state.kind === 'closed') return
-    this.#drop(1000)
+    this.#drop(CloseCode.NORMAL)
     this.#retry.reset()
     this.#transition(error === undefined ? { kind: 'closed' } : { kind: 'closed', error })
   }
@@ -149,7 +152,8 @@ export class Connection {
     this.#connectTimer = this.#options.clock.setTimeout(() => {
       this.#connectTimer = undefined
       if (current()) {
-        this.#lost(new ClientError(ClientErrorCode.CONNECT_TIMEOUT, 'no welcome in time'))
+        const timeout = new ClientError(ClientErrorCode.CONNECT_TIMEOUT, 'no welcome in time')
+        this.#lost(timeout, CloseCode.STALLED)
       }
     }, this.#options.connectTimeoutMs)
     this.#link = this.#options.transport.connect({
@@ -159,8 +163,16 @@ export class Connection {
       onFrame: (frame) => {
         if (current()) this.#receive(frame)
       },
+      onTransportChange: (name) => {
+        const state = this.#state
+        if (current() && state.kind === 'open') this.#transition({ ...state, transport: name })
+      },
       onClose: (info: TransportCloseInfo) => {
-        if (current()) this.#lost(info)
+        if (!current()) return
+        if (info.code === CloseCode.REVOKED) {
+          const message = info.reason === '' ? 'the credentials were revoked' : info.reason
+          this.close(new SeqlineError(ErrorCode.CLIENT_REVOKED, message))
+        } else this.#lost(info)
       },
     })
   }
@@ -209,6 +221,7 @@ export class Connection {
               ClientErrorCode.HEARTBEAT_TIMEOUT,
               `no frame from the server for ${silentForMs} ms`,
             ),
+            CloseCode.STALLED,
           ),
       },
       heartbeatMs,
@@ -230,16 +243,17 @@ export class Connection {
   #helloFailed(frame: ErrorFrame): void {
     const verdict = this.#options.onHelloError(frame)
     if (verdict === 'fatal') {
-      this.close(Object.assign(new Error(frame.message), { code: frame.code }))
+      this.close(new SeqlineError(frame.code, frame.message))
     } else if (verdict === 'retry-now') {
       this.#retry.reset()
       this.#dial()
     } else this.#lost(frame)
   }
 
-  #lost(cause: unknown): void {
+  /** The link is gone (or is given up with `code`): wait for the backoff, then dial again. */
+  #lost(cause: unknown, code: CloseCode = CloseCode.RECONNECT): void {
     if (this.#state.kind === 'closed' || this.#state.kind === 'offline') return
-    this.#drop()
+    this.#drop(code)
     const hint = this.#goawayMs
     this.#goawayMs = undefined
     // A goaway hint is jittered over [hint, 2 × hint) so a whole fleet does not return at once.
@@ -256,7 +270,7 @@ export class Connection {
   }
 
   /** Detaches and closes the current link and everything tied to it. */
-  #drop(code = 4001): void {
+  #drop(code: CloseCode = CloseCode.RECONNECT): void {
     this.#generation += 1
     this.#heartbeat?.stop()
     this.#heartbeat = undefined

@@ -35,11 +35,6 @@ export class Emitter<Events extends object> {
     }
   }
 
-  /** Number of listeners of `event`. */
-  count(event: keyof Events): number {
-    return this.#listeners.get(event)?.size ?? 0
-  }
-
   /** Removes every listener. */
   clear(): void {
     this.#listeners.clear()

@@ -1,3 +1,4 @@
+import { CloseCode } from '@seqline/protocol'
 import type { Transport, TransportHandlers, TransportLink } from './transport.js'
 
 /** Options of {@link fallbackTransport}. */
@@ -20,7 +21,7 @@ export interface FallbackOptions {
  * faults (a dropped network, a restarting server) and never cause a switch.
  *
  * @example
- * createClient({ url, token, transport: fallbackTransport(webSocketTransport({ url }), () => httpTransport({ url }), { url }) })
+ * createClient({ url, getToken, transport: fallbackTransport(webSocketTransport({ url }), () => new HttpSessionTransport({ url }), { url }) })
  */
 export function fallbackTransport(
   primary: Transport,
@@ -52,6 +53,7 @@ export function fallbackTransport(
       let heard = false
       const link = primary.connect({
         onOpen: () => handlers.onOpen(),
+        onTransportChange: (name) => handlers.onTransportChange?.(name),
         onFrame: (frame) => {
           heard = true
           everHeard = true
@@ -66,8 +68,8 @@ export function fallbackTransport(
       return {
         send: (frame) => link.send(frame),
         close(code, reason) {
-          // Dropped by the connection before a word came back: a connect timeout (1000 = closing).
-          if (!heard && !everHeard && code !== 1000) probe()
+          // Dropped by the connection before a word came back: a connect timeout (NORMAL = closing).
+          if (!heard && !everHeard && code !== CloseCode.NORMAL) probe()
           link.close(code, reason)
         },
       }

@@ -54,7 +54,7 @@ export class Heartbeat {
   }
 
   /** Milliseconds since the last frame from the server. */
-  get silentForMs(): number {
+  #silentForMs(): number {
     return this.#clock.now() - this.#lastReceived
   }
 
@@ -65,7 +65,7 @@ export class Heartbeat {
   check(): void {
     if (this.#handle === undefined) return
     if (this.#expired()) return
-    if (this.silentForMs > this.#intervalMs / 8) this.#ping()
+    if (this.#silentForMs() > this.#intervalMs / 8) this.#ping()
   }
 
   #schedule(): void {
@@ -80,7 +80,7 @@ export class Heartbeat {
   }
 
   #expired(): boolean {
-    const silent = this.silentForMs
+    const silent = this.#silentForMs()
     if (silent < this.#timeoutMs) return false
     this.stop()
     this.#hooks.onTimeout(silent)

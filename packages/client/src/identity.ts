@@ -27,8 +27,3 @@ export async function loadIdentity(storage: Storage): Promise<Identity> {
   await storage.set(IDENTITY_KEY, identity)
   return identity
 }
-
-/** Stores a changed identity. */
-export async function saveIdentity(storage: Storage, identity: Identity): Promise<void> {
-  await storage.set(IDENTITY_KEY, identity)
-}

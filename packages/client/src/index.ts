@@ -1,17 +1,22 @@
-export { createClient, defaults, SeqlineClient } from './seqline-client.js'
-export type { ClientEvents, ClientOptions } from './seqline-client.js'
-export type { ConnectionState, ConnectionStateKind, StateChange } from './connection-state.js'
+export { createClient, SeqlineClient } from './seqline-client.js'
+export type { ClientEvents } from './seqline-client.js'
+export { defaults } from './client-options.js'
+export type { ClientOptions } from './client-options.js'
+export type {
+  ConnectionState,
+  ConnectionStateKind,
+  StateChange,
+  TransportName,
+} from './connection-state.js'
 export { StreamHandle } from './stream-handle.js'
+export type { PresenceEvent, SignalEvent, StreamEvents, Subscription } from './stream-handle.js'
 export type {
   ResetEvent,
   ResetInfo,
-  SignalEvent,
   SnapshotResult,
-  StreamEvents,
   SubscribeOptions,
   SubscribedEvent,
-  Subscription,
-} from './stream-handle.js'
+} from './stream-subscription.js'
 export type { PublishOutcome, PublishResult } from './outbox.js'
 export { ClientError, ClientErrorCode } from './client-error.js'
 export type { Disposer } from './emitter.js'
@@ -20,6 +25,7 @@ export { MemoryStorage } from './storage/memory-storage.js'
 export { FileStorage } from './storage/file-storage.js'
 export { IndexedDbStorage } from './storage/indexeddb-storage.js'
 export { SessionStorageStorage, browserStorage } from './storage/session-identity.js'
+export { ABNORMAL_CLOSURE } from './transport.js'
 export type {
   Transport,
   TransportCloseInfo,
@@ -42,5 +48,5 @@ export { systemClock } from './clock.js'
 export { ManualClock } from './manual-clock.js'
 export type { BackoffOptions } from './backoff.js'
 export { backoffDelay } from './backoff.js'
-export { ErrorCode, SeqlineError } from '@seqline/protocol'
-export type { Message, Position, PresenceEntry, StartFrom } from '@seqline/protocol'
+export { CloseCode, ErrorCode, SeqlineError } from '@seqline/protocol'
+export type { Message, Position, PresenceCount, PresenceEntry, StartFrom } from '@seqline/protocol'

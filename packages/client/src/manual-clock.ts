@@ -43,6 +43,11 @@ export class ManualClock implements Clock {
     return this.#timers.length
   }
 
+  /** When each scheduled timer falls due, earliest first: lets a test wait for a plan to be made. */
+  due(): number[] {
+    return this.#timers.map((timer) => timer.at).sort((a, b) => a - b)
+  }
+
   /** Moves time forward by `ms`, firing every timer that falls due, earliest first. */
   advance(ms: number): void {
     const target = this.#now + ms

@@ -1,15 +1,27 @@
 import type { NackFrame, PubFrame } from '@seqline/protocol'
 import { describe, expect, it } from 'vitest'
+import { FlakyStorage } from '../../../test/support/flaky-storage.js'
 import { ManualClock } from './manual-clock.js'
 import { Outbox, type PublishOutcome } from './outbox.js'
 import { MemoryStorage } from './storage/memory-storage.js'
+import type { Storage } from './storage/storage.js'
+import { StorageWriter } from './storage-writer.js'
 
-function setup(storage = new MemoryStorage(), maxInFlight = 64) {
+function setup(storage: Storage = new MemoryStorage(), maxInFlight = 64) {
   const clock = new ManualClock()
   const sent: PubFrame[] = []
   const settled: PublishOutcome[] = []
+  const errors: Error[] = []
+  const writer = new StorageWriter({
+    storage,
+    clock,
+    random: () => 0.5,
+    backoff: { baseMs: 500, maxMs: 30_000 },
+    onError: (error) => errors.push(error),
+  })
   const outbox = new Outbox({
     storage,
+    writer,
     clock,
     random: () => 0.5,
     backoff: { baseMs: 500, maxMs: 30_000 },
@@ -20,7 +32,7 @@ function setup(storage = new MemoryStorage(), maxInFlight = 64) {
     },
     onSettled: (_entry, outcome) => settled.push(outcome),
   })
-  return { clock, sent, settled, outbox, storage }
+  return { clock, sent, settled, errors, outbox, storage, writer }
 }
 
 const flush = () => new Promise((resolve) => setTimeout(resolve, 0))
@@ -179,7 +191,8 @@ describe('Outbox', () => {
     await flush()
     outbox.puback(puback(0))
     outbox.disconnected()
-    await outbox.rebind('unknown', 'ns/', 0)
+    outbox.rebind('unknown', 'ns/', 0)
+    await flush()
     sent.length = 0
     outbox.opened()
     expect(sent.map((f) => [f.epoch, f.seq, f.data])).toEqual([[1, 0, 'b']])
@@ -196,7 +209,8 @@ describe('Outbox', () => {
     await copy.outbox.load('tab/', 0)
     void copy.outbox.publish('s', 'mine')
     await flush()
-    await copy.outbox.rebind('in-use', 'copy/', 0)
+    copy.outbox.rebind('in-use', 'copy/', 0)
+    await flush()
     copy.outbox.opened()
     expect(copy.sent.map((f) => [f.seq, f.data])).toEqual([[0, 'mine']])
     expect((await storage.keys('tab/ob/')).length).toBe(1)
@@ -215,5 +229,47 @@ describe('Outbox', () => {
     outbox.puback(puback(0))
     await flush()
     expect(done).toBe(true)
+  })
+
+  it('holds publishes whose writes fail and sends each once, in order, when a retry succeeds', async () => {
+    const storage = new FlakyStorage()
+    const { outbox, sent, clock, errors } = setup(storage)
+    await outbox.load('ns/', 0)
+    outbox.opened()
+    storage.failNextWrites(3)
+    const results = [outbox.publish('s', 'a'), outbox.publish('s', 'b')]
+    await flush()
+    expect(sent).toEqual([])
+    expect(errors.map((e) => (e as { code?: string }).code)).toEqual(['STORAGE_FAILED'])
+    clock.advance(250)
+    await flush()
+    clock.advance(500)
+    await flush()
+    expect(sent.map((f) => [f.seq, f.data])).toEqual([
+      [0, 'a'],
+      [1, 'b'],
+    ])
+    outbox.puback(puback(0))
+    outbox.puback(puback(1))
+    await expect(Promise.all(results)).resolves.toHaveLength(2)
+    expect(await storage.keys('ns/ob/')).toEqual([])
+    expect(await storage.get('ns/pr/s')).toEqual({ epoch: 0, nextSeq: 2 })
+  })
+
+  it('renumbers on rebind and sends once the writes that failed have gone through', async () => {
+    const storage = new FlakyStorage()
+    const { outbox, sent, clock } = setup(storage)
+    await outbox.load('ns/', 0)
+    void outbox.publish('s', 'a')
+    await flush()
+    storage.failNextWrites(2)
+    outbox.rebind('unknown', 'ns/', 0)
+    outbox.opened()
+    await flush()
+    expect(sent).toEqual([])
+    clock.advance(30_000)
+    await flush()
+    expect(sent.map((f) => [f.epoch, f.seq, f.data])).toEqual([[1, 0, 'a']])
+    expect(await storage.get('ns/pr/s')).toEqual({ epoch: 1, nextSeq: 1 })
   })
 })

@@ -7,9 +7,11 @@ import {
 } from '@seqline/protocol'
 import { type BackoffOptions, backoffDelay } from './backoff.js'
 import { ClientError, ClientErrorCode } from './client-error.js'
-import type { Clock, TimerHandle } from './clock.js'
+import type { Clock } from './clock.js'
+import { type Entry, OutboxQueue, type ProducerState, type StoredEntry } from './outbox-queue.js'
 import { randomId } from './random-id.js'
 import type { Storage } from './storage/storage.js'
+import type { StorageWrite, StorageWriter } from './storage-writer.js'
 
 /** The outcome of a committed publish. */
 export interface PublishResult {
@@ -24,43 +26,12 @@ export interface PublishResult {
   readonly duplicate: boolean
 }
 
-/** A publish waiting for its `puback`, as stored. */
-interface StoredEntry {
-  readonly id: string
-  readonly stream: string
-  readonly epoch: number
-  readonly seq: number
-  readonly data: unknown
-}
-
-interface Entry extends StoredEntry {
-  /** Created by this instance (as opposed to loaded from storage, possibly another tab's). */
-  readonly local: boolean
-  /** Its write to storage finished; only then may it be sent (its seq must be durable first). */
-  persisted: boolean
-}
-
-/** Producer state of one stream (DESIGN §4). */
-interface ProducerState {
-  epoch: number
-  nextSeq: number
-}
-
-interface StreamQueue {
-  readonly stream: string
-  producer: ProducerState
-  /** Pending entries in seq order. */
-  entries: Entry[]
-  /** How many entries at the front were sent on the current link. */
-  sent: number
-  retry: TimerHandle | undefined
-  retryAttempt: number
-  fenced: SeqlineError | undefined
-}
-
 /** What an {@link Outbox} needs from its owner. */
 export interface OutboxOptions {
+  /** Read at `load()`. */
   readonly storage: Storage
+  /** Every write goes through it: retried with backoff until it succeeds. */
+  readonly writer: StorageWriter
   readonly clock: Clock
   readonly random: () => number
   /** Sends a frame if the connection is open; returns whether it was sent. */
@@ -85,12 +56,16 @@ export type PublishOutcome =
  * again after every reconnect until its `puback` — idempotent, so retries never duplicate. A new
  * instance on the same storage loads the same entries and re-sends them with the same seqs.
  *
+ * A storage write that fails is retried with backoff by the {@link StorageWriter} (each failure is
+ * an `error` event); the entries it concerns simply wait to be sent until it succeeds.
+ *
  * Producer id = client id. When the server replaces the client id (see {@link Outbox.rebind}) the
- * pending entries are renumbered from 0 under a new producer epoch.
+ * pending entries are renumbered from 0 under a new producer epoch. Each stream's queue is a small
+ * state machine: see `outbox-queue.ts`.
  */
 export class Outbox {
   readonly #options: OutboxOptions
-  readonly #queues = new Map<string, StreamQueue>()
+  readonly #queues = new Map<string, OutboxQueue>()
   readonly #waiters = new Map<
     string,
     { resolve: (r: PublishResult) => void; reject: (e: Error) => void }
@@ -151,9 +126,9 @@ export class Outbox {
         // Interrupted renumbering (crash mid-write): start a fresh epoch from seq 0, so no seq of the
         // new numbering can collide with one the server already holds.
         const epoch = Math.max(producer.epoch, ...stored.map((e) => e.epoch), defaultEpoch) + 1
-        await this.#renumber(queue, epoch, 0, queue.entries)
+        this.#renumber(queue, epoch, 0, queue.entries)
       } else if (last !== undefined) {
-        producer.nextSeq = Math.max(producer.nextSeq, last.seq + 1)
+        queue.producer = { ...producer, nextSeq: Math.max(producer.nextSeq, last.seq + 1) }
       }
     }
     this.#loaded = true
@@ -169,7 +144,7 @@ export class Outbox {
     // keep their call order.
     if (!this.#loaded) return this.#whenLoaded.then(() => this.publish(stream, data))
     const queue = this.#queue(stream)
-    if (queue.fenced !== undefined) return Promise.reject(queue.fenced)
+    if (queue.state.kind === 'fenced') return Promise.reject(queue.state.error)
     const entry: Entry = {
       id: randomId(),
       stream,
@@ -179,55 +154,38 @@ export class Outbox {
       local: true,
       persisted: false,
     }
-    queue.producer.nextSeq += 1
+    queue.producer = { ...queue.producer, nextSeq: queue.producer.nextSeq + 1 }
     queue.entries.push(entry)
     const promise = new Promise<PublishResult>((resolve, reject) => {
       this.#waiters.set(entry.id, { resolve, reject })
     })
-    const storage = this.#options.storage
-    const producer = { ...queue.producer }
-    Promise.all([
-      storage.set(this.#entryKey(entry), toStored(entry)),
-      storage.set(`${this.#namespace}pr/${stream}`, producer),
-    ]).then(
-      () => {
-        entry.persisted = true
-        this.#pump(queue)
-      },
-      (cause: unknown) =>
-        this.#fail(
-          queue,
-          entry,
-          new ClientError(ClientErrorCode.STORAGE_FAILED, 'could not store the publish', { cause }),
-        ),
-    )
+    this.#persist(queue, [entry])
     return promise
   }
 
   /** The connection opened: send everything pending. */
   opened(): void {
     this.#open = true
-    for (const queue of this.#queues.values()) this.#pump(queue)
+    for (const queue of this.#queues.values()) {
+      queue.transition({ kind: 'sending', sent: 0 })
+      this.#pump(queue)
+    }
   }
 
   /** The connection was lost: nothing counts as sent any more. */
   disconnected(): void {
     this.#open = false
-    for (const queue of this.#queues.values()) {
-      queue.sent = 0
-      this.#cancelRetry(queue)
-    }
+    for (const queue of this.#queues.values()) queue.transition({ kind: 'offline' })
   }
 
   puback(frame: PubackFrame): void {
     const queue = this.#queues.get(frame.stream)
     if (queue === undefined) return
     const index = queue.entries.findIndex((entry) => entry.seq === frame.seq)
-    const entry = queue.entries[index]
     // A second puback for a publish sent twice (a retry racing its answer) finds nothing: fine.
-    if (entry === undefined) return
-    this.#remove(queue, index)
-    queue.retryAttempt = 0
+    if (index < 0) return
+    const entry = this.#remove(queue, index)
+    queue.progressed()
     const result: PublishResult = {
       stream: frame.stream,
       offset: frame.offset,
@@ -253,7 +211,7 @@ export class Outbox {
             `${frame.producerEpoch ?? '?'} (ours: ${queue.producer.epoch})`,
           { details: { producerEpoch: frame.producerEpoch } },
         )
-        queue.fenced = error
+        queue.transition({ kind: 'fenced', error })
         for (const pending of [...queue.entries]) this.#fail(queue, pending, error, false)
         return
       }
@@ -266,26 +224,20 @@ export class Outbox {
         ) {
           // The server expects a lower seq than any we hold: nothing pending was committed
           // (a committed seq ≥ expected would have been acknowledged), so renumber from there.
-          void this.#renumber(queue, queue.producer.epoch, frame.expectedSeq, queue.entries)
+          this.#renumber(queue, queue.producer.epoch, frame.expectedSeq, queue.entries)
         }
         // Usually the echo of an earlier refused frame in the pipeline: send again from the start.
-        this.#scheduleRetry(queue, 0)
+        queue.wait(0)
         return
       }
       case ErrorCode.RATE_LIMITED:
-        this.#scheduleRetry(
-          queue,
-          Math.max(
-            250,
-            backoffDelay(queue.retryAttempt++, this.#options.backoff, this.#options.random),
-          ),
-        )
+        queue.wait()
         return
       case ErrorCode.INVALID_PRODUCER:
         // The server has no record of our epoch yet we did not start at 0: nothing of this epoch
         // was committed, so renumber everything from 0 in a fresh epoch.
-        void this.#renumber(queue, queue.producer.epoch + 1, 0, queue.entries)
-        this.#scheduleRetry(queue, 0)
+        this.#renumber(queue, queue.producer.epoch + 1, 0, queue.entries)
+        queue.wait(0)
         return
       default:
         // PAYLOAD_TOO_LARGE, FORBIDDEN, STREAM_CLOSED, …: this publish can never succeed.
@@ -296,7 +248,7 @@ export class Outbox {
             new SeqlineError(frame.code, frame.message, { details: { stream: frame.stream } }),
           )
         }
-        this.#scheduleRetry(queue, 0)
+        queue.wait(0)
     }
   }
 
@@ -308,19 +260,28 @@ export class Outbox {
    * - `'in-use'`: this is a duplicated tab; the old id and the entries loaded from storage belong
    *   to the original tab, which is alive. Keep only the entries created here (never sent: nothing
    *   is sent before `welcome`) and move them to `namespace`.
+   *
+   * The writes it implies are queued on the storage writer (and retried until they succeed); the
+   * renumbered entries are sent once written.
    */
-  async rebind(reason: 'unknown' | 'in-use', namespace: string, epoch: number): Promise<void> {
+  rebind(reason: 'unknown' | 'in-use', namespace: string, epoch: number): void {
     const oldNamespace = this.#namespace
     this.#namespace = namespace
     this.#defaultEpoch = epoch
-    const storage = this.#options.storage
     for (const queue of this.#queues.values()) {
       const keep = reason === 'unknown' ? queue.entries : queue.entries.filter((e) => e.local)
       if (reason === 'in-use') {
-        await Promise.all(keep.map((e) => storage.delete(`${oldNamespace}ob/${e.id}`)))
+        void this.#options.writer.write(
+          keep.map((e) => ({ key: `${oldNamespace}ob/${e.id}`, delete: true })),
+        )
       }
-      queue.fenced = undefined
-      await this.#renumber(queue, Math.max(epoch, queue.producer.epoch + 1), 0, keep)
+      // A fresh producer id has never fenced anyone.
+      if (queue.state.kind === 'fenced') {
+        const fresh = this.#newQueue(queue.stream, queue.producer)
+        fresh.entries = queue.entries
+        this.#queues.set(queue.stream, fresh)
+        this.#renumber(fresh, Math.max(epoch, queue.producer.epoch + 1), 0, keep)
+      } else this.#renumber(queue, Math.max(epoch, queue.producer.epoch + 1), 0, keep)
     }
   }
 
@@ -335,33 +296,38 @@ export class Outbox {
     this.#open = false
     this.#closed = true
     this.#markLoaded()
-    for (const queue of this.#queues.values()) this.#cancelRetry(queue)
+    for (const queue of this.#queues.values()) queue.transition({ kind: 'offline' })
     const error = closedError()
     for (const waiter of this.#waiters.values()) waiter.reject(error)
     this.#waiters.clear()
   }
 
-  #queue(stream: string, producer?: ProducerState): StreamQueue {
+  #queue(stream: string, producer?: ProducerState): OutboxQueue {
     let queue = this.#queues.get(stream)
     if (queue === undefined) {
-      queue = {
-        stream,
-        producer: producer ?? { epoch: this.#defaultEpoch, nextSeq: 0 },
-        entries: [],
-        sent: 0,
-        retry: undefined,
-        retryAttempt: 0,
-        fenced: undefined,
-      }
+      queue = this.#newQueue(stream, producer ?? { epoch: this.#defaultEpoch, nextSeq: 0 })
       this.#queues.set(stream, queue)
     }
     return queue
   }
 
-  #pump(queue: StreamQueue): void {
-    if (!this.#open || queue.retry !== undefined) return
-    while (queue.sent < queue.entries.length && queue.sent < this.#options.maxInFlight) {
-      const entry = queue.entries[queue.sent]
+  #newQueue(stream: string, producer: ProducerState): OutboxQueue {
+    const { clock, backoff, random } = this.#options
+    return new OutboxQueue(
+      stream,
+      producer,
+      this.#open,
+      clock,
+      (attempt) => Math.max(250, backoffDelay(attempt, backoff, random)),
+      (queue) => this.#pump(queue),
+    )
+  }
+
+  #pump(queue: OutboxQueue): void {
+    const state = queue.state
+    if (state.kind !== 'sending') return
+    while (state.sent < queue.entries.length && state.sent < this.#options.maxInFlight) {
+      const entry = queue.entries[state.sent]
       // Order matters: never send past an entry whose seq is not durable yet.
       if (entry === undefined || !entry.persisted) return
       const sent = this.#options.send({
@@ -372,54 +338,46 @@ export class Outbox {
         data: entry.data,
       })
       if (!sent) return
-      queue.sent += 1
+      state.sent += 1
     }
   }
 
-  #scheduleRetry(queue: StreamQueue, delayMs: number): void {
-    if (queue.retry !== undefined) return
-    queue.retry = this.#options.clock.setTimeout(() => {
-      queue.retry = undefined
-      queue.sent = 0
-      this.#pump(queue)
-    }, delayMs)
-  }
-
-  #cancelRetry(queue: StreamQueue): void {
-    if (queue.retry !== undefined) this.#options.clock.clearTimeout(queue.retry)
-    queue.retry = undefined
+  /** Writes the queue's producer state and `entries`; they may be sent once that succeeded. */
+  #persist(queue: OutboxQueue, entries: readonly Entry[]): void {
+    const writes: StorageWrite[] = [
+      { key: `${this.#namespace}pr/${queue.stream}`, value: queue.producer },
+      ...entries.map((entry) => ({ key: this.#entryKey(entry), value: toStored(entry) })),
+    ]
+    void this.#options.writer.write(writes).then(() => {
+      for (const entry of entries) entry.persisted = true
+      if (this.#queues.get(queue.stream) === queue) this.#pump(queue)
+    })
   }
 
   /**
    * Fails one entry for good. With `renumber`, later entries shift down one seq: none of them can be
    * committed (the server refuses seqs past the missing one), and the hole must not stay.
    */
-  #fail(queue: StreamQueue, entry: Entry, error: Error, renumber = true): void {
+  #fail(queue: OutboxQueue, entry: Entry, error: Error, renumber = true): void {
     const index = queue.entries.indexOf(entry)
     if (index < 0) return
     const later = queue.entries.slice(index + 1)
     this.#remove(queue, index)
-    if (renumber) void this.#renumber(queue, queue.producer.epoch, entry.seq, later)
+    if (renumber) this.#renumber(queue, queue.producer.epoch, entry.seq, later)
     this.#settle(entry, { kind: 'failed', error })
   }
 
-  #remove(queue: StreamQueue, index: number): void {
-    const [entry] = queue.entries.splice(index, 1)
-    if (index < queue.sent) queue.sent -= 1
-    if (entry !== undefined) {
-      this.#options.storage.delete(this.#entryKey(entry)).catch(() => {
-        // A leftover entry is re-sent by the next instance and acknowledged as a duplicate.
-      })
-    }
+  /** Removes an entry from its queue and from storage. */
+  #remove(queue: OutboxQueue, index: number): Entry {
+    const entry = queue.remove(index)!
+    // Retried until it succeeds: a leftover entry would make the next instance's numbering
+    // inconsistent (see `load`).
+    void this.#options.writer.write([{ key: this.#entryKey(entry), delete: true }])
+    return entry
   }
 
   /** Gives `entries` (in order) seqs from `fromSeq` in `epoch`; the rest of the queue is unchanged. */
-  async #renumber(
-    queue: StreamQueue,
-    epoch: number,
-    fromSeq: number,
-    entries: readonly Entry[],
-  ): Promise<void> {
+  #renumber(queue: OutboxQueue, epoch: number, fromSeq: number, entries: readonly Entry[]): void {
     const renumbered = new Map<Entry, Entry>()
     entries.forEach((entry, i) =>
       renumbered.set(entry, { ...entry, epoch, seq: fromSeq + i, persisted: false }),
@@ -427,16 +385,8 @@ export class Outbox {
     const before = queue.entries.filter((e) => !renumbered.has(e) && e.seq < fromSeq)
     queue.entries = [...before, ...renumbered.values()]
     queue.producer = { epoch, nextSeq: fromSeq + entries.length }
-    queue.sent = 0
-    const storage = this.#options.storage
-    await storage.set(`${this.#namespace}pr/${queue.stream}`, { ...queue.producer })
-    await Promise.all(
-      [...renumbered.values()].map(async (entry) => {
-        await storage.set(this.#entryKey(entry), toStored(entry))
-        entry.persisted = true
-      }),
-    )
-    this.#pump(queue)
+    queue.unsend()
+    this.#persist(queue, [...renumbered.values()])
   }
 
   #settle(entry: Entry, outcome: PublishOutcome): void {
@@ -461,16 +411,11 @@ export class Outbox {
 function closedError(): ClientError {
   return new ClientError(
     ClientErrorCode.CLIENT_CLOSED,
-    'client closed; a pending publish stays in the outbox and is re-sent by the next client on this storage',
+    'client closed; the publish stays in the outbox for the next client on this storage',
   )
 }
 
 function toStored(entry: Entry): StoredEntry {
-  return {
-    id: entry.id,
-    stream: entry.stream,
-    epoch: entry.epoch,
-    seq: entry.seq,
-    data: entry.data,
-  }
+  const { local: _local, persisted: _persisted, ...stored } = entry
+  return stored
 }

@@ -22,11 +22,6 @@ export class RetryTimer {
     return this.#attempt
   }
 
-  /** Whether a retry is scheduled. */
-  get scheduled(): boolean {
-    return this.#handle !== undefined
-  }
-
   /** Schedules the next retry after the policy's delay (or `delayMs`); returns the delay. */
   schedule(delayMs: number = this.#delayOf(this.#attempt)): number {
     this.cancel()

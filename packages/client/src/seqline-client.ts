@@ -8,73 +8,25 @@ import {
   type WelcomeFrame,
 } from '@seqline/protocol'
 import { AckBatcher } from './ack-batcher.js'
-import type { BackoffOptions } from './backoff.js'
 import { ClientError, ClientErrorCode } from './client-error.js'
+import { type ClientOptions, defaults } from './client-options.js'
 import { type Clock, systemClock } from './clock.js'
 import { Connection } from './connection.js'
 import type { ConnectionState, StateChange } from './connection-state.js'
 import { type Disposer, Emitter } from './emitter.js'
+import type { ClosingNotice } from './closing-notice.js'
 import { type Environment, browserEnvironment } from './environment.js'
-import { type Identity, loadIdentity, saveIdentity } from './identity.js'
+import { type Identity, loadIdentity } from './identity.js'
 import { Outbox, type PublishOutcome } from './outbox.js'
 import { PositionStore } from './position-store.js'
 import { randomId } from './random-id.js'
 import { MemoryStorage } from './storage/memory-storage.js'
-import { browserStorage } from './storage/session-identity.js'
+import { IDENTITY_KEY, browserStorage } from './storage/session-identity.js'
 import type { Storage } from './storage/storage.js'
-import { StreamHandle } from './stream-handle.js'
-import type { Transport } from './transport.js'
-import { fallbackTransport } from './fallback-transport.js'
-import { lazyTransport } from './lazy-transport.js'
-import { type WebSocketConstructor, webSocketTransport } from './websocket-transport.js'
-
-/** Options of {@link createClient}. Only `url` and `token` are required; see {@link defaults}. */
-export interface ClientOptions {
-  /** The server's http(s) base URL, e.g. `https://chat.example.com`. */
-  readonly url: string
-  /** The user's token, or a function returning a fresh one for every connection. */
-  readonly token: string | (() => string | Promise<string>)
-  /**
-   * Where identity, positions and the outbox live. Default: {@link browserStorage} in browsers,
-   * {@link MemoryStorage} elsewhere (pass a {@link FileStorage} in Node to survive restarts).
-   */
-  readonly storage?: Storage
-  /** WebSocket constructor; default: the global one, else the `ws` package. */
-  readonly WebSocket?: WebSocketConstructor
-  /**
-   * How to reach the server. `'auto'` (default): WebSocket, falling back to HTTP for good when the
-   * WebSocket cannot connect although the server answers HTTP (see {@link fallbackTransport});
-   * `'websocket'`; `'http'` (Durable Streams endpoints: no signals, no envelope metadata — see
-   * `httpTransport` in `@seqline/client/http`, loaded lazily); or a {@link Transport} of your own.
-   */
-  readonly transport?: Transport | 'auto' | 'websocket' | 'http'
-  /** `fetch` for the HTTP transport; default: the global one. */
-  readonly fetch?: typeof fetch
-  /** Time source; tests pass a {@link ManualClock}. */
-  readonly clock?: Clock
-  /** Random source in [0, 1) for jitter. */
-  readonly random?: () => number
-  /** Network and page-lifecycle signals; default: the browser's, none in Node. `null`: none. */
-  readonly environment?: Environment | null
-  /** Reconnect backoff (full jitter, capped). */
-  readonly backoff?: BackoffOptions
-  /** Time allowed from dialing to `welcome`. */
-  readonly connectTimeoutMs?: number
-  /** Overrides the heartbeat interval announced by the server. */
-  readonly heartbeatMs?: number
-  /** Delay before processed offsets are acked, batching a burst into one `ack` per stream. */
-  readonly ackDelayMs?: number
-  /** Unacknowledged publishes pipelined per stream. */
-  readonly maxInFlight?: number
-}
-
-/** Default values of the optional {@link ClientOptions}. */
-export const defaults = {
-  backoff: { baseMs: 500, maxMs: 30_000 },
-  connectTimeoutMs: 10_000,
-  ackDelayMs: 100,
-  maxInFlight: 64,
-} as const
+import { StorageWriter } from './storage-writer.js'
+import { type StreamController, StreamHandle } from './stream-handle.js'
+import type { TokenRefresher } from './token-refresher.js'
+import { transportOf } from './transport-option.js'
 
 /** Events of a {@link SeqlineClient}. */
 export interface ClientEvents {
@@ -98,19 +50,33 @@ export class SeqlineClient {
   readonly #clock: Clock
   readonly #random: () => number
   readonly #events = new Emitter<ClientEvents>()
-  readonly #streams = new Map<string, StreamHandle<never>>()
+  readonly #streams = new Map<
+    string,
+    { handle: StreamHandle<never>; controller: StreamController }
+  >()
   readonly #connection: Connection
   readonly #outbox: Outbox
   readonly #positions: PositionStore
+  readonly #writer: StorageWriter
   readonly #acks: AckBatcher
+  readonly #getToken: () => string | Promise<string>
+  /** The app's token function; undefined for a static token, which cannot be refreshed. */
+  readonly #tokenFunction: (() => string | Promise<string>) | undefined
   readonly #disposers: Disposer[] = []
   readonly #ready: Promise<void>
+  // Loaded on first use (deferred-parts.ts): until then there is nothing for them to do.
+  #refresherLoading: Promise<TokenRefresher> | undefined
+  #refresher: TokenRefresher | undefined
+  #noticeLoading: Promise<ClosingNotice> | undefined
+  #notice: ClosingNotice | undefined
   #identity: Identity | undefined
   /** Connection id held last by this object: lets a reconnect take over its own slot. Memory only. */
   #takeover: string | undefined
   /** Why the next `welcome` will carry a new client id, when we already know (CLIENT_UNKNOWN). */
   #expectReplaced: 'unknown' | undefined
+  #environment: Environment | undefined
   #closing: Promise<void> | undefined
+  #forgetting: Promise<void> | undefined
 
   constructor(options: ClientOptions) {
     this.#options = options
@@ -119,10 +85,22 @@ export class SeqlineClient {
     this.#storage = options.storage ?? defaultStorage()
     const backoff = options.backoff ?? defaults.backoff
     const send = (frame: ClientFrame): boolean => this.#connection.send(frame)
-    this.#positions = new PositionStore(this.#storage, (error) => this.#storageFailed(error))
+    const source = options.getToken ?? options.token
+    if (source === undefined) throw new TypeError('createClient: pass `getToken` (or `token`)')
+    this.#getToken = typeof source === 'string' ? () => source : source
+    this.#tokenFunction = typeof source === 'string' ? undefined : source
+    this.#writer = new StorageWriter({
+      storage: this.#storage,
+      clock: this.#clock,
+      random: this.#random,
+      backoff,
+      onError: (error) => this.#events.emit('error', error),
+    })
+    this.#positions = new PositionStore(this.#storage, this.#writer)
     this.#acks = new AckBatcher(this.#clock, options.ackDelayMs ?? defaults.ackDelayMs, send)
     this.#outbox = new Outbox({
       storage: this.#storage,
+      writer: this.#writer,
       clock: this.#clock,
       random: this.#random,
       backoff,
@@ -131,7 +109,7 @@ export class SeqlineClient {
       onSettled: (entry, outcome) => this.#events.emit('published', { ...entry, outcome }),
     })
     this.#connection = new Connection({
-      transport: this.#transport(),
+      transport: transportOf(options, this.#clock, this.#random),
       clock: this.#clock,
       random: this.#random,
       backoff,
@@ -176,20 +154,21 @@ export class SeqlineClient {
    * handle.
    */
   stream<T = unknown>(name: string): StreamHandle<T> {
-    let handle = this.#streams.get(name)
-    if (handle === undefined) {
-      handle = new StreamHandle<never>(name, {
-        send: (frame) => this.#connection.send(frame),
-        positions: this.#positions,
-        acks: this.#acks,
-        outbox: this.#outbox,
-        clock: this.#clock,
-        random: this.#random,
-        backoff: this.#options.backoff ?? defaults.backoff,
-        isOpen: () => this.#connection.state.kind === 'open',
-      })
-      this.#streams.set(name, handle)
-    }
+    const known = this.#streams.get(name)
+    if (known !== undefined) return known.handle as unknown as StreamHandle<T>
+    let controller: StreamController | undefined
+    const handle = new StreamHandle<never>(name, {
+      send: (frame) => this.#connection.send(frame),
+      positions: this.#positions,
+      acks: this.#acks,
+      outbox: this.#outbox,
+      clock: this.#clock,
+      random: this.#random,
+      backoff: this.#options.backoff ?? defaults.backoff,
+      isOpen: () => this.#connection.state.kind === 'open',
+      attach: (attached) => (controller = attached),
+    })
+    this.#streams.set(name, { handle, controller: controller! })
     return handle as unknown as StreamHandle<T>
   }
 
@@ -202,41 +181,50 @@ export class SeqlineClient {
   /**
    * Closes the connection, flushes acks and positions, and leaves nothing scheduled. Pending
    * publishes reject with CLIENT_CLOSED but stay in storage for the next client.
+   *
+   * With `forget: true` the client is done for good: after the acks are flushed and the connection
+   * closed, it deletes itself on the server (`DELETE /v1/clients/<id>` with the user token) and
+   * removes its identity, positions and outbox from storage — pending publishes included (await
+   * {@link flushed} first to keep them). Rejects if the server could not delete it (then it
+   * forgets the client after its TTL); the local state is removed either way.
+   *
+   * @example
+   * await client.flushed()
+   * await client.close({ forget: true }) // a Node worker that will never come back
    */
-  close(): Promise<void> {
+  close(options: { readonly forget?: boolean } = {}): Promise<void> {
     this.#closing ??= (async () => {
       this.#acks.flush()
       this.#connection.close()
       await this.#ready.catch(() => {})
-      await this.#positions.flush()
+      await this.#writer.close()
     })()
-    return this.#closing
+    if (options.forget !== true) return this.#closing
+    this.#forgetting ??= this.#closing.then(() => this.#forget())
+    return this.#forgetting
   }
 
-  #transport(): Transport {
-    const { transport = 'auto', url } = this.#options
-    if (typeof transport !== 'string') return transport
-    const ws = (): Transport =>
-      webSocketTransport(
-        this.#options.WebSocket === undefined
-          ? { url }
-          : { url, WebSocket: this.#options.WebSocket },
-      )
-    // Loaded on first use: code-split out of the main bundle (see scripts/check-bundle-size.mjs).
-    const http = (): Transport =>
-      lazyTransport('http', async () =>
-        (await import('./http-transport.js')).httpTransport({
-          url,
-          clock: this.#clock,
-          ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
-        }),
-      )
-    if (transport === 'websocket') return ws()
-    if (transport === 'http') return http()
-    return fallbackTransport(ws(), http, {
-      url,
-      ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
+  async #forget(): Promise<void> {
+    const identity = this.#identity
+    if (identity === undefined) return
+    // Loaded on use: most clients never forget themselves.
+    const { forgetClient } = await import('./deferred-parts.js')
+    await forgetClient({
+      storage: this.#storage,
+      namespace: namespaceOf(identity),
+      identityKey: IDENTITY_KEY,
+      ...(identity.clientId === undefined
+        ? {}
+        : {
+            url: this.#clientUrl(identity.clientId),
+            token: () => this.#getToken(),
+            fetch: this.#options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+          }),
     })
+  }
+
+  #clientUrl(clientId: string): string {
+    return `${this.#options.url.replace(/\/+$/, '')}/v1/clients/${encodeURIComponent(clientId)}`
   }
 
   async #start(): Promise<void> {
@@ -254,11 +242,13 @@ export class SeqlineClient {
     const environment =
       this.#options.environment === undefined ? browserEnvironment() : this.#options.environment
     if (environment !== undefined && environment !== null) {
+      this.#environment = environment
       this.#disposers.push(
         environment.watch({
           online: () => this.#connection.networkChanged(true),
           offline: () => this.#connection.networkChanged(false),
           wake: () => this.#connection.wake(),
+          leave: () => this.#notice?.send(),
         }),
       )
     }
@@ -266,15 +256,15 @@ export class SeqlineClient {
   }
 
   async #hello(): Promise<HelloFrame> {
-    const token =
-      typeof this.#options.token === 'string' ? this.#options.token : await this.#options.token()
+    const token = await this.#getToken()
     const identity = this.#identity
+    // Unknown fields stay undefined: JSON leaves them out.
     return {
       t: 'hello',
       token,
-      ...(identity?.clientId === undefined ? {} : { clientId: identity.clientId }),
-      ...(identity?.secret === undefined ? {} : { secret: identity.secret }),
-      ...(this.#takeover === undefined ? {} : { takeover: this.#takeover }),
+      clientId: identity?.clientId,
+      secret: identity?.secret,
+      takeover: this.#takeover,
       onInUse: 'fresh',
     }
   }
@@ -297,20 +287,72 @@ export class SeqlineClient {
         producerEpoch: previous.producerEpoch,
       }
       this.#identity = next
-      saveIdentity(this.#storage, next).catch((error: unknown) => this.#storageFailed(error))
+      void this.#writer.write([{ key: IDENTITY_KEY, value: next }])
       if (replaced !== undefined) {
         // Positions are per stream, not per client: they stay valid. A duplicated tab writes them
         // under its own new namespace from now on.
         if (replaced === 'in-use') this.#positions.use(namespaceOf(next), true)
-        this.#outbox
-          .rebind(replaced, namespaceOf(next), next.producerEpoch)
-          .catch((error: unknown) => this.#storageFailed(error))
+        this.#outbox.rebind(replaced, namespaceOf(next), next.producerEpoch)
       }
     }
     this.#events.emit('identity', { clientId: frame.clientId, userId: frame.userId, replaced })
-    for (const handle of this.#streams.values()) handle.opened()
+    if (frame.expiresAt === undefined) this.#refresher?.expiresAt(undefined)
+    else this.#refresh((refresher) => refresher.expiresAt(frame.expiresAt))
+    this.#signNotice(frame.clientId)
+    for (const { controller } of this.#streams.values()) controller.opened()
     this.#acks.flush()
     this.#outbox.opened()
+  }
+
+  /** Runs `use` on the token refresher, loaded first if needed, if the connection is still open. */
+  #refresh(use: (refresher: TokenRefresher) => void): void {
+    const getToken = this.#tokenFunction
+    if (getToken === undefined) return
+    this.#refresherLoading ??= import('./deferred-parts.js').then(({ TokenRefresher }) => {
+      this.#refresher = new TokenRefresher({
+        getToken,
+        clock: this.#clock,
+        random: this.#random,
+        backoff: this.#options.backoff ?? defaults.backoff,
+        send: (frame) => this.#connection.send(frame),
+        onError: (cause) => {
+          const message = 'getToken() failed while refreshing the token; retrying'
+          const code = ClientErrorCode.TOKEN_REFRESH_FAILED
+          this.#events.emit('error', new ClientError(code, message, { cause }))
+        },
+      })
+      return this.#refresher
+    })
+    this.#whileOpen(this.#refresherLoading, use)
+  }
+
+  /** Signs the closing notice of the open connection's client (and every minute after). */
+  #signNotice(clientId: string): void {
+    const environment = this.#environment
+    const secret = this.#identity?.secret
+    if (environment === undefined || secret === undefined) return
+    this.#noticeLoading ??= import('./deferred-parts.js').then(({ ClosingNotice }) => {
+      this.#notice = new ClosingNotice({
+        clock: this.#clock,
+        beacon: (url, body) => environment.beacon?.(url, body) === true,
+        fetch: this.#options.fetch,
+      })
+      return this.#notice
+    })
+    this.#whileOpen(this.#noticeLoading, (notice) =>
+      notice.start(`${this.#clientUrl(clientId)}/closing`, clientId, secret),
+    )
+  }
+
+  /** Once `part` is there, runs `use` — if the connection open now is still the one open then. */
+  #whileOpen<T>(part: Promise<T>, use: (part: T) => void): void {
+    const opened = this.#connection.state
+    void part.then((loaded) => {
+      const now = this.#connection.state
+      if (opened.kind === 'open' && now.kind === 'open' && now.generation === opened.generation) {
+        use(loaded)
+      }
+    })
   }
 
   #helloRefused(frame: ErrorFrame): 'fatal' | 'retry' | 'retry-now' {
@@ -322,7 +364,11 @@ export class SeqlineClient {
       this.#expectReplaced = 'unknown'
       return 'retry-now'
     }
-    if (frame.code === ErrorCode.UNAUTHENTICATED || frame.code === ErrorCode.FORBIDDEN) {
+    if (
+      frame.code === ErrorCode.UNAUTHENTICATED ||
+      frame.code === ErrorCode.FORBIDDEN ||
+      frame.code === ErrorCode.CLIENT_REVOKED
+    ) {
       return 'fatal'
     }
     this.#events.emit('error', error)
@@ -337,9 +383,17 @@ export class SeqlineClient {
       case 'nack':
         this.#outbox.nack(frame)
         return
+      case 'authOk':
+        this.#refresher?.expiresAt(frame.expiresAt)
+        return
       case 'error':
-        if (frame.stream !== undefined) this.#streams.get(frame.stream)?.receive(frame)
-        else if (frame.code === ErrorCode.UNAUTHENTICATED) {
+        if (frame.stream !== undefined) this.#streams.get(frame.stream)?.controller.receive(frame)
+        else if (frame.code === ErrorCode.TOKEN_EXPIRED) {
+          this.#refresh((refresher) => refresher.expired())
+        } else if (
+          frame.code === ErrorCode.UNAUTHENTICATED ||
+          frame.code === ErrorCode.CLIENT_REVOKED
+        ) {
           this.#connection.close(new SeqlineError(frame.code, frame.message))
         } else this.#events.emit('error', new SeqlineError(frame.code, frame.message))
         return
@@ -349,7 +403,7 @@ export class SeqlineClient {
       case 'presence':
       case 'presenceDiff':
       case 'signal':
-        this.#streams.get(frame.stream)?.receive(frame)
+        this.#streams.get(frame.stream)?.controller.receive(frame)
         return
       default:
     }
@@ -357,7 +411,9 @@ export class SeqlineClient {
 
   #stateChanged(change: StateChange): void {
     if (change.from.kind === 'open' && change.to.kind !== 'open') {
-      for (const handle of this.#streams.values()) handle.disconnected()
+      this.#refresher?.stop()
+      this.#notice?.stop()
+      for (const { controller } of this.#streams.values()) controller.disconnected()
       this.#outbox.disconnected()
     }
     if (change.to.kind === 'closed') this.#shutdown()
@@ -370,16 +426,11 @@ export class SeqlineClient {
   /** Releases everything the client holds; after it nothing is attached or scheduled. */
   #shutdown(): void {
     for (const dispose of this.#disposers.splice(0)) dispose()
+    this.#refresher?.stop()
+    this.#notice?.stop()
     this.#acks.close()
     this.#outbox.close()
-    for (const handle of this.#streams.values()) handle.close()
-  }
-
-  #storageFailed(cause: unknown): void {
-    this.#events.emit(
-      'error',
-      new ClientError(ClientErrorCode.STORAGE_FAILED, 'storage write failed', { cause }),
-    )
+    for (const { controller } of this.#streams.values()) controller.close()
   }
 }
 
@@ -387,7 +438,7 @@ export class SeqlineClient {
  * Creates a client and starts connecting.
  *
  * @example
- * const client = createClient({ url: 'https://chat.example.com', token })
+ * const client = createClient({ url: 'https://chat.example.com', getToken })
  * const room = client.stream<{ text: string }>('room:general')
  * room.subscribe({ onMessage: (m) => console.log(m.data.text) })
  * const { offset } = await room.publish({ text: 'hi' })

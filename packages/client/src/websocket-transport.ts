@@ -1,5 +1,10 @@
-import { parseServerFrame } from '@seqline/protocol'
-import type { Transport, TransportHandlers, TransportLink } from './transport.js'
+import { CloseCode, parseServerFrame } from '@seqline/protocol'
+import {
+  ABNORMAL_CLOSURE,
+  type Transport,
+  type TransportHandlers,
+  type TransportLink,
+} from './transport.js'
 
 /** The subset of the WHATWG `WebSocket` the transport uses; `ws` and browsers both provide it. */
 export interface WebSocketLike {
@@ -79,7 +84,7 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
           }
           handlers.onFrame(frame)
         }
-        ws.onerror = (error) => finish(1006, 'error', error)
+        ws.onerror = (error) => finish(ABNORMAL_CLOSURE, 'error', error)
         ws.onclose = (event) => finish(event.code, event.reason)
       }
       const ctor =
@@ -92,12 +97,12 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
           try {
             socket = new WebSocketClass(endpoint)
           } catch (error) {
-            finish(1006, 'constructor failed', error)
+            finish(ABNORMAL_CLOSURE, 'constructor failed', error)
             return
           }
           attach(socket)
         },
-        (error: unknown) => finish(1006, 'no WebSocket available', error),
+        (error: unknown) => finish(ABNORMAL_CLOSURE, 'no WebSocket available', error),
       )
       return {
         send(frame) {
@@ -107,7 +112,7 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
             socket.send(JSON.stringify(frame))
           }
         },
-        close(code = 1000, reason = '') {
+        close(code: number = CloseCode.NORMAL, reason = '') {
           if (done) return
           done = true
           const ws = socket
@@ -116,7 +121,7 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
           // `terminate()` (ws) drops a blackholed link at once instead of waiting for a close
           // handshake that will never come.
           const terminate = (ws as { terminate?: () => void }).terminate
-          if (typeof terminate === 'function' && code !== 1000) terminate.call(ws)
+          if (typeof terminate === 'function' && code !== CloseCode.NORMAL) terminate.call(ws)
           else {
             try {
               ws.close(code, reason)

@@ -9,6 +9,7 @@ export type { OlderPage, SnapshotRequest, StreamSnapshot } from './stream-snapsh
 export { historySnapshot } from './history-snapshot.js'
 export type { HistorySnapshot, HistorySnapshotOptions } from './history-snapshot.js'
 export { usePresence } from './use-presence.js'
+export type { PresenceView } from './use-presence.js'
 export { usePublish } from './use-publish.js'
 export { useSignal } from './use-signal.js'
 export { useConnectionState } from './use-connection-state.js'

@@ -65,7 +65,7 @@ function ChatShell({ onSignOut }: { readonly onSignOut: () => void }) {
     onMessage: () => session.stats.add('applied'),
   })
   const directory = useMemo(() => buildDirectory(directoryView.messages), [directoryView.messages])
-  const online = new Set(usePresence(DIRECTORY).map((p) => p.user))
+  const online = new Set(usePresence(DIRECTORY).users.map((p) => p.user))
   const [active, setActive] = useState(() => streamFromHash() ?? channelStream(DEFAULT_CHANNELS[0]))
   const [drawer, setDrawer] = useState(false)
   const [sidebarOpen, setSidebarOpen] = useState(false)
@@ -234,7 +234,7 @@ function ConversationPresence({
   readonly online: ReadonlySet<string>
 }) {
   const { me } = useSession()
-  const here = usePresence(active).filter((p) => p.user !== me)
+  const here = usePresence(active).users.filter((p) => p.user !== me)
   if (active.startsWith('dm:')) {
     const peer = dmPeer(active, me)
     return <span className="topbar-meta">{online.has(peer) ? 'online' : 'offline'}</span>

@@ -1,6 +1,11 @@
 /** Anything the registry can replace. */
 export interface Replaceable {
   readonly id: string
+  /**
+   * Nothing can reach its client (an HTTP session whose event read is gone): a newer connection
+   * of the same client may replace it without naming it.
+   */
+  readonly detached: boolean
   replace(): void
 }
 
@@ -15,13 +20,15 @@ export class ClientRegistry {
 
   /**
    * Claims a slot for `connection`. When the client is full, a `takeover` naming one of its
-   * connections replaces that one; otherwise the claim fails with 'full'.
+   * connections replaces that one, and so does a connection nothing can reach any more (a
+   * reloaded page's HTTP session, whose reads died with the page); otherwise the claim fails with
+   * 'full'.
    */
   claim(clientId: string, connection: Replaceable, takeover: string | undefined): 'ok' | 'full' {
     let set = this.#byClient.get(clientId)
     if (set === undefined) this.#byClient.set(clientId, (set = new Set()))
     if (set.size >= this.maxPerClient) {
-      const stale = [...set].find((c) => c.id === takeover)
+      const stale = [...set].find((c) => c.id === takeover) ?? [...set].find((c) => c.detached)
       if (stale === undefined) return 'full'
       set.delete(stale)
       stale.replace()

@@ -14,6 +14,8 @@ export interface FrameLink {
   readonly closed: boolean
   /** Bytes written but not yet taken by the peer. */
   readonly bufferedAmount: number
+  /** Nothing reads from the link now (an HTTP session between reads, or abandoned). */
+  readonly detached: boolean
   /** Resolves once the peer took what was buffered (or the link closed). */
   whenDrained(): Promise<void>
   /** Runs `write` as one burst (corked: one system call). */

@@ -116,6 +116,11 @@ export class ProtocolConnection implements Follower {
     return state.kind === 'open' || state.kind === 'expired' ? state.session.clientId : undefined
   }
 
+  /** Nothing reads the link now: a newer connection of the client may take this one's place. */
+  get detached(): boolean {
+    return this.link.detached
+  }
+
   /** Whether the connection completed its hello. */
   get greeted(): boolean {
     return this.#state.kind === 'open' || this.#state.kind === 'expired'

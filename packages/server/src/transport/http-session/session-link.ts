@@ -95,6 +95,10 @@ export class SessionLink implements FrameLink {
     return this.#unacked
   }
 
+  get detached(): boolean {
+    return this.#read === undefined
+  }
+
   /** Sequence number of the last frame written. */
   get lastSeq(): number {
     return this.#nextSeq
@@ -177,8 +181,11 @@ export class SessionLink implements FrameLink {
 
   /** Frames after `seq` still kept. */
   framesAfter(seq: number): readonly NumberedFrame[] {
-    const first = this.#frames.findIndex((f) => f.seq > seq)
-    return first < 0 ? [] : this.#frames.slice(first)
+    // Kept frames are numbered consecutively: the one after `seq` is found by arithmetic.
+    const head = this.#frames[0]
+    if (head === undefined) return []
+    const first = Math.max(0, seq + 1 - head.seq)
+    return first >= this.#frames.length ? [] : this.#frames.slice(first)
   }
 
   /**
@@ -208,17 +215,33 @@ export class SessionLink implements FrameLink {
       res.end()
       finish()
     }
+    // Writing can emit `drain` (and so call `pump`) from inside `uncork`: a re-entrant call only
+    // asks for one more round instead of recursing, however many frames are waiting.
+    let pumping = false
+    let again = false
     const pump = (): void => {
       if (finished) return
-      res.cork()
+      if (pumping) {
+        again = true
+        return
+      }
+      pumping = true
       try {
-        for (const frame of this.framesAfter(sent)) {
-          if (res.writableNeedDrain) return // the socket's drain wakes us again
-          writeEvent(res, frame)
-          sent = frame.seq
-        }
+        do {
+          again = false
+          res.cork()
+          try {
+            for (const frame of this.framesAfter(sent)) {
+              if (res.writableNeedDrain) break // the socket's drain wakes us again
+              writeEvent(res, frame)
+              sent = frame.seq
+            }
+          } finally {
+            res.uncork()
+          }
+        } while (again && !finished && !res.writableNeedDrain)
       } finally {
-        res.uncork()
+        pumping = false
       }
       if (this.#ended !== undefined && sent >= this.#nextSeq) end()
     }

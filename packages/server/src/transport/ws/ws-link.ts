@@ -36,6 +36,11 @@ export class WsLink implements FrameLink {
     return this.socket.bufferedAmount
   }
 
+  /** A socket is read for as long as it is open (a half-open one is found by the heartbeat). */
+  get detached(): boolean {
+    return false
+  }
+
   writeText(text: Buffer): void {
     if (this.closed) return
     this.socket.send(text, TEXT)
