@@ -4,6 +4,7 @@ export { createServer } from './server.js'
 export type { PublishOptions, SeqlineServer, SeqlineServerOptions } from './server.js'
 export type { PresencePage } from './engine/presence/presence.js'
 export type { PresenceMode, PresenceRule } from './engine/presence/presence-rules.js'
+export type { RetentionRule } from './engine/retention-rules.js'
 
 // Settings: every option of createServer and `seqline serve`, with their defaults.
 export { defaults, parseCommandLine, resolveSettings } from './settings/resolve-settings.js'

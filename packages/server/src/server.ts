@@ -20,7 +20,9 @@ import { ChunkCache } from './http/durable-streams/chunk-cache.js'
 import { durableStreamsSettings } from './http/durable-streams/durable-streams-context.js'
 import { durableStreamsRoutes } from './http/durable-streams/durable-streams-routes.js'
 import { backendApiRoutes } from './http/routes/backend-api-routes.js'
+import { clientLifecycleRoutes } from './http/routes/client-lifecycle-routes.js'
 import { clientRoutes } from './http/routes/client-routes.js'
+import { deliveryStateRoutes } from './http/routes/delivery-state-routes.js'
 import { healthRoutes, metricsRoute } from './http/routes/health-routes.js'
 import { historyRoutes } from './http/routes/history-routes.js'
 import { presenceRoute } from './http/routes/presence-route.js'
@@ -264,6 +266,8 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
       serveMetrics: settings.metrics.port === undefined,
     }),
     ...clientRoutes(engine, settings.limits.maxPayloadBytes),
+    ...clientLifecycleRoutes(engine),
+    ...deliveryStateRoutes({ engine, logger }),
     presenceRoute(engine),
     ...historyRoutes(engine),
     ...durableStreamsRoutes(ds),

@@ -6,13 +6,18 @@ import type { Metrics } from '../observability/metrics.js'
 import type { ServerSettings } from '../settings/server-settings.js'
 import type { Store } from '../store/store.js'
 import { Admission } from './admission.js'
-import { ClientDirectory } from './client-directory.js'
+import { ClientClosing, arrivalWindowMs } from './client-closing.js'
+import type { ClientDirectory } from './client-directory.js'
 import type { EngineLifecycle } from './engine-lifecycle.js'
 import { type ClusterHost, ClusterLink } from './cluster-link.js'
+import { countedLifecycle } from './counted-lifecycle.js'
 import { CursorLog } from './cursor-log.js'
+import { DeliveryState } from './delivery-state.js'
 import { Housekeeping } from './housekeeping.js'
+import { NodeClientDirectory } from './node-client-directory.js'
 import { Presence } from './presence/presence.js'
 import { presenceModes } from './presence/presence-rules.js'
+import { RetentionPolicies } from './retention-rules.js'
 import { Sessions } from './sessions.js'
 import { StreamFollowers } from './stream-followers.js'
 import { Streams } from './streams.js'
@@ -25,6 +30,7 @@ export type EngineSettings = Pick<
   | 'presence'
   | 'retention'
   | 'clients'
+  | 'producers'
   | 'cursors'
   | 'expiry'
   | 'cluster'
@@ -56,7 +62,9 @@ export interface EngineDeps {
  * - `authorizer` and `admission`: every door's authorization and its size, depth and rate checks;
  * - `clients` and `cursors`: registered clients with their secrets (G7), and their acks;
  * - `presence`: who is connected, coalesced, capped and paged;
- * - `housekeeping`: retention, expiry, client GC, batched writes.
+ * - `closing`: clients whose tab closed for good, forgotten after a grace;
+ * - `delivery`: delivery state for support (positions, lags, who holds a tail back);
+ * - `housekeeping`: retention, expiry, client GC and closing, batched writes.
  *
  * The engine knows no wire format: followers receive typed events (engine/follower.ts) and encode
  * them themselves. With a bus, a ClusterLink joins the other nodes.
@@ -69,6 +77,8 @@ export class Engine {
   readonly clients: ClientDirectory
   readonly cursors: CursorLog
   readonly presence: Presence
+  readonly closing: ClientClosing
+  readonly delivery: DeliveryState
   readonly housekeeping: Housekeeping
   readonly #cluster: ClusterLink | undefined
   #closed = false
@@ -93,7 +103,26 @@ export class Engine {
       modeOf: presenceModes(settings.presence.rules, 'on'),
     })
     this.cursors = new CursorLog(store, followers, now)
-    this.clients = new ClientDirectory(store, settings.limits, now, deps.lifecycle, logger)
+    // Every way a client is forgotten is counted (seqline_clients_forgotten_total).
+    const clientLifecycle = countedLifecycle(deps.lifecycle, metrics)
+    const closingSettings = {
+      forgetGraceMs: settings.clients.forgetGraceMs,
+      flushMs: settings.cursors.flushMs,
+    }
+    const clients = new NodeClientDirectory(
+      { arrivalWindowMs: arrivalWindowMs(closingSettings) },
+      store,
+      settings.limits,
+      now,
+      clientLifecycle,
+      logger,
+    )
+    this.clients = clients
+    const retention = new RetentionPolicies(
+      settings.retention.rules,
+      settings.retention.defaultPolicy,
+    )
+    this.delivery = new DeliveryState({ store, cursors: this.cursors, retention })
     const cluster = (): ClusterLink | undefined => this.#cluster
     this.streams = new Streams({
       store,
@@ -125,16 +154,31 @@ export class Engine {
     this.clients.onRevoked = (client, reason) => {
       this.sessions.disconnect({ client }, true, reason)
     }
+    this.closing = new ClientClosing(
+      {
+        store,
+        clients,
+        disconnect: (client) => this.sessions.disconnect({ client }, true, 'the client closed'),
+        lifecycle: clientLifecycle,
+        metrics,
+        logger,
+        now,
+      },
+      closingSettings,
+    )
     this.housekeeping = new Housekeeping(
       {
         store,
         followers,
-        clients: this.clients,
+        clients,
         cursors: this.cursors,
+        retention,
+        closing: this.closing,
         deleteStream: (name) => this.streams.delete(name),
         prune: () => this.admission.prune(),
         expired: (count) => metrics.streamsExpired.inc(count),
-        lifecycle: deps.lifecycle,
+        lifecycle: clientLifecycle,
+        metrics,
         logger,
         now,
       },

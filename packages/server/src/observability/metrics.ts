@@ -35,6 +35,29 @@ export interface Metrics {
   readonly streamsExpired: Counter
   /** Connections cut because they read too slowly (SLOW_CONSUMER). */
   readonly slowConsumers: Counter
+  /**
+   * Until-acked streams whose tail following clients hold back (some have not acked everything
+   * retained), by where their policy comes from: the rule's pattern, `default` or `stream` — a
+   * bounded label; who holds which stream is for the delivery-state API, not for labels.
+   */
+  readonly retentionHeldStreams: Gauge<'policy'>
+  /** Messages those streams retain because a following client has not acked them. */
+  readonly retentionHeldMessages: Gauge<'policy'>
+  /** The most messages one following client is behind the head, over those streams. */
+  readonly retentionMaxBehind: Gauge<'policy'>
+  /** Messages the retention job trimmed, by policy source (as above). */
+  readonly retentionTrimmed: Counter<'policy'>
+  /**
+   * Registered clients by state: `connected` (live on this node), and from the store, for the
+   * whole deployment, `active`, `idle` (not seen for twice the GC interval) and `closing`.
+   */
+  readonly clients: Gauge<'state'>
+  /** Clients forgotten, by reason: `forgotten` (deleted), `expired` (TTL), `closed` (tab closed). */
+  readonly clientsForgotten: Counter<'reason'>
+  /** Close proofs received (`POST /v1/clients/:id/closing`), by result. */
+  readonly closeProofs: Counter<'result'>
+  /** Producer states the expiry job deleted. */
+  readonly producersExpired: Counter
 }
 
 /**
@@ -121,6 +144,53 @@ export function createMetrics(): Metrics {
     slowConsumers: new Counter({
       name: 'seqline_slow_consumers_total',
       help: 'Connections cut because they read too slowly',
+      registers,
+    }),
+    retentionHeldStreams: new Gauge({
+      name: 'seqline_retention_held_streams',
+      help: 'Until-acked streams whose tail unacked following clients hold back, by policy source',
+      labelNames: ['policy'] as const,
+      registers,
+    }),
+    retentionHeldMessages: new Gauge({
+      name: 'seqline_retention_held_messages',
+      help: 'Messages until-acked streams retain because a following client has not acked them',
+      labelNames: ['policy'] as const,
+      registers,
+    }),
+    retentionMaxBehind: new Gauge({
+      name: 'seqline_retention_max_behind_messages',
+      help: 'The most messages one following client of an until-acked stream is behind its head',
+      labelNames: ['policy'] as const,
+      registers,
+    }),
+    retentionTrimmed: new Counter({
+      name: 'seqline_retention_trimmed_messages_total',
+      help: 'Messages trimmed by the retention job, by policy source',
+      labelNames: ['policy'] as const,
+      registers,
+    }),
+    clients: new Gauge({
+      name: 'seqline_clients',
+      help: 'Registered clients by state: connected (this node), active, idle, closing (all nodes)',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    clientsForgotten: new Counter({
+      name: 'seqline_clients_forgotten_total',
+      help: 'Clients forgotten, by reason (forgotten, expired, closed)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    closeProofs: new Counter({
+      name: 'seqline_close_proofs_total',
+      help: 'Close proofs of closing tabs received, by result (accepted, stale, invalid)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    producersExpired: new Counter({
+      name: 'seqline_producers_expired_total',
+      help: 'Producer states deleted by the expiry job',
       registers,
     }),
   }

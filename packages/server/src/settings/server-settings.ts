@@ -1,6 +1,11 @@
 import type { LogLevel } from '../observability/logger.js'
 import { type PresenceRule, parsePresenceRules } from '../engine/presence/presence-rules.js'
 import {
+  type RetentionRule,
+  checkRetentionRules,
+  parseRetentionRules,
+} from '../engine/retention-rules.js'
+import {
   MAX_MS,
   type PartialSettings,
   type SettingsOf,
@@ -414,6 +419,14 @@ export const serverSettings = {
         help: 'default retention by count (0: no limit)',
       }),
     },
+    rules: custom<readonly RetentionRule[]>({
+      flag: 'retention-rules',
+      default: [],
+      shownDefault: 'none',
+      help: 'retention per stream pattern over the defaults, first match wins, 0: no such limit: e.g. "user:*=until-acked,max-age-ms=604800000;log:*=max-count=100000"',
+      parse: parseRetentionRules,
+      check: checkRetentionRules,
+    }),
     intervalMs: int({
       flag: 'retention-interval-ms',
       default: 60_000,
@@ -437,6 +450,20 @@ export const serverSettings = {
       max: MAX_MS,
       help: 'client GC job period',
     }),
+    forgetGraceMs: int({
+      flag: 'forget-grace-ms',
+      default: 10_000,
+      min: 1_000,
+      max: DAY_MS,
+      help: 'a client whose tab closed for good is forgotten once unseen this long (a reload within it keeps it)',
+    }),
+    countIntervalMs: int({
+      flag: 'client-count-interval-ms',
+      default: 60_000,
+      min: 100,
+      max: MAX_MS,
+      help: 'how often the clients are counted by state for the seqline_clients metric (a scan of the clients)',
+    }),
   },
   producers: {
     ttlMs: int({
@@ -445,6 +472,13 @@ export const serverSettings = {
       min: 1_000,
       max: MAX_MS,
       help: 'forget producer state (idempotency) unused for this long',
+    }),
+    gcIntervalMs: int({
+      flag: 'producer-gc-interval-ms',
+      default: 3_600_000,
+      min: 100,
+      max: MAX_MS,
+      help: 'producer state expiry job period (a scan of the producer states: keep it rare)',
     }),
   },
   cursors: {
