@@ -45,6 +45,8 @@ export type {
   StreamHead,
   StreamRecord,
   TrimRequest,
+  UnreadEpisode,
+  UnreadQuery,
 } from './store/store.js'
 
 // Multi-node: the bus seam and its implementations.

@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.js'
 import type { ServerSettings } from '../settings/server-settings.js'
 import type { Store } from '../store/store.js'
 import { StreamWebhookLog } from '../webhooks/stream-webhook-log.js'
-import { UnreadDetector, isUnreadSource, unreadIntervalMs } from '../webhooks/unread-detector.js'
+import { UnreadDetector, unreadIntervalMs } from '../webhooks/unread-detector.js'
 import { WebhookDispatcher, parseWebhookUrl } from '../webhooks/webhook-dispatcher.js'
 import { type WebhookEvent, createWebhookEvent } from '../webhooks/webhook-event.js'
 
@@ -110,18 +110,14 @@ export class WebhookService {
       logger,
     )
     this.#liveness.start()
-    if (isUnreadSource(store)) {
-      this.#detector = new UnreadDetector({
-        source: store,
-        record: (event) => log.append(event),
-        delayMs: settings.unreadDelayMs,
-        recorded: await unreadIdsIn(log),
-        logger,
-      })
-      this.#detector.start()
-    } else {
-      logger.warn('webhooks: "unread" events are off: this store cannot list unread messages yet')
-    }
+    this.#detector = new UnreadDetector({
+      source: store,
+      record: (event) => log.append(event),
+      delayMs: settings.unreadDelayMs,
+      recorded: await unreadIdsIn(log),
+      logger,
+    })
+    this.#detector.start()
     logger.info({ url: `${new URL(url).origin}/…` }, 'webhooks on')
   }
 

@@ -7,6 +7,7 @@ import {
   planFork,
   sameStreamConfig,
   trimmedTail,
+  unreadCountCap,
 } from './store-rules.js'
 import { createPostgresPool, type SqlClient } from '../postgres/postgres-connection.js'
 import { appendInTransaction, lockStreams } from './postgres-append.js'
@@ -33,6 +34,8 @@ import {
   toStreamDelivery,
 } from './delivery-rows.js'
 import { jsonArrayChunk } from './json-array-chunk.js'
+import { FIND_UNREAD_SQL } from './postgres-unread.js'
+import { type UnreadRow, toUnreadEpisode } from './unread-rows.js'
 import type {
   ClientRef,
   AppendRequest,
@@ -55,6 +58,8 @@ import type {
   TrimRequest,
   JsonArrayChunk,
   NewClientRecord,
+  UnreadEpisode,
+  UnreadQuery,
 } from './store.js'
 
 /** Options of `PostgresStore`. */
@@ -541,6 +546,19 @@ export class PostgresStore implements Store {
       behind: Number(row.behind),
       lastSeenAt: Number(row.last_seen_at),
     }))
+  }
+
+  async findUnread(query: UnreadQuery): Promise<UnreadEpisode[]> {
+    const cap = unreadCountCap(query)
+    const { rows } = await this.#open().query<UnreadRow>(FIND_UNREAD_SQL, [
+      query.offlineBefore,
+      query.committedBefore,
+      query.after?.user ?? null,
+      query.after?.stream ?? null,
+      Math.max(0, query.limit),
+      Number.isFinite(cap) ? cap : null,
+    ])
+    return rows.map(toUnreadEpisode)
   }
 
   /**
