@@ -1420,6 +1420,60 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
       })
     })
 
+    describe('leases', () => {
+      const TTL = 100
+
+      it('grants a free lease and refuses it to another holder until it expires', async () => {
+        expect(await store.claimLease('webhooks', 'a', TTL, T0)).toBe(true)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 1)).toBe(false)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + TTL - 1)).toBe(false)
+        // Expired at T0 + TTL: taken over, and the former holder is refused in turn.
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + TTL)).toBe(true)
+        expect(await store.claimLease('webhooks', 'a', TTL, T0 + TTL + 1)).toBe(false)
+      })
+
+      it('renews a lease its holder claims again, from the time of the renewal', async () => {
+        expect(await store.claimLease('webhooks', 'a', TTL, T0)).toBe(true)
+        expect(await store.claimLease('webhooks', 'a', TTL, T0 + 90)).toBe(true)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 150)).toBe(false)
+        // Even expired, its holder takes it back while nobody else has.
+        expect(await store.claimLease('webhooks', 'a', TTL, T0 + 500)).toBe(true)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 599)).toBe(false)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 600)).toBe(true)
+      })
+
+      it('releases a lease for its holder only, and it is free at once', async () => {
+        expect(await store.claimLease('webhooks', 'a', TTL, T0)).toBe(true)
+        expect(await store.releaseLease('webhooks', 'b')).toBe(false)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 1)).toBe(false)
+        expect(await store.releaseLease('webhooks', 'a')).toBe(true)
+        expect(await store.releaseLease('webhooks', 'a')).toBe(false)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 2)).toBe(true)
+        expect(await store.releaseLease('nothing', 'b')).toBe(false)
+      })
+
+      it('keeps leases of different names apart', async () => {
+        expect(await store.claimLease('webhooks', 'a', TTL, T0)).toBe(true)
+        expect(await store.claimLease('other', 'b', TTL, T0)).toBe(true)
+        expect(await store.claimLease('other', 'a', TTL, T0)).toBe(false)
+        expect(await store.releaseLease('other', 'b')).toBe(true)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0)).toBe(false)
+      })
+
+      it('gives a lease that several holders claim at once to exactly one of them', async () => {
+        const holders = Array.from({ length: 8 }, (_, i) => `node-${i}`)
+        const claims = await Promise.all(
+          holders.map((h) => store.claimLease('webhooks', h, TTL, T0)),
+        )
+        expect(claims.filter(Boolean)).toHaveLength(1)
+        // The same race once it has expired: again exactly one holder.
+        const again = await Promise.all(
+          holders.map((h) => store.claimLease('webhooks', h, TTL, T0 + TTL)),
+        )
+        expect(again.filter(Boolean)).toHaveLength(1)
+      })
+    })
+
     describe('deleteStream', () => {
       it('deletes the stream with its messages, producers and cursors only', async () => {
         await create('room:a', { initial: ['1'] })

@@ -64,6 +64,7 @@ export class MemoryStore implements Store {
   readonly #clients = new Map<string, ClientRecord>()
   /** Per client, its cursors by stream. */
   readonly #cursors = new Map<string, Map<string, CursorRecord>>()
+  readonly #leases = new Map<string, { readonly holder: string; readonly expiresAt: number }>()
 
   async init(): Promise<void> {}
 
@@ -492,6 +493,18 @@ export class MemoryStore implements Store {
     return holders
       .sort((a, b) => a.offset - b.offset || compareText(a.clientId, b.clientId))
       .slice(0, Math.max(0, limit))
+  }
+
+  async claimLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    const lease = this.#leases.get(name)
+    if (lease !== undefined && lease.holder !== holder && lease.expiresAt > now) return false
+    this.#leases.set(name, { holder, expiresAt: now + ttlMs })
+    return true
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    if (this.#leases.get(name)?.holder !== holder) return false
+    return this.#leases.delete(name)
   }
 
   async findUnread(query: UnreadQuery): Promise<UnreadEpisode[]> {

@@ -96,6 +96,14 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE clients ADD COLUMN closing_at INTEGER;
   CREATE INDEX clients_closing ON clients (closing_at) WHERE closing_at IS NOT NULL;
   `,
+  // 5: leases (Store.claimLease): one node of a deployment does a job.
+  `
+  CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ]
 
 /** The schema version this code writes: the number of migrations. */
@@ -315,6 +323,14 @@ const SQL = {
   deleteCursorsOfStream: 'DELETE FROM cursors WHERE stream = ?',
   deleteCursorsOfStaleClients:
     'DELETE FROM cursors WHERE client_id IN (SELECT id FROM clients WHERE last_seen_at < ?)',
+
+  // Taken when free, expired or already ours; a row comes back only when it is ours now.
+  claimLease: `
+      INSERT INTO leases (name, holder, expires_at) VALUES (@name, @holder, @now + @ttlMs)
+      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+      WHERE leases.holder = excluded.holder OR leases.expires_at <= @now
+      RETURNING holder`,
+  releaseLease: 'DELETE FROM leases WHERE name = @name AND holder = @holder',
 } as const
 
 /** Every statement `SqliteStore` runs, prepared once per connection and reused (better-sqlite3). */

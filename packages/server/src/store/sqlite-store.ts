@@ -498,6 +498,18 @@ export class SqliteStore implements Store {
     return rows.map(toUnreadEpisode)
   }
 
+  async claimLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    const { db, st } = this.#open()
+    // IMMEDIATE: the write lock first, so that nodes sharing the file claim one after the other.
+    return db
+      .transaction(() => st.claimLease.get({ name, holder, ttlMs, now }) !== undefined)
+      .immediate()
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    return this.#open().st.releaseLease.run({ name, holder }).changes > 0
+  }
+
   async retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]> {
     const rows = this.#open().st.retentionHolders.all({ stream, limit: Math.max(0, limit) }) as {
       client_id: string

@@ -501,4 +501,19 @@ export interface Store {
    * `limit`.
    */
   findUnread(query: UnreadQuery): Promise<UnreadEpisode[]>
+
+  /**
+   * Takes the lease `name` for `holder` until `now + ttlMs`, or renews it, when it is free,
+   * expired (its expiry ≤ `now`) or already held by `holder` — atomically, so that of nodes
+   * claiming at once exactly one gets it. Resolves whether `holder` holds it now. A lease lets
+   * one node of a deployment do a job (the webhook dispatcher); its holder renews it well within
+   * the TTL and stops the job when a renewal fails. Nodes compare their own clocks with the stored
+   * expiry: keep the TTL far above their clock skew.
+   */
+  claimLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>
+  /**
+   * Gives up the lease `name` if `holder` holds it (expired or not), so that another node may
+   * take it at once; resolves whether it did.
+   */
+  releaseLease(name: string, holder: string): Promise<boolean>
 }

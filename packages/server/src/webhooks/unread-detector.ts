@@ -15,10 +15,10 @@ import { type WebhookEvent, createWebhookEvent, unreadEventId } from './webhook-
 //             in the stream's current epoch, not sent by the user; the episode is reported once
 //             the first of them was committed before now − delay.
 //   once:     an episode is (user, stream, epoch, firstUnreadOffset); its event id is derived from
-//             it (unreadEventId), so every detection of it — on another node, after a restart —
-//             carries the same id and receivers drop the repeats. Each detector also remembers the
-//             ids it recorded (and those already in the log when it starts) and records no
-//             episode twice.
+//             it (unreadEventId), so every detection of it — after a restart, on the node that
+//             took the `webhooks` lease over — carries the same id and receivers drop repeats. A
+//             detector runs on the lease holder only; it remembers the ids it recorded and those
+//             already in the log when it starts, and records no episode twice.
 
 /** The store query behind `unread` webhooks: `Store.findUnread` (one set-based query a page). */
 export type UnreadSource = Pick<Store, 'findUnread'>
