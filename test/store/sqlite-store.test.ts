@@ -145,6 +145,15 @@ describe('SqliteStore on disk', () => {
     expect(result).toMatchObject({ kind: 'appended', head: 2 })
   })
 
+  it('gives a lease to one of two stores open on the same file at a time', async () => {
+    const a = await openStore()
+    const b = await openStore()
+    expect(await a.claimLease('webhooks', 'node-a', 1_000, T0)).toBe(true)
+    expect(await b.claimLease('webhooks', 'node-b', 1_000, T0 + 1)).toBe(false)
+    expect(await b.claimLease('webhooks', 'node-b', 1_000, T0 + 1_000)).toBe(true)
+    expect(await a.claimLease('webhooks', 'node-a', 1_000, T0 + 1_001)).toBe(false)
+  })
+
   it('runs the schema migrations once and is idempotent on reopen', async () => {
     const first = await openStore()
     await first.init()
@@ -160,7 +169,7 @@ describe('SqliteStore on disk', () => {
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
         .all()
         .map((row) => (row as { name: string }).name)
-      expect(tables).toEqual(['clients', 'cursors', 'messages', 'producers', 'streams'])
+      expect(tables).toEqual(['clients', 'cursors', 'leases', 'messages', 'producers', 'streams'])
       expect(raw.prepare('SELECT COUNT(*) AS n FROM streams').get()).toEqual({ n: 1 })
     } finally {
       raw.close()

@@ -10,6 +10,8 @@ import type {
   Store,
   StoredMessage,
   StreamRecord,
+  UnreadEpisode,
+  UnreadQuery,
 } from '../../packages/server/src/store/store.js'
 
 /** What a conformance run needs: a fresh, not yet initialised store and a way to dispose of it. */
@@ -1234,6 +1236,241 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
           { stream: 'room:b', following: true, unacked: 0 },
         ])
         expect(await store.clientDelivery('nobody', { limit: 10 })).toEqual([])
+      })
+    })
+
+    describe('findUnread', () => {
+      /** Offline and committed bounds of the queries below: everything before T0 + 1000. */
+      const BEFORE = T0 + 1_000
+
+      /** Appends one message per sender to `stream`, at T0 + offset (ts grows with offsets). */
+      async function say(stream: string, senders: readonly (string | null)[]): Promise<void> {
+        for (const from of senders) {
+          const head = (await store.getStream(stream))?.head ?? 0
+          await appendOne(pub(stream, [JSON.stringify(from)], { from, now: T0 + head + 1 }))
+        }
+      }
+
+      async function ack(clientId: string, stream: string, offset: number, epoch?: string) {
+        const current = (await store.getStream(stream))?.epoch ?? 'none'
+        await store.saveCursors([{ clientId, stream, epoch: epoch ?? current, offset }], T0)
+      }
+
+      function unreadPage(extra: Partial<UnreadQuery> = {}): Promise<UnreadEpisode[]> {
+        return store.findUnread({
+          offlineBefore: BEFORE,
+          committedBefore: BEFORE,
+          limit: 100,
+          ...extra,
+        })
+      }
+
+      it('reports what an offline user has not acked on any client, from the furthest ack', async () => {
+        const { epoch } = await create('room:a')
+        await say('room:a', ['bob', 'bob', 'bob', 'bob', 'bob', 'bob'])
+        await store.createClients([client('c1', 'alice'), client('c2', 'alice')])
+        await ack('c1', 'room:a', 2)
+        await ack('c2', 'room:a', 4)
+        expect(await unreadPage()).toEqual([
+          {
+            user: 'alice',
+            stream: 'room:a',
+            epoch,
+            firstUnreadOffset: 5,
+            since: T0 + 5,
+            unread: 2,
+          },
+        ])
+        await ack('c1', 'room:a', 6)
+        expect(await unreadPage()).toEqual([])
+      })
+
+      it('counts neither the own messages of the user nor, before the first, their ts', async () => {
+        await create('room:a')
+        // 1 bob (acked), 2-3 alice, 4 bob, 5 server, 6 alice.
+        await say('room:a', ['bob', 'alice', 'alice', 'bob', null, 'alice'])
+        await create('room:b')
+        await say('room:b', ['bob', 'alice', 'alice'])
+        await store.createClient(client('c1', 'alice'))
+        await ack('c1', 'room:a', 1)
+        await ack('c1', 'room:b', 1)
+        // A first unread message committed at the bound is not reported yet; its own messages
+        // before it do not make it older.
+        expect(await unreadPage({ committedBefore: T0 + 4 })).toEqual([])
+        expect(await unreadPage({ committedBefore: T0 + 5 })).toMatchObject([
+          { user: 'alice', stream: 'room:a', firstUnreadOffset: 4, since: T0 + 4, unread: 2 },
+        ])
+      })
+
+      it('says nothing of a user one of whose clients was seen since offlineBefore', async () => {
+        await create('room:a')
+        await say('room:a', ['carol', 'carol'])
+        await store.createClients([
+          client('a1', 'alice'),
+          // Seen exactly at the bound: connected, as far as the query knows.
+          client('a2', 'alice', BEFORE),
+          client('b1', 'bob', BEFORE - 1),
+        ])
+        await ack('a1', 'room:a', 0)
+        await ack('b1', 'room:a', 0)
+        expect((await unreadPage()).map((e) => e.user)).toEqual(['bob'])
+        // Alice's other client alone would not silence her: she is offline once it is unseen.
+        expect((await unreadPage({ offlineBefore: BEFORE + 1 })).map((e) => e.user)).toEqual([
+          'alice',
+          'bob',
+        ])
+        await store.touchClients(['b1'], BEFORE + 5)
+        expect(await unreadPage({ offlineBefore: BEFORE + 1 })).toMatchObject([{ user: 'alice' }])
+      })
+
+      it("counts only cursors of the stream's current epoch", async () => {
+        await create('room:a')
+        await say('room:a', ['bob', 'bob', 'bob'])
+        await store.createClients([client('c1', 'alice'), client('c2', 'alice')])
+        await store.createClient(client('d1', 'dave'))
+        // c1 acked far in a history that is gone, c2 acked 1 in this one: from 1 on.
+        await ack('c1', 'room:a', 3, 'old-epoch')
+        await ack('c2', 'room:a', 1)
+        // Dave follows nothing of this history: the stream is not his inbox.
+        await ack('d1', 'room:a', 0, 'old-epoch')
+        expect(await unreadPage()).toMatchObject([
+          { user: 'alice', firstUnreadOffset: 2, unread: 2 },
+        ])
+        // The stream is recreated: a new epoch, no cursor in it, nothing to report.
+        await store.deleteStream('room:a')
+        const { epoch } = await create('room:a')
+        await say('room:a', ['bob'])
+        expect(await unreadPage()).toEqual([])
+        await ack('c1', 'room:a', 0)
+        expect(await unreadPage()).toEqual([
+          {
+            user: 'alice',
+            stream: 'room:a',
+            epoch,
+            firstUnreadOffset: 1,
+            since: T0 + 1,
+            unread: 1,
+          },
+        ])
+      })
+
+      it('starts at the first retained message when the next one was trimmed', async () => {
+        await create('room:a')
+        await say('room:a', ['bob', 'bob', 'bob', 'bob'])
+        await store.createClient(client('c1', 'alice'))
+        await ack('c1', 'room:a', 0)
+        await store.trim('room:a', { policy: { maxCount: 2 }, now: T0 })
+        expect(await unreadPage()).toMatchObject([{ firstUnreadOffset: 3, unread: 2 }])
+      })
+
+      it('caps the count at maxCount', async () => {
+        await create('room:a')
+        await say('room:a', ['bob', 'alice', 'bob', 'bob', 'bob'])
+        await store.createClient(client('c1', 'alice'))
+        await ack('c1', 'room:a', 0)
+        expect(await unreadPage({ maxCount: 3 })).toMatchObject([
+          { firstUnreadOffset: 1, unread: 3 },
+        ])
+        expect(await unreadPage({ maxCount: 0 })).toMatchObject([{ unread: 1 }])
+        expect(await unreadPage()).toMatchObject([{ unread: 4 }])
+      })
+
+      it('pages by (user, stream) in byte order', async () => {
+        for (const stream of ['room:b', 'room:a', 'room:B']) {
+          await create(stream)
+          await say(stream, ['zed'])
+        }
+        await store.createClients([
+          client('c1', 'bob'),
+          client('c2', 'alice'),
+          client('c3', 'Bob'),
+          client('c4', 'alice'),
+        ])
+        for (const id of ['c1', 'c2', 'c3']) {
+          for (const stream of ['room:b', 'room:a', 'room:B']) await ack(id, stream, 0)
+        }
+        // c4 of alice is caught up on room:a: alice's furthest ack there is the head.
+        await ack('c4', 'room:a', 1)
+        const key = (e: UnreadEpisode): string => `${e.user} ${e.stream}`
+        const all = (await unreadPage()).map(key)
+        expect(all).toEqual([
+          'Bob room:B',
+          'Bob room:a',
+          'Bob room:b',
+          'alice room:B',
+          'alice room:b',
+          'bob room:B',
+          'bob room:a',
+          'bob room:b',
+        ])
+        const pages: string[] = []
+        let after: UnreadQuery['after']
+        for (;;) {
+          const page = await unreadPage({ after, limit: 3 })
+          pages.push(...page.map(key))
+          const last = page.at(-1)
+          if (last === undefined) break
+          after = { user: last.user, stream: last.stream }
+        }
+        expect(pages).toEqual(all)
+        expect(await unreadPage({ limit: 0 })).toEqual([])
+        expect((await unreadPage({ after: { user: 'alice', stream: 'room:a' } })).map(key)).toEqual(
+          all.slice(4),
+        )
+      })
+    })
+
+    describe('leases', () => {
+      const TTL = 100
+
+      it('grants a free lease and refuses it to another holder until it expires', async () => {
+        expect(await store.claimLease('webhooks', 'a', TTL, T0)).toBe(true)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 1)).toBe(false)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + TTL - 1)).toBe(false)
+        // Expired at T0 + TTL: taken over, and the former holder is refused in turn.
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + TTL)).toBe(true)
+        expect(await store.claimLease('webhooks', 'a', TTL, T0 + TTL + 1)).toBe(false)
+      })
+
+      it('renews a lease its holder claims again, from the time of the renewal', async () => {
+        expect(await store.claimLease('webhooks', 'a', TTL, T0)).toBe(true)
+        expect(await store.claimLease('webhooks', 'a', TTL, T0 + 90)).toBe(true)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 150)).toBe(false)
+        // Even expired, its holder takes it back while nobody else has.
+        expect(await store.claimLease('webhooks', 'a', TTL, T0 + 500)).toBe(true)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 599)).toBe(false)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 600)).toBe(true)
+      })
+
+      it('releases a lease for its holder only, and it is free at once', async () => {
+        expect(await store.claimLease('webhooks', 'a', TTL, T0)).toBe(true)
+        expect(await store.releaseLease('webhooks', 'b')).toBe(false)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 1)).toBe(false)
+        expect(await store.releaseLease('webhooks', 'a')).toBe(true)
+        expect(await store.releaseLease('webhooks', 'a')).toBe(false)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0 + 2)).toBe(true)
+        expect(await store.releaseLease('nothing', 'b')).toBe(false)
+      })
+
+      it('keeps leases of different names apart', async () => {
+        expect(await store.claimLease('webhooks', 'a', TTL, T0)).toBe(true)
+        expect(await store.claimLease('other', 'b', TTL, T0)).toBe(true)
+        expect(await store.claimLease('other', 'a', TTL, T0)).toBe(false)
+        expect(await store.releaseLease('other', 'b')).toBe(true)
+        expect(await store.claimLease('webhooks', 'b', TTL, T0)).toBe(false)
+      })
+
+      it('gives a lease that several holders claim at once to exactly one of them', async () => {
+        const holders = Array.from({ length: 8 }, (_, i) => `node-${i}`)
+        const claims = await Promise.all(
+          holders.map((h) => store.claimLease('webhooks', h, TTL, T0)),
+        )
+        expect(claims.filter(Boolean)).toHaveLength(1)
+        // The same race once it has expired: again exactly one holder.
+        const again = await Promise.all(
+          holders.map((h) => store.claimLease('webhooks', h, TTL, T0 + TTL)),
+        )
+        expect(again.filter(Boolean)).toHaveLength(1)
       })
     })
 

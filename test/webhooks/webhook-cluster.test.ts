@@ -10,8 +10,8 @@ import {
 } from './webhook-receiver.js'
 
 // Two nodes on one PostgreSQL store and bus, both with webhooks: each node records its own events
-// in the one shared log, every node dispatches from it with the one cursor, so an event may reach
-// the receiver twice — always with its one id, and no event is lost.
+// in the one shared log, and the holder of the `webhooks` lease delivers them all — each under its
+// one id, none lost. (Takeover by the other node: webhook-lease.test.ts.)
 
 const cleanups: (() => Promise<unknown>)[] = []
 afterEach(async () => {

@@ -46,6 +46,8 @@ export type {
   StreamHead,
   StreamRecord,
   TrimRequest,
+  UnreadEpisode,
+  UnreadQuery,
 } from './store/store.js'
 
 // Multi-node: the bus seam and its implementations.

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 import type { Registry } from 'prom-client'
 import { checkSigningSecret } from '../auth/hmac-signature.js'
 import type { Engine } from '../engine/engine.js'
@@ -6,20 +8,24 @@ import { PeriodicJob } from '../engine/periodic-job.js'
 import type { Logger } from '../observability/logger.js'
 import type { ServerSettings } from '../settings/server-settings.js'
 import type { Store } from '../store/store.js'
+import { LeaseKeeper } from '../webhooks/lease-keeper.js'
 import { StreamWebhookLog } from '../webhooks/stream-webhook-log.js'
-import { UnreadDetector, isUnreadSource, unreadIntervalMs } from '../webhooks/unread-detector.js'
+import { UnreadDetector, unreadIntervalMs } from '../webhooks/unread-detector.js'
 import { WebhookDispatcher, parseWebhookUrl } from '../webhooks/webhook-dispatcher.js'
 import { type WebhookEvent, createWebhookEvent } from '../webhooks/webhook-event.js'
 
 // Webhooks in a running server (`--webhook-url`):
 //
-//   engine ──lifecycle──▶ StreamWebhookLog ($webhooks, durable) ──▶ WebhookDispatcher ──▶ receiver
-//   UnreadDetector (periodic store query) ──┘
+//   every node:      engine ──lifecycle──▶ StreamWebhookLog ($webhooks, durable)
+//                    liveness job: marks its connected clients seen
+//   lease holder:    UnreadDetector (store query) ──▶ log ──▶ WebhookDispatcher ──▶ receiver
 //
 // The engine reports clients registered and forgotten and streams deleted; each report is an
-// event appended to the log before the operation answers. The unread detector adds `unread`
-// events. Every node records its own events in the one log and every node dispatches from it
-// with the one shared cursor: an event may reach the receiver from two nodes, with the same id.
+// event appended to the log before the operation answers, on whichever node it happens. One node
+// of the deployment — the holder of the store lease `webhooks` (LeaseKeeper) — delivers the log
+// with its one shared cursor and runs the unread detector; when it stops renewing the lease
+// (stopped, or dead), another node takes both over from the saved cursor. Every node keeps the
+// "last seen" of its connected clients recent, which the detector's query relies on.
 
 /** Options of {@link WebhookService}. */
 export interface WebhookServiceOptions {
@@ -33,8 +39,12 @@ export interface WebhookServiceOptions {
   readonly registry: Registry
 }
 
+/** The store lease whose holder delivers webhooks and detects `unread`. */
+export const WEBHOOK_LEASE = 'webhooks'
+
 /**
- * Records lifecycle and unread events in the webhook log and delivers them. Built before the
+ * Records the engine's lifecycle events in the webhook log on every node; on the node that holds
+ * the `webhooks` lease, also detects `unread` events and delivers the log. Built before the
  * engine (its `lifecycle` is the engine's listener), started once the engine is.
  *
  * @example
@@ -48,6 +58,7 @@ export class WebhookService {
   #dispatcher: WebhookDispatcher | undefined
   #detector: UnreadDetector | undefined
   #liveness: PeriodicJob | undefined
+  #lease: LeaseKeeper | undefined
 
   /** Throws at once on a malformed receiver URL or a short secret. */
   constructor(options: WebhookServiceOptions) {
@@ -67,7 +78,8 @@ export class WebhookService {
   }
 
   /**
-   * Opens the log and starts delivering, marking connected clients seen, detecting unread. On a
+   * Opens the log, starts marking connected clients seen and claims the `webhooks` lease: when
+   * this node gets it, it delivers and detects `unread` (now or once the holder stops). On a
    * failure, whatever it started is stopped again.
    */
   async start(engine: Engine, store: Store): Promise<void> {
@@ -80,7 +92,7 @@ export class WebhookService {
   }
 
   async #start(engine: Engine, store: Store): Promise<void> {
-    const { settings, logger, url, secret, registry } = this.#options
+    const { settings, logger, url } = this.#options
     const log = await StreamWebhookLog.open({
       engine,
       store,
@@ -89,7 +101,35 @@ export class WebhookService {
       logger,
     })
     this.#log = log
-    this.#dispatcher = new WebhookDispatcher({
+    // Every node keeps "last seen" of its connected clients recent, whichever node detects.
+    this.#liveness = new PeriodicJob(
+      'webhook-liveness',
+      unreadIntervalMs(settings.unreadDelayMs),
+      () => engine.clients.touchConnected(Date.now()),
+      logger,
+    )
+    this.#liveness.start()
+    this.#lease = new LeaseKeeper({
+      store,
+      name: WEBHOOK_LEASE,
+      // Unique per process: a restarted node is a new holder, never its predecessor's renewal.
+      holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+      ttlMs: settings.leaseTtlMs,
+      acquired: () => this.#startDelivering(store, log),
+      lost: () => this.#stopDelivering(),
+      logger,
+    })
+    await this.#lease.start()
+    logger.info(
+      { url: `${new URL(url).origin}/…`, delivering: this.#lease.held },
+      this.#lease.held ? 'webhooks on: this node delivers' : 'webhooks on: another node delivers',
+    )
+  }
+
+  /** Starts the dispatcher and the unread detector: this node holds the lease. */
+  async #startDelivering(store: Store, log: StreamWebhookLog): Promise<void> {
+    const { settings, logger, url, secret, registry } = this.#options
+    this.#dispatcher ??= new WebhookDispatcher({
       url,
       secret,
       log,
@@ -102,37 +142,34 @@ export class WebhookService {
       registry,
     })
     this.#dispatcher.start()
-    // Every node keeps "last seen" of its connected clients recent, whichever node detects.
-    this.#liveness = new PeriodicJob(
-      'webhook-liveness',
-      unreadIntervalMs(settings.unreadDelayMs),
-      () => engine.clients.touchConnected(Date.now()),
+    // What the previous holder (or this node before a restart) recorded is not recorded again.
+    this.#detector = new UnreadDetector({
+      source: store,
+      record: (event) => log.append(event),
+      delayMs: settings.unreadDelayMs,
+      recorded: await unreadIdsIn(log),
       logger,
-    )
-    this.#liveness.start()
-    if (isUnreadSource(store)) {
-      this.#detector = new UnreadDetector({
-        source: store,
-        record: (event) => log.append(event),
-        delayMs: settings.unreadDelayMs,
-        recorded: await unreadIdsIn(log),
-        logger,
-      })
-      this.#detector.start()
-    } else {
-      logger.warn('webhooks: "unread" events are off: this store cannot list unread messages yet')
-    }
-    logger.info({ url: `${new URL(url).origin}/…` }, 'webhooks on')
+    })
+    this.#detector.start()
+  }
+
+  /** Stops detecting and delivering: the lease is lost or given up. */
+  async #stopDelivering(): Promise<void> {
+    const detector = this.#detector
+    this.#detector = undefined
+    await detector?.stop()
+    await this.#dispatcher?.stop()
   }
 
   /**
    * Stops detecting and delivering (the cursor is saved past what was delivered; what was in
-   * flight is sent again on the next start) and stops following the log.
+   * flight is sent again by the next holder), releases the lease so that another node takes over
+   * at once, and stops following the log.
    */
   async stop(): Promise<void> {
-    await this.#detector?.stop()
+    // Stops detecting and delivering if this node holds the lease, and releases it.
+    await this.#lease?.stop()
     await this.#liveness?.stop()
-    await this.#dispatcher?.stop()
     this.#log?.close()
   }
 

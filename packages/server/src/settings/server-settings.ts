@@ -169,6 +169,13 @@ export const serverSettings = {
       max: DAY_MS,
       help: 'how long a user is offline with an unacknowledged message before the "unread" webhook',
     }),
+    leaseTtlMs: int({
+      flag: 'webhook-lease-ttl-ms',
+      default: 15_000,
+      min: 300,
+      max: 600_000,
+      help: 'one node delivers webhooks and detects "unread": the others take over this long after it stops renewing',
+    }),
     concurrency: int({
       flag: 'webhook-concurrency',
       default: 8,

@@ -10,6 +10,7 @@ import {
   planFork,
   sameStreamConfig,
   trimmedTail,
+  unreadCountCap,
 } from './store-rules.js'
 import { jsonArrayChunk } from './json-array-chunk.js'
 import type {
@@ -35,6 +36,8 @@ import type {
   TrimRequest,
   JsonArrayChunk,
   NewClientRecord,
+  UnreadEpisode,
+  UnreadQuery,
 } from './store.js'
 
 /** A retained message with the producer epoch, which the lookup of older duplicates needs. */
@@ -61,6 +64,7 @@ export class MemoryStore implements Store {
   readonly #clients = new Map<string, ClientRecord>()
   /** Per client, its cursors by stream. */
   readonly #cursors = new Map<string, Map<string, CursorRecord>>()
+  readonly #leases = new Map<string, { readonly holder: string; readonly expiresAt: number }>()
 
   async init(): Promise<void> {}
 
@@ -489,6 +493,74 @@ export class MemoryStore implements Store {
     return holders
       .sort((a, b) => a.offset - b.offset || compareText(a.clientId, b.clientId))
       .slice(0, Math.max(0, limit))
+  }
+
+  async claimLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    const lease = this.#leases.get(name)
+    if (lease !== undefined && lease.holder !== holder && lease.expiresAt > now) return false
+    this.#leases.set(name, { holder, expiresAt: now + ttlMs })
+    return true
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    if (this.#leases.get(name)?.holder !== holder) return false
+    return this.#leases.delete(name)
+  }
+
+  async findUnread(query: UnreadQuery): Promise<UnreadEpisode[]> {
+    // Each user's last sighting over all their clients: offline when before the bound.
+    const lastSeen = new Map<string, number>()
+    for (const c of this.#clients.values()) {
+      lastSeen.set(c.userId, Math.max(lastSeen.get(c.userId) ?? c.lastSeenAt, c.lastSeenAt))
+    }
+    // Per offline (user, stream), the furthest ack of the user's clients in the current epoch.
+    const acked = new Map<string, { user: string; stream: StreamRecord; offset: number }>()
+    for (const [clientId, cursors] of this.#cursors) {
+      const user = this.#clients.get(clientId)?.userId
+      if (user === undefined || (lastSeen.get(user) ?? 0) >= query.offlineBefore) continue
+      for (const cursor of cursors.values()) {
+        const stream = this.#streams.get(cursor.stream)
+        if (stream === undefined || stream.softDeleted || cursor.epoch !== stream.epoch) continue
+        const key = JSON.stringify([user, stream.name])
+        const known = acked.get(key)
+        if (known === undefined || cursor.offset > known.offset) {
+          acked.set(key, { user, stream, offset: cursor.offset })
+        }
+      }
+    }
+    const after = query.after
+    const rows = [...acked.values()]
+      .filter(
+        ({ user, stream }) =>
+          after === undefined ||
+          compareText(user, after.user) > 0 ||
+          (user === after.user && compareText(stream.name, after.stream) > 0),
+      )
+      .sort((a, b) => compareText(a.user, b.user) || compareText(a.stream.name, b.stream.name))
+    const cap = unreadCountCap(query)
+    const episodes: UnreadEpisode[] = []
+    for (const { user, stream, offset } of rows) {
+      if (episodes.length >= query.limit) break
+      if (offset >= stream.head) continue
+      let first: StoredMessage | undefined
+      let unread = 0
+      for (const message of await this.read(stream.name, offset, stream.head - offset)) {
+        if (message.from === user) continue
+        first ??= message
+        unread += 1
+        if (unread >= cap) break
+      }
+      if (first === undefined || first.ts >= query.committedBefore) continue
+      episodes.push({
+        user,
+        stream: stream.name,
+        epoch: stream.epoch,
+        firstUnreadOffset: first.offset,
+        since: first.ts,
+        unread,
+      })
+    }
+    return episodes
   }
 
   /** The cursors of the clients following `stream`: those in its current epoch. */

@@ -106,6 +106,14 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE clients ADD COLUMN closing_at BIGINT;
   CREATE INDEX clients_closing ON clients (closing_at) WHERE closing_at IS NOT NULL;
   `,
+  // 5: leases (Store.claimLease): one node of a deployment does a job.
+  `
+  CREATE TABLE leases (
+    name       TEXT COLLATE "C" PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  `,
 ]
 
 /** The schema version this code writes: the number of migrations. */

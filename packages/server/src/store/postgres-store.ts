@@ -7,6 +7,7 @@ import {
   planFork,
   sameStreamConfig,
   trimmedTail,
+  unreadCountCap,
 } from './store-rules.js'
 import { createPostgresPool, type SqlClient } from '../postgres/postgres-connection.js'
 import { appendInTransaction, lockStreams } from './postgres-append.js'
@@ -33,6 +34,8 @@ import {
   toStreamDelivery,
 } from './delivery-rows.js'
 import { jsonArrayChunk } from './json-array-chunk.js'
+import { FIND_UNREAD_SQL } from './postgres-unread.js'
+import { type UnreadRow, toUnreadEpisode } from './unread-rows.js'
 import type {
   ClientRef,
   AppendRequest,
@@ -55,6 +58,8 @@ import type {
   TrimRequest,
   JsonArrayChunk,
   NewClientRecord,
+  UnreadEpisode,
+  UnreadQuery,
 } from './store.js'
 
 /** Options of `PostgresStore`. */
@@ -541,6 +546,40 @@ export class PostgresStore implements Store {
       behind: Number(row.behind),
       lastSeenAt: Number(row.last_seen_at),
     }))
+  }
+
+  async claimLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    // One statement: of nodes claiming at once, the first insert wins and the others see its row
+    // (ON CONFLICT waits for it, then re-checks the WHERE on the row as committed).
+    const { rows } = await this.#open().query(
+      `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3::bigint + $4::bigint)
+       ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+       WHERE leases.holder = EXCLUDED.holder OR leases.expires_at <= $3::bigint
+       RETURNING holder`,
+      [name, holder, now, ttlMs],
+    )
+    return rows.length > 0
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    const { rowCount } = await this.#open().query(
+      'DELETE FROM leases WHERE name = $1 AND holder = $2',
+      [name, holder],
+    )
+    return (rowCount ?? 0) > 0
+  }
+
+  async findUnread(query: UnreadQuery): Promise<UnreadEpisode[]> {
+    const cap = unreadCountCap(query)
+    const { rows } = await this.#open().query<UnreadRow>(FIND_UNREAD_SQL, [
+      query.offlineBefore,
+      query.committedBefore,
+      query.after?.user ?? null,
+      query.after?.stream ?? null,
+      Math.max(0, query.limit),
+      Number.isFinite(cap) ? cap : null,
+    ])
+    return rows.map(toUnreadEpisode)
   }
 
   /**

@@ -96,6 +96,14 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE clients ADD COLUMN closing_at INTEGER;
   CREATE INDEX clients_closing ON clients (closing_at) WHERE closing_at IS NOT NULL;
   `,
+  // 5: leases (Store.claimLease): one node of a deployment does a job.
+  `
+  CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ]
 
 /** The schema version this code writes: the number of migrations. */
@@ -199,6 +207,50 @@ const SQL = {
       JOIN clients cl ON cl.id = c.client_id
       WHERE s.name = @stream AND c.offset < s.head
       ORDER BY c.offset, c.client_id LIMIT @limit`,
+  // The unread messages of offline users (Store.findUnread), in one statement:
+  //   acked   per (user, stream, epoch) the furthest cursor of the user's clients, after the page
+  //           cursor, for users none of whose clients was seen since @offlineBefore (the recent
+  //           end of clients_by_last_seen: connected clients are few);
+  //   behind  those in the stream's current epoch whose cursor is below the head — caught-up
+  //           pairs never reach the probes — materialized in (user, stream) order, which the
+  //           page then keeps: no sort after the probes, and they stop at @limit rows;
+  //   page    per pair the first message after the cursor not sent by the user (one probe of
+  //           the primary key), kept when committed before @committedBefore;
+  //   count   the unread messages of the page's rows only, at most @maxCount each (-1: all).
+  findUnread: `
+      WITH acked AS (
+        SELECT cl.user_id, c.stream, c.epoch, max(c.offset) AS acked
+        FROM cursors c JOIN clients cl ON cl.id = c.client_id
+        WHERE cl.user_id NOT IN (SELECT user_id FROM clients WHERE last_seen_at >= @offlineBefore)
+          AND (@afterUser IS NULL OR (cl.user_id, c.stream) > (@afterUser, @afterStream))
+        GROUP BY cl.user_id, c.stream, c.epoch
+      ),
+      behind AS MATERIALIZED (
+        SELECT a.user_id, a.stream, a.epoch, a.acked
+        FROM acked a
+        JOIN streams s ON s.name = a.stream AND s.epoch = a.epoch AND s.soft_deleted = 0
+        WHERE a.acked < s.head
+        ORDER BY a.user_id, a.stream
+      ),
+      firsts AS (
+        SELECT b.user_id, b.stream, b.epoch, (
+          SELECT m.offset FROM messages m
+          WHERE m.stream = b.stream AND m.offset > b.acked AND m.from_user IS NOT b.user_id
+          ORDER BY m.offset LIMIT 1) AS first_offset
+        FROM behind b
+      ),
+      page AS (
+        SELECT f.user_id, f.stream, f.epoch, f.first_offset, m.ts
+        FROM firsts f JOIN messages m ON m.stream = f.stream AND m.offset = f.first_offset
+        WHERE m.ts < @committedBefore
+        ORDER BY f.user_id, f.stream LIMIT @limit
+      )
+      SELECT p.user_id, p.stream, p.epoch, p.first_offset, p.ts, (
+        SELECT count(*) FROM (
+          SELECT 1 FROM messages u
+          WHERE u.stream = p.stream AND u.offset >= p.first_offset AND u.from_user IS NOT p.user_id
+          LIMIT @maxCount)) AS unread
+      FROM page p ORDER BY p.user_id, p.stream`,
   deleteMessagesBelow: 'DELETE FROM messages WHERE stream = ? AND offset < ?',
   deleteMessagesOfStream: 'DELETE FROM messages WHERE stream = ?',
 
@@ -271,6 +323,14 @@ const SQL = {
   deleteCursorsOfStream: 'DELETE FROM cursors WHERE stream = ?',
   deleteCursorsOfStaleClients:
     'DELETE FROM cursors WHERE client_id IN (SELECT id FROM clients WHERE last_seen_at < ?)',
+
+  // Taken when free, expired or already ours; a row comes back only when it is ours now.
+  claimLease: `
+      INSERT INTO leases (name, holder, expires_at) VALUES (@name, @holder, @now + @ttlMs)
+      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+      WHERE leases.holder = excluded.holder OR leases.expires_at <= @now
+      RETURNING holder`,
+  releaseLease: 'DELETE FROM leases WHERE name = @name AND holder = @holder',
 } as const
 
 /** Every statement `SqliteStore` runs, prepared once per connection and reused (better-sqlite3). */

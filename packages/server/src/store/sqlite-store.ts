@@ -12,6 +12,7 @@ import {
   retentionOfColumns,
   sameStreamConfig,
   trimmedTail,
+  unreadCountCap,
 } from './store-rules.js'
 import type {
   ClientRef,
@@ -35,8 +36,11 @@ import type {
   TrimRequest,
   JsonArrayChunk,
   NewClientRecord,
+  UnreadEpisode,
+  UnreadQuery,
 } from './store.js'
 import { migrate, prepareStatements, type Statements } from './sqlite-schema.js'
+import { type UnreadRow, toUnreadEpisode } from './unread-rows.js'
 import {
   type ClientDeliveryRow,
   type StreamDeliveryRow,
@@ -479,6 +483,31 @@ export class SqliteStore implements Store {
         return tail
       })
       .immediate()
+  }
+
+  async findUnread(query: UnreadQuery): Promise<UnreadEpisode[]> {
+    const cap = unreadCountCap(query)
+    const rows = this.#open().st.findUnread.all({
+      offlineBefore: query.offlineBefore,
+      committedBefore: query.committedBefore,
+      afterUser: query.after?.user ?? null,
+      afterStream: query.after?.stream ?? null,
+      limit: Math.max(0, query.limit),
+      maxCount: Number.isFinite(cap) ? cap : -1,
+    }) as UnreadRow[]
+    return rows.map(toUnreadEpisode)
+  }
+
+  async claimLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    const { db, st } = this.#open()
+    // IMMEDIATE: the write lock first, so that nodes sharing the file claim one after the other.
+    return db
+      .transaction(() => st.claimLease.get({ name, holder, ttlMs, now }) !== undefined)
+      .immediate()
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    return this.#open().st.releaseLease.run({ name, holder }).changes > 0
   }
 
   async retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]> {

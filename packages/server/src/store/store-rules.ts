@@ -12,6 +12,7 @@ import type {
   StreamFork,
   StreamRecord,
   TrimRequest,
+  UnreadQuery,
 } from './store.js'
 
 // The rules every Store shares, so that they agree to the letter (the conformance suite checks
@@ -295,6 +296,14 @@ export function cursorLag(
 ): number | null {
   if (stream === undefined || stream.epoch !== cursor.epoch) return null
   return Math.max(0, stream.head - cursor.offset)
+}
+
+/**
+ * How many unread messages `findUnread` counts per row: `maxCount` (at least 1: the first unread
+ * message is always counted), or all of them when there is no cap.
+ */
+export function unreadCountCap(query: UnreadQuery): number {
+  return query.maxCount === undefined ? Number.POSITIVE_INFINITY : Math.max(1, query.maxCount)
 }
 
 /** What a trim reads from the store besides the stream row, in one statement (see `trimmedTail`). */

@@ -324,6 +324,39 @@ export interface TrimRequest {
   readonly keepFrom?: number | undefined
 }
 
+/**
+ * One page of `Store.findUnread`: the unread messages of offline users, behind `unread` webhooks.
+ */
+export interface UnreadQuery {
+  /** A user is offline when every one of their clients has `lastSeenAt < offlineBefore`. */
+  readonly offlineBefore: number
+  /** A row is returned when its first unread message has `ts < committedBefore`. */
+  readonly committedBefore: number
+  /** Rows after this (user, stream), in (user, stream) order; the first page without. */
+  readonly after?: { readonly user: string; readonly stream: string } | undefined
+  readonly limit: number
+  /**
+   * Count at most this many unread messages per row (`UnreadEpisode.unread` is then a lower
+   * bound): counting is a scan of the messages after the acknowledgement, and a user away from a
+   * busy stream for days must not cost a scan of all of them on every run. Default: no cap.
+   */
+  readonly maxCount?: number | undefined
+}
+
+/** One offline user's unread messages in one stream (`Store.findUnread`). */
+export interface UnreadEpisode {
+  readonly user: string
+  readonly stream: string
+  /** The stream's current epoch (the cursors counted are of this epoch). */
+  readonly epoch: string
+  /** Offset of the first message after the user's furthest ack not sent by the user. */
+  readonly firstUnreadOffset: number
+  /** When that message was committed, ms. */
+  readonly since: number
+  /** How many such messages are retained, at most `UnreadQuery.maxCount`. */
+  readonly unread: number
+}
+
 /** The store every Seqline node persists to. */
 export interface Store {
   /** Opens the store: creates or migrates the schema. */
@@ -456,4 +489,31 @@ export interface Store {
    * and by how much (operators, metrics). Empty for an unknown stream.
    */
   retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]>
+
+  /**
+   * The unread messages of offline users, in ONE set-based query (`unread` webhooks). A user is
+   * offline when every one of their clients has `lastSeenAt < offlineBefore`. For each offline
+   * user and each stream in which one of their clients has a cursor of the stream's current epoch,
+   * `acked` is the highest such cursor offset of the user's clients; the unread messages are the
+   * retained ones with `offset > acked` whose `from` is not the user (server publishes, with
+   * `from` null, count). A row is returned when there is at least one and the first was committed
+   * before `committedBefore`; rows in (user, stream) order (byte order), after `after`, at most
+   * `limit`.
+   */
+  findUnread(query: UnreadQuery): Promise<UnreadEpisode[]>
+
+  /**
+   * Takes the lease `name` for `holder` until `now + ttlMs`, or renews it, when it is free,
+   * expired (its expiry ≤ `now`) or already held by `holder` — atomically, so that of nodes
+   * claiming at once exactly one gets it. Resolves whether `holder` holds it now. A lease lets
+   * one node of a deployment do a job (the webhook dispatcher); its holder renews it well within
+   * the TTL and stops the job when a renewal fails. Nodes compare their own clocks with the stored
+   * expiry: keep the TTL far above their clock skew.
+   */
+  claimLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>
+  /**
+   * Gives up the lease `name` if `holder` holds it (expired or not), so that another node may
+   * take it at once; resolves whether it did.
+   */
+  releaseLease(name: string, holder: string): Promise<boolean>
 }

@@ -18,9 +18,10 @@ import type { WebhookLog, WebhookLogEntry } from './webhook-log.js'
 //
 // Neither name can be addressed from outside: `$` is outside the stream-name pattern every door
 // checks (WebSocket frames, HTTP paths, the backend API), and outside the user-id pattern, so no
-// user owns or acks as the reserved client. Every node of a deployment appends to the one stream
-// and shares the one cursor; a node waits for new events on the stream's hub, which commits of
-// other nodes reach through the bus.
+// user owns or acks as the reserved client. Every node of a deployment appends to the one stream;
+// the node that delivers (the holder of the `webhooks` lease) reads it with the one shared
+// cursor, which the next holder resumes from, and waits for new events on the stream's hub, which
+// commits of other nodes reach through the bus.
 
 /** The internal stream the webhook events are kept in. */
 export const WEBHOOK_STREAM = '$webhooks'

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../observability/logger.js'
-import {
-  UnreadDetector,
-  type UnreadEpisode,
-  type UnreadQuery,
-  type UnreadSource,
-  unreadIntervalMs,
-} from './unread-detector.js'
+import type { UnreadEpisode, UnreadQuery } from '../store/store.js'
+import { UnreadDetector, type UnreadSource, unreadIntervalMs } from './unread-detector.js'
 import { type WebhookEvent, unreadEventId } from './webhook-event.js'
 
 const logger = createLogger({ level: 'silent' })

@@ -1,11 +1,12 @@
 import { isValidStreamName } from '@seqline/protocol'
 import type { Logger } from 'pino'
 import { PeriodicJob } from '../engine/periodic-job.js'
+import type { Store, UnreadQuery } from '../store/store.js'
 import { type WebhookEvent, createWebhookEvent, unreadEventId } from './webhook-event.js'
 
 // Finds the `unread` episodes of the whole deployment — a user none of whose clients is connected
 // anywhere, with messages of others they have not acknowledged for longer than the delay — with
-// one set-based store query per run, and records one event per episode.
+// one set-based store query per page (Store.findUnread), and records one event per episode.
 //
 //   offline:  every client of the user was last seen before now − delay. "Last seen" is written
 //             on connect and disconnect, and every node re-marks its connected clients on every
@@ -14,48 +15,13 @@ import { type WebhookEvent, createWebhookEvent, unreadEventId } from './webhook-
 //             in the stream's current epoch, not sent by the user; the episode is reported once
 //             the first of them was committed before now − delay.
 //   once:     an episode is (user, stream, epoch, firstUnreadOffset); its event id is derived from
-//             it (unreadEventId), so every detection of it — on another node, after a restart —
-//             carries the same id and receivers drop the repeats. Each detector also remembers the
-//             ids it recorded (and those already in the log when it starts) and records no
-//             episode twice.
+//             it (unreadEventId), so every detection of it — after a restart, on the node that
+//             took the `webhooks` lease over — carries the same id and receivers drop repeats. A
+//             detector runs on the lease holder only; it remembers the ids it recorded and those
+//             already in the log when it starts, and records no episode twice.
 
-/** One page of the unread query (see {@link UnreadSource}). */
-export interface UnreadQuery {
-  /** A user is offline when every one of their clients has `lastSeenAt < offlineBefore`. */
-  readonly offlineBefore: number
-  /** An episode is reported when its first unread message has `ts < committedBefore`. */
-  readonly committedBefore: number
-  /** Rows after this (user, stream), in (user, stream) order; the first page without. */
-  readonly after?: { readonly user: string; readonly stream: string } | undefined
-  readonly limit: number
-}
-
-/** One user's unread messages in one stream. */
-export interface UnreadEpisode {
-  readonly user: string
-  readonly stream: string
-  /** The stream's current epoch (the cursors counted are of this epoch). */
-  readonly epoch: string
-  /** Offset of the first message after the user's furthest ack not sent by the user. */
-  readonly firstUnreadOffset: number
-  /** When that message was committed, ms. */
-  readonly since: number
-  /** How many such messages are retained (the store may cap the count, see `maxCount`). */
-  readonly unread: number
-}
-
-/**
- * The store query behind `unread` webhooks: one set-based query over clients, cursors, streams and
- * messages. For each user all of whose clients have `lastSeenAt < offlineBefore`, and each stream
- * in which one of those clients has a cursor of the stream's current epoch: `acked` is the highest
- * such cursor offset of the user's clients; the unread messages are the retained ones with
- * `offset > acked` whose `from` is not the user (server publishes, `from` null, count). A row is
- * returned when there is at least one and the first has `ts < committedBefore`; rows are ordered
- * by (user, stream), after `after`, at most `limit`.
- */
-export interface UnreadSource {
-  findUnread(query: UnreadQuery): Promise<UnreadEpisode[]>
-}
+/** The store query behind `unread` webhooks: `Store.findUnread` (one set-based query a page). */
+export type UnreadSource = Pick<Store, 'findUnread'>
 
 /** Options of {@link UnreadDetector}. */
 export interface UnreadDetectorOptions {
@@ -72,6 +38,11 @@ export interface UnreadDetectorOptions {
 
 /** Rows asked per query. */
 const PAGE = 500
+/**
+ * Unread messages counted per episode: the event's `unread` is at most this (a badge shows "99+"),
+ * and counting stops there instead of scanning everything a user missed while away for days.
+ */
+export const UNREAD_COUNT_CAP = 100
 /** Event ids remembered; beyond, the oldest are forgotten (a repeat then has the same id). */
 const MAX_REMEMBERED = 100_000
 
@@ -129,6 +100,7 @@ export class UnreadDetector {
         committedBefore: before,
         after,
         limit: PAGE,
+        maxCount: UNREAD_COUNT_CAP,
       })
       for (const episode of page) {
         // Internal streams (the webhook log and its reserved cursor client) are nobody's inbox.
@@ -169,12 +141,4 @@ export class UnreadDetector {
       if (oldest !== undefined) this.#recorded.delete(oldest)
     }
   }
-}
-
-/**
- * Whether `store` answers the unread query. Until every store does, `unread` webhooks run only on
- * stores that do; the other event types do not need it.
- */
-export function isUnreadSource(store: object): store is UnreadSource {
-  return typeof (store as Partial<UnreadSource>).findUnread === 'function'
 }
