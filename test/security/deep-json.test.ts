@@ -137,9 +137,11 @@ describe('deep JSON already stored (F7)', () => {
     expect(sse.status).toBe(200)
     let text = ''
     const decoder = new TextDecoder()
-    for await (const chunk of sse.body as AsyncIterable<Uint8Array>) {
-      text += decoder.decode(chunk, { stream: true })
-      if (text.includes('"upToDate":true')) break
+    const reader = (sse.body as ReadableStream<Uint8Array>).getReader()
+    while (!text.includes('"upToDate":true')) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value, { stream: true })
     }
     abort.abort()
     const data = /event: data\ndata:(.*?)\n\n/s.exec(text)?.[1] ?? ''

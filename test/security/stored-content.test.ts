@@ -68,7 +68,12 @@ describe('stream content headers (F1)', () => {
 
   const html = '<script>document.title = 1</script>'
   // Every read that answers with content: catch-up, long-poll, the tail, a token in the query.
-  const reads = [{}, { offset: '-1' }, { offset: '-1', live: 'long-poll' }, { offset: 'now' }]
+  const reads: Record<string, string>[] = [
+    {},
+    { offset: '-1' },
+    { offset: '-1', live: 'long-poll' },
+    { offset: 'now' },
+  ]
   const query = (params: Record<string, string>) => `?${new URLSearchParams(params).toString()}`
 
   it.each([
