@@ -6,6 +6,8 @@ import { WireStats } from './wire-stats.js'
 
 /** How the user signed in. */
 export interface Credentials {
+  /** `dev`: by name (the server's dev auth, no secret); `jwt`: with a token (a bearer secret). */
+  readonly kind: 'dev' | 'jwt'
   /** Dev mode: the user id itself. JWT mode: the token. */
   readonly token: string
   /** The user id, once known (dev mode: the token; JWT mode: from the server's `welcome`). */

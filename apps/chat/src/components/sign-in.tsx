@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react'
 import type { Credentials } from '../chat-session.js'
 import { userId } from '../chat-model.js'
-import { jwtSubject } from '../credentials.js'
+import { devCredentials, jwtSubject } from '../credentials.js'
 
 /** Sign in by name (the server's dev auth), or with a JWT when the server is configured for it. */
 export function SignIn({ onSignIn }: { readonly onSignIn: (credentials: Credentials) => void }) {
@@ -18,7 +18,7 @@ export function SignIn({ onSignIn }: { readonly onSignIn: (credentials: Credenti
         setError('That does not look like a JWT with a "sub" claim.')
         return
       }
-      onSignIn({ token: token.trim(), user })
+      onSignIn({ kind: 'jwt', token: token.trim(), user })
       return
     }
     const id = userId(name)
@@ -26,7 +26,7 @@ export function SignIn({ onSignIn }: { readonly onSignIn: (credentials: Credenti
       setError('Please enter a name: letters, digits, dot, dash or underscore.')
       return
     }
-    onSignIn({ token: id, user: id })
+    onSignIn(devCredentials(id))
   }
 
   return (

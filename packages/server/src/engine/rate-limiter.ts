@@ -12,11 +12,13 @@ export class RateLimiter {
   ) {}
 
   /**
-   * Takes `count` tokens for `key` (at most `burst`: a batch larger than the burst costs the whole
-   * burst); false, taking nothing, when the key is over its rate.
+   * Takes `count` tokens for `key`; false, taking nothing, when the key is over its rate. A batch
+   * larger than the burst is admitted on a full bucket and leaves it in debt, paid back at the
+   * sustained rate before anything else is admitted: big batches stay possible, and the long-run
+   * rate holds however large they are.
    */
   take(key: string, count = 1): boolean {
-    const cost = Math.min(Math.max(count, 1), this.burst)
+    const cost = Math.max(count, 1)
     const now = this.now()
     let bucket = this.#buckets.get(key)
     if (bucket === undefined) {
@@ -29,7 +31,7 @@ export class RateLimiter {
       )
       bucket.at = now
     }
-    if (bucket.tokens < cost) return false
+    if (bucket.tokens < Math.min(cost, this.burst)) return false
     bucket.tokens -= cost
     return true
   }

@@ -51,6 +51,8 @@ export function sseEvent(type: 'data' | 'control', payload: string): string {
 class SseFollower implements Follower {
   readonly id = `s_${randomBytes(9).toString('base64url')}`
   #batch: CommittedMessage[] = []
+  /** Payload bytes of `#batch`: not written yet, but already this reader's (the pump stops on it). */
+  #batchBytes = 0
 
   constructor(
     private readonly res: ServerResponse,
@@ -62,7 +64,7 @@ class SseFollower implements Follower {
   }
 
   get bufferedAmount(): number {
-    return this.res.writableLength
+    return this.res.writableLength + this.#batchBytes
   }
 
   whenDrained(): Promise<void> {
@@ -82,12 +84,14 @@ class SseFollower implements Follower {
     write()
     const batch = this.#batch
     this.#batch = []
+    this.#batchBytes = 0
     if (batch.length === 0 || this.closed) return
     this.res.write(this.#dataEvent(batch))
   }
 
   message(message: CommittedMessage): void {
     this.#batch.push(message)
+    this.#batchBytes += message.stored.data.byteLength
   }
 
   event(): void {
