@@ -59,6 +59,12 @@ export type Authorize = (
 ) => boolean | Promise<boolean>
 
 /**
+ * An `authorize` that keeps answers of its own (the authorize callback caches the backend's for its
+ * max-age): `forget(user)` drops them, so that a revocation takes effect at once.
+ */
+export type RevocableAuthorize = Authorize & { forget?: (userId: string) => void }
+
+/**
  * The default `authorize`: every authenticated user may read, publish, signal and see presence on
  * every stream; nobody may manage (create with options, close, delete) one. Give `manage` with a
  * permissions file or an `authorize` hook of your own.

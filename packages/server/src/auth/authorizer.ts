@@ -1,6 +1,6 @@
 import { ErrorCode, SeqlineError, isValidStreamName } from '@seqline/protocol'
 import type { Logger } from 'pino'
-import type { Authorize, AuthorizeAction, Principal } from './authenticator.js'
+import type { Authorize, AuthorizeAction, Principal, RevocableAuthorize } from './authenticator.js'
 
 /** Options of {@link Authorizer}. */
 export interface AuthorizerOptions {
@@ -73,10 +73,11 @@ export class Authorizer {
     return allowed === true
   }
 
-  /** Drops every cached answer of `userId` (after a revocation). */
+  /** Drops every cached answer of `userId` (after a revocation), the hook's own included. */
   forget(userId: string): void {
     const prefix = `${userId}\u0000`
     for (const key of this.#cache.keys()) if (key.startsWith(prefix)) this.#cache.delete(key)
+    ;(this.authorize as RevocableAuthorize).forget?.(userId)
   }
 
   #remember(key: string, allowed: boolean): void {

@@ -162,6 +162,18 @@ describe('createAuthorizeCallback', () => {
     expect(backend.questions).toHaveLength(4)
   })
 
+  it('forgets a revoked user at once, before the max-age runs out, and nobody else', async () => {
+    const backend = await startBackend((q) => reply(q, 204, undefined, 'max-age=600'))
+    const authorize = createAuthorizeCallback({ url: backend.url, secret: SECRET })
+    await authorize('alice', 'room:a', 'read', noClaims)
+    await authorize('alice2', 'room:a', 'read', noClaims)
+    expect(backend.questions).toHaveLength(2)
+    authorize.forget?.('alice')
+    await authorize('alice', 'room:a', 'read', noClaims)
+    await authorize('alice2', 'room:a', 'read', noClaims)
+    expect(backend.questions.map((q) => q.json.user)).toEqual(['alice', 'alice2', 'alice'])
+  })
+
   it('caches nothing without max-age, and no longer than its own upper bound', async () => {
     let clock = 0
     const backend = await startBackend((q) =>

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
 import type { Logger } from 'pino'
-import type { Authorize, AuthorizeAction } from '../authenticator.js'
+import type { AuthorizeAction, RevocableAuthorize } from '../authenticator.js'
 import { SIGNATURE_HEADER, checkSigningSecret, signBody } from '../hmac-signature.js'
 import { DecisionCache, maxAgeOf } from './decision-cache.js'
 import { RequestLimiter } from './request-limiter.js'
@@ -76,7 +76,7 @@ interface Answer {
  *   secret: process.env.SEQLINE_AUTHORIZE_SECRET!,
  * })
  */
-export function createAuthorizeCallback(options: AuthorizeCallbackOptions): Authorize {
+export function createAuthorizeCallback(options: AuthorizeCallbackOptions): RevocableAuthorize {
   const url = parseUrl(options.url)
   checkSigningSecret(options.secret, 'authorize callback secret')
   const timeoutMs = options.timeoutMs ?? authorizeCallbackDefaults.timeoutMs
@@ -140,7 +140,7 @@ export function createAuthorizeCallback(options: AuthorizeCallbackOptions): Auth
     }
   }
 
-  return (user, stream, action, { claims }) => {
+  const authorize: RevocableAuthorize = (user, stream, action, { claims }) => {
     const key = decisionKey(user, stream, action, claims)
     const cached = cache.get(key, now())
     if (cached !== undefined) return cached
@@ -151,6 +151,9 @@ export function createAuthorizeCallback(options: AuthorizeCallbackOptions): Auth
     }
     return pending
   }
+  // A revocation (`server.revoke`) must not wait out the backend's max-age.
+  authorize.forget = (user) => cache.forgetPrefix(`${user}\u0000`)
+  return authorize
 }
 
 /** One request to the backend. */
@@ -215,9 +218,11 @@ function decisionKey(
     .filter((k) => !VOLATILE_CLAIMS.has(k))
     .sort()
     .map((k) => [k, canonical(claims[k])])
-  return createHash('sha256')
+  // The user in clear first: a revocation drops every answer about that user by prefix.
+  const digest = createHash('sha256')
     .update(JSON.stringify([user, stream, action, stable]))
     .digest('base64url')
+  return `${user}\u0000${digest}`
 }
 
 /** A JSON value with object keys sorted, so that equal claims give equal keys. */

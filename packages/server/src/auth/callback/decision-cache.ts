@@ -35,6 +35,11 @@ export class DecisionCache {
   get size(): number {
     return this.#entries.size
   }
+
+  /** Drops every answer whose key starts with `prefix` (a user's, at a revocation). */
+  forgetPrefix(prefix: string): void {
+    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key)
+  }
 }
 
 /**
