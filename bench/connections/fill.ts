@@ -15,11 +15,13 @@
 //
 //   npm run build && npx tsx bench/connections/fill.ts [--sizes 1000,5000,10000,20000]
 //       [--systems ws,socketio,seqline] [--modes batched,burst] [--concurrency 50] [--workers 2]
-//       [--broadcasts 5] [--timeout 900] [--out bench/connections/results]
+//       [--broadcasts 5] [--timeout 900] [--out bench/connections/results] [--cpu-prof <dir>]
+//   npx tsx bench/connections/fill.ts --merge a.json,b.json [--out …]   (one report from several)
 //
-// Sizes above what the open-files limit allows the server (`ulimit -n`, minus a margin) are
+// A run that does not have every subscriber ready within --timeout seconds is reported with the
+// number that were; the larger sizes of that server and mode are then skipped. Sizes above what the open-files limit allows the server (`ulimit -n`, minus a margin) are
 // lowered to it; the report says so. Results: <out>/fill.json, fill.md and fill.svg.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -53,6 +55,10 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     broadcasts: { type: 'string', default: '5' },
     timeout: { type: 'string', default: '900' },
+    /** Directory for V8 CPU profiles of the servers while the room fills. */
+    'cpu-prof': { type: 'string' },
+    /** Only rebuild the report (md, svg) from result files of earlier runs, comma-separated. */
+    merge: { type: 'string' },
     out: { type: 'string', default: fileURLToPath(new URL('./results', import.meta.url)) },
     cli: {
       type: 'string',
@@ -251,6 +257,7 @@ async function fill(
     const cpu0 = cpuSeconds(server.pid)
     const busy0 = machineBusySeconds()
     const ours0 = workers.reduce((n, w) => n + cpuSeconds(w.pid), cpuSeconds(process.pid))
+    if (values['cpu-prof'] !== undefined) await server.profileStart()
     const t0 = monotonicMs()
     const deadlineMs = t0 + TIMEOUT_MS
     const share = (w: number): { first: number; count: number } => {
@@ -296,6 +303,12 @@ async function fill(
     const ours = workers.reduce((n, w) => n + cpuSeconds(w.pid), cpuSeconds(process.pid)) - ours0
     const foreignCores = (machineBusySeconds() - busy0 - serverCpuSeconds - ours) / (fillMs / 1000)
     const serverDuringFill = await server.stats()
+    if (values['cpu-prof'] !== undefined) {
+      mkdirSync(values['cpu-prof'], { recursive: true })
+      await server.profileStop(
+        join(values['cpu-prof'], `fill-${system}-${mode}-${subscribers}.cpuprofile`),
+      )
+    }
     const counters = merge(
       await Promise.all(
         workers.map(async (w) => (await ask(w, { type: 'counters' }, 'counters')).counters),
@@ -368,7 +381,7 @@ async function fill(
     }
   } finally {
     await Promise.all(workers.map((w) => w.request({ type: 'close' }).catch(() => undefined)))
-    for (const w of workers) w.kill()
+    await Promise.all(workers.map((w) => w.stop()))
     await server.stop()
     rmSync(dir, { recursive: true, force: true })
   }
@@ -404,23 +417,25 @@ function markdown(results: readonly FillResult[], m: Machine, fdNote: string): s
   }
   lines.push(
     '',
-    '⚠: not every subscriber was ready before the time limit. Retried attempts: failed attempts the subscriber made again (causes in the JSON).',
+    `${results.some((r) => !r.complete) ? '⚠: not every subscriber was ready before the time limit. ' : ''}Retried attempts: failed attempts the subscriber made again (causes in the JSON).`,
   )
   return lines.join('\n')
 }
 
 function chart(results: readonly FillResult[], m: Machine): string {
   const panels: ChartPanel[] = []
+  const systems = Object.values(System).filter((s) => results.some((r) => r.system === s))
+  const modes = Object.values(Mode).filter((mode) => results.some((r) => r.mode === mode))
   const series = (mode: Mode, value: (r: FillResult) => number | undefined) =>
-    SYSTEMS.map((system) => ({
+    systems.map((system) => ({
       name: NAMES[system],
       color: COLORS[system],
       points: results
         .filter((r) => r.system === system && r.mode === mode)
         .map((r) => ({ x: r.subscribers, y: r.connected > 0 ? value(r) : undefined })),
     }))
-  const main = MODES.includes(Mode.batched) ? Mode.batched : Mode.burst
-  for (const mode of MODES) {
+  const main = modes.includes(Mode.batched) ? Mode.batched : Mode.burst
+  for (const mode of modes) {
     panels.push({
       title: `Time to connect all (${mode === Mode.batched ? `${CONCURRENCY} at a time` : 'all at once'})`,
       xLabel: 'subscribers in one room',
@@ -452,19 +467,47 @@ function chart(results: readonly FillResult[], m: Machine): string {
 
 // ---------------------------------------------------------------------------------------------
 
+if (values.merge !== undefined) {
+  const files = values.merge.split(',').map(
+    (file) =>
+      JSON.parse(readFileSync(file, 'utf8')) as {
+        machine: Machine
+        fdNote: string
+        results: FillResult[]
+      },
+  )
+  const merged = files.flatMap((f) => f.results)
+  const first = files[0]!
+  const table = markdown(merged, first.machine, first.fdNote)
+  mkdirSync(values.out, { recursive: true })
+  writeFileSync(join(values.out, 'fill.md'), `${table}\n`)
+  writeFileSync(join(values.out, 'fill.svg'), chart(merged, first.machine))
+  console.log(`${table}\n\nwritten: ${join(values.out, 'fill.{md,svg}')}`)
+  process.exit(0)
+}
+
 const m = machine()
 const sizes = values.sizes.split(',').map(Number)
 const fd = planOpenFiles(Math.max(...sizes) + SERVER_FD_MARGIN)
 const fdNote = `${fd.note}; subscribers per run capped at ${fd.limit - SERVER_FD_MARGIN}`
 console.log(fdNote)
 const results: FillResult[] = []
+/** "system/mode" pairs that did not finish a smaller size in time. */
+const gaveUp = new Set<string>()
 for (const requested of sizes) {
   const subscribers = Math.min(requested, fd.limit - SERVER_FD_MARGIN)
   for (const mode of MODES) {
     for (const system of SYSTEMS) {
+      if (gaveUp.has(`${system}/${mode}`)) {
+        console.log(
+          `${NAMES[system]}: ${subscribers} subscribers, ${mode}: skipped (a smaller room timed out)`,
+        )
+        continue
+      }
       console.log(`${NAMES[system]}: ${subscribers} subscribers, ${mode} …`)
       const result = await fill(system, mode, requested, subscribers, fd)
       results.push(result)
+      if (!result.complete) gaveUp.add(`${system}/${mode}`)
       console.log(
         `  ${result.connected}/${subscribers} ready in ${(result.fillMs / 1000).toFixed(1)} s; ` +
           `RSS ${result.memory.rssPerConnectionKb.toFixed(1)} kB/conn; broadcast → all ${median(result.broadcast.reachAllMs).toFixed(1)} ms`,

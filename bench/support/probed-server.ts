@@ -24,6 +24,10 @@ export interface ProbedServer {
   timeline(): Promise<readonly ProbeEvent[]>
   /** Starts a new measurement window (event-loop delay, GC and commit records). */
   reset(): Promise<void>
+  /** Starts the CPU profiler inside the server. */
+  profileStart(): Promise<void>
+  /** Stops it and writes the `.cpuprofile` to `path`. */
+  profileStop(path: string): Promise<void>
   /** SIGTERM, then SIGKILL after 5 s. */
   stop(): Promise<void>
   /** SIGKILL: a crash. */
@@ -139,6 +143,8 @@ export function startProbedServer(options: ProbedServerOptions): Promise<ProbedS
         stats: async () => (await ask({ type: 'stats' })).stats,
         timeline: async () => (await ask({ type: 'timeline' })).events,
         reset: async () => void (await ask({ type: 'reset' })),
+        profileStart: async () => void (await ask({ type: 'profile-start' })),
+        profileStop: async (path) => void (await ask({ type: 'profile-stop', path })),
         stop: () => {
           setTimeout(() => child.kill('SIGKILL'), 5_000).unref()
           return signal('SIGTERM')

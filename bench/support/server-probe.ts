@@ -16,7 +16,8 @@
 //
 // Loaded by bench/support/probed-server.ts, which compiles this file to JavaScript with esbuild:
 // the server process runs without any TypeScript loader.
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector'
 import { createRequire } from 'node:module'
 import { PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks'
 
@@ -26,6 +27,10 @@ export type ProbeRequest =
   | { readonly type: 'stats' }
   | { readonly type: 'timeline' }
   | { readonly type: 'reset' }
+  /** Starts V8's CPU profiler (the in-process inspector). */
+  | { readonly type: 'profile-start' }
+  /** Stops it and writes the profile (`.cpuprofile`, for Chrome DevTools or profile-top.ts). */
+  | { readonly type: 'profile-stop'; readonly path: string }
 
 /** Resident and V8 memory of the server process. */
 export interface ProbeMemory {
@@ -81,6 +86,8 @@ export type ProbeReply =
   | { readonly type: 'stats'; readonly stats: ProbeStats }
   | { readonly type: 'timeline'; readonly events: readonly ProbeEvent[] }
   | { readonly type: 'reset' }
+  | { readonly type: 'profile-start' }
+  | { readonly type: 'profile-stop' }
 
 const MAX_EVENTS = 500_000
 
@@ -184,8 +191,40 @@ function memory(): ProbeMemory {
   }
 }
 
+let inspector: Session | undefined
+
+function post(method: string, params?: object): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    inspector!.post(method, params ?? {}, (error, result) =>
+      error === null ? resolve(result) : reject(error),
+    )
+  })
+}
+
+async function profile(request: ProbeRequest): Promise<ProbeReply> {
+  if (request.type === 'profile-start') {
+    inspector = new Session()
+    inspector.connect()
+    await post('Profiler.enable')
+    await post('Profiler.setSamplingInterval', { interval: 1000 })
+    await post('Profiler.start')
+    return { type: 'profile-start' }
+  }
+  if (request.type === 'profile-stop' && inspector !== undefined) {
+    const { profile: data } = (await post('Profiler.stop')) as { profile: unknown }
+    writeFileSync(request.path, JSON.stringify(data))
+    inspector.disconnect()
+    inspector = undefined
+  }
+  return { type: 'profile-stop' }
+}
+
 if (process.send !== undefined) {
   process.on('message', (request: ProbeRequest) => {
+    if (request.type === 'profile-start' || request.type === 'profile-stop') {
+      void profile(request).then((reply) => process.send?.(reply))
+      return
+    }
     let reply: ProbeReply
     switch (request.type) {
       case 'memory':

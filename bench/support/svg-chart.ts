@@ -81,7 +81,9 @@ function panel(p: ChartPanel, ox: number, oy: number): string {
       `<text x="${ox + MARGIN.left - 6}" y="${y(t) + 4}" class="tick" text-anchor="end">${format(t)}</text>`,
     )
   }
-  for (const t of xs) {
+  // Few distinct x values (room sizes) get a tick each; a time series gets round ticks.
+  const xTicks = xs.length <= 10 ? xs : linearTicks(xMax).filter((t) => t >= xMin && t <= xMax)
+  for (const t of xTicks) {
     out.push(
       `<text x="${x(t)}" y="${oy + MARGIN.top + h + 16}" class="tick" text-anchor="middle">${format(t)}</text>`,
     )
@@ -98,9 +100,11 @@ function panel(p: ChartPanel, ox: number, oy: number): string {
         continue
       }
       segments.at(-1)!.push(`${x(pt.x).toFixed(1)},${y(pt.y).toFixed(1)}`)
-      out.push(
-        `<circle cx="${x(pt.x).toFixed(1)}" cy="${y(pt.y).toFixed(1)}" r="3" fill="${s.color}"/>`,
-      )
+      if (s.points.length <= 40) {
+        out.push(
+          `<circle cx="${x(pt.x).toFixed(1)}" cy="${y(pt.y).toFixed(1)}" r="3" fill="${s.color}"/>`,
+        )
+      }
     }
     for (const segment of segments) {
       if (segment.length > 1) {

@@ -10,6 +10,8 @@ export interface WorkerProcess<Request, Reply, Event> {
   onEvent(listener: (event: Event) => void): void
   /** SIGKILL. */
   kill(): void
+  /** Closes the IPC channel (the worker exits, writing its profiles); SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>
 }
 
 interface Envelope<T> {
@@ -29,11 +31,17 @@ process.once('exit', () => {
  */
 export function startWorker<Request, Reply, Event>(
   script: URL,
-  options: { readonly wrapper?: readonly string[]; readonly env?: NodeJS.ProcessEnv } = {},
+  options: {
+    readonly wrapper?: readonly string[]
+    readonly env?: NodeJS.ProcessEnv
+    /** Node options, e.g. `--cpu-prof`. */
+    readonly nodeOptions?: readonly string[]
+  } = {},
 ): WorkerProcess<Request, Reply, Event> {
   const command = [
     ...(options.wrapper ?? []),
     process.execPath,
+    ...(options.nodeOptions ?? []),
     '--import',
     'tsx',
     fileURLToPath(script),
@@ -71,6 +79,16 @@ export function startWorker<Request, Reply, Event>(
       }),
     onEvent: (listener) => void listeners.push(listener),
     kill: () => void child.kill('SIGKILL'),
+    stop: (graceMs = 30_000) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          resolve()
+          return
+        }
+        child.once('exit', () => resolve())
+        child.disconnect()
+        setTimeout(() => child.kill('SIGKILL'), graceMs).unref()
+      }),
   }
 }
 
