@@ -409,7 +409,14 @@ function markdown(results: readonly FillResult[], m: Machine, fdNote: string): s
     '| subscribers | connect | server | ready | time to connect all (s) | connect p50 / p99 (ms) | retried attempts | server kB/conn RSS | heap kB/conn | server CPU s | broadcast → all (ms) | → median (ms) | presence diffs / join | presence snapshot MB | other load (cores) |',
     '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
-  for (const r of results) {
+  const order = Object.values(System)
+  const sorted = [...results].sort(
+    (a, b) =>
+      a.subscribers - b.subscribers ||
+      a.mode.localeCompare(b.mode) ||
+      order.indexOf(a.system) - order.indexOf(b.system),
+  )
+  for (const r of sorted) {
     const retried = Object.values(r.failures).reduce((a, b) => a + b, 0)
     lines.push(
       `| ${fmt(r.subscribers)}${r.subscribers < r.requested ? ` (of ${fmt(r.requested)})` : ''} | ${r.mode} | ${NAMES[r.system]} | ${fmt(r.connected)}${r.complete ? '' : ' ⚠'} | ${fmt(r.fillMs / 1000, 1)} | ${fmt(r.connectLatency.p50, 1)} / ${fmt(r.connectLatency.p99, 0)} | ${fmt(retried)} | ${fmt(r.memory.rssPerConnectionKb, 1)} | ${fmt(r.memory.heapPerConnectionKb, 1)} | ${fmt(r.serverCpuSeconds, 1)} | ${fmt(median(r.broadcast.reachAllMs), 1)} | ${fmt(median(r.broadcast.p50Ms), 1)} | ${r.system === System.seqline ? fmt(r.frames.presenceDiffsPerJoin, 0) : '–'} | ${r.system === System.seqline ? fmt((r.frames.byType['presence']?.bytes ?? 0) / 1e6, 1) : '–'} | ${fmt(r.foreignCores, 2)} |`,
@@ -432,16 +439,20 @@ function chart(results: readonly FillResult[], m: Machine): string {
       color: COLORS[system],
       points: results
         .filter((r) => r.system === system && r.mode === mode)
-        .map((r) => ({ x: r.subscribers, y: r.connected > 0 ? value(r) : undefined })),
+        .map((r) => ({
+          x: r.subscribers,
+          y: r.connected > 0 ? value(r) : undefined,
+          lowerBound: !r.complete,
+        })),
     }))
   const main = modes.includes(Mode.batched) ? Mode.batched : Mode.burst
   for (const mode of modes) {
     panels.push({
-      title: `Time to connect all (${mode === Mode.batched ? `${CONCURRENCY} at a time` : 'all at once'})`,
+      title: `Time to connect all (${mode === Mode.batched ? `${CONCURRENCY} at a time` : 'all at once'}); hollow: time limit hit`,
       xLabel: 'subscribers in one room',
       yLabel: 'seconds (log)',
       logY: true,
-      series: series(mode, (r) => (r.complete ? r.fillMs / 1000 : undefined)),
+      series: series(mode, (r) => r.fillMs / 1000),
     })
   }
   panels.push(
@@ -480,9 +491,13 @@ if (values.merge !== undefined) {
   const first = files[0]!
   const table = markdown(merged, first.machine, first.fdNote)
   mkdirSync(values.out, { recursive: true })
+  writeFileSync(
+    join(values.out, 'fill.json'),
+    `${JSON.stringify({ ...first, mergedFrom: files.map((f) => f.machine), results: merged }, null, 2)}\n`,
+  )
   writeFileSync(join(values.out, 'fill.md'), `${table}\n`)
   writeFileSync(join(values.out, 'fill.svg'), chart(merged, first.machine))
-  console.log(`${table}\n\nwritten: ${join(values.out, 'fill.{md,svg}')}`)
+  console.log(`${table}\n\nwritten: ${join(values.out, 'fill.{json,md,svg}')}`)
   process.exit(0)
 }
 

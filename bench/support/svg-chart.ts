@@ -5,7 +5,12 @@
 export interface ChartSeries {
   readonly name: string
   readonly color: string
-  readonly points: readonly { readonly x: number; readonly y: number | undefined }[]
+  readonly points: readonly {
+    readonly x: number
+    readonly y: number | undefined
+    /** The true value is at least `y` (e.g. a run stopped by its time limit): a hollow marker. */
+    readonly lowerBound?: boolean
+  }[]
 }
 
 export interface ChartPanel {
@@ -102,7 +107,9 @@ function panel(p: ChartPanel, ox: number, oy: number): string {
       segments.at(-1)!.push(`${x(pt.x).toFixed(1)},${y(pt.y).toFixed(1)}`)
       if (s.points.length <= 40) {
         out.push(
-          `<circle cx="${x(pt.x).toFixed(1)}" cy="${y(pt.y).toFixed(1)}" r="3" fill="${s.color}"/>`,
+          pt.lowerBound === true
+            ? `<circle cx="${x(pt.x).toFixed(1)}" cy="${y(pt.y).toFixed(1)}" r="4" fill="white" stroke="${s.color}" stroke-width="2"/>`
+            : `<circle cx="${x(pt.x).toFixed(1)}" cy="${y(pt.y).toFixed(1)}" r="3" fill="${s.color}"/>`,
         )
       }
     }
