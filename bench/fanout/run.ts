@@ -88,7 +88,7 @@ console.log(
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const r of results) {
   console.log(
-    `| ${r.name} | ${fmt(r.deliveriesPerSec, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.lost} | ${fmt(r.serverCpu, 2)} | ${fmt((r.serverCpu / r.deliveriesPerSec) * 1e6, 2)} | ${fmt(r.server.eventLoopDelay.p99, 2)} |`,
+    `| ${r.name} | ${fmt(r.deliveriesPerSec, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.lost} | ${fmt(r.serverCpu, 2)} | ${fmt((r.serverCpu / r.deliveriesPerSec) * 1e6, 2)} | ${r.server.eventLoopDelay.count === 0 ? `> ${fmt(base.seconds, 0)} s (one iteration)` : fmt(r.server.eventLoopDelay.p99, 2)} |`,
   )
 }
 const raw = results.find((r) => r.name.startsWith('raw'))

@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { median } from '../support/distribution.js'
 import { machine, machineLine } from '../support/machine.js'
-import type { ProbeEvent } from '../support/server-probe.js'
+import type { ProbeEvent, ProbeStats } from '../support/server-probe.js'
 import {
   DEFAULT_CLI,
   type Delivery,
@@ -393,34 +393,36 @@ const med = (variant: string, value: (r: Run) => number | undefined): number =>
 const lines: string[] = [
   `bench/fanout/tail — ${SUBSCRIBERS} subscribers, ${rate} msg/s, ${base.seconds} s measured, ${rounds} rounds (medians); ${machineLine(m)}`,
   '',
-  '| variant | p50 ms | p99 ms | p99.9 ms | p99 / raw p99 | server ELD p99 ms | commits/s | mean batch | commit p50 / p99 ms | checkpoints/s | checkpoint p50 / max ms | server GC ms/s, max ms |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| variant | p50 ms | p99 ms | p99.9 ms | p99 / raw p99 | server ELD p99 ms | server loop busy | loop time in commits | commits/s | mean batch | commit p50 / p99 ms | checkpoints/s | checkpoint p50 / max ms | server GC ms/s, max ms |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
 ]
 const rawP99 = med('raw', (r) => r.result.p99)
 for (const v of chosen) {
+  const at = (value: (r: Run) => number | undefined, digits = 2): string =>
+    fmt(med(v.name, value), digits)
   const window = (r: Run): number => (r.result.server.untilMs - r.result.server.sinceMs) / 1000
-  lines.push(
-    `| ${v.description} | ${fmt(med(v.name, (r) => r.result.p50))} | ${fmt(med(v.name, (r) => r.result.p99))} | ${fmt(med(v.name, (r) => r.result.p999))} | ${fmt(med(v.name, (r) => r.result.p99) / rawP99)}× | ${fmt(
-      med(v.name, (r) => r.result.server.eventLoopDelay.p99),
-      1,
-    )} | ` +
-      (v.name === 'raw'
-        ? '– | – | – | – | – |'
-        : `${fmt(
-            med(v.name, (r) => r.result.server.commits.count / window(r)),
-            0,
-          )} | ${fmt(
-            med(v.name, (r) => r.batches?.meanBatch),
-            2,
-          )} | ${fmt(med(v.name, (r) => r.result.server.commits.withoutCheckpoint.p50))} / ${fmt(med(v.name, (r) => r.result.server.commits.withoutCheckpoint.p99))} | ${fmt(med(v.name, (r) => r.result.server.commits.checkpoints.count / window(r)))} | ${fmt(med(v.name, (r) => r.result.server.commits.checkpoints.p50))} / ${fmt(med(v.name, (r) => r.result.server.commits.checkpoints.max))} |`) +
-      ` ${fmt(
-        med(v.name, (r) => r.result.server.gc.total / window(r)),
-        1,
-      )}, ${fmt(
-        med(v.name, (r) => r.result.server.gc.max),
-        1,
-      )} |`,
-  )
+  const commits = (r: Run): ProbeStats['commits'] => r.result.server.commits
+  const cells = [
+    v.description,
+    at((r) => r.result.p50),
+    at((r) => r.result.p99),
+    at((r) => r.result.p999),
+    `${fmt(med(v.name, (r) => r.result.p99) / rawP99)}×`,
+    at((r) => r.result.server.eventLoopDelay.p99, 1),
+    pct(med(v.name, (r) => r.result.server.eventLoopUtilization)),
+    ...(v.name === 'raw'
+      ? ['–', '–', '–', '–', '–', '–']
+      : [
+          pct(med(v.name, (r) => commits(r).total / 1000 / window(r))),
+          at((r) => commits(r).count / window(r), 0),
+          at((r) => r.batches?.meanBatch),
+          `${at((r) => commits(r).withoutCheckpoint.p50)} / ${at((r) => commits(r).withoutCheckpoint.p99)}`,
+          at((r) => commits(r).checkpoints.count / window(r)),
+          `${at((r) => commits(r).checkpoints.p50)} / ${at((r) => commits(r).checkpoints.max)}`,
+        ]),
+    `${at((r) => r.result.server.gc.total / window(r), 1)}, ${at((r) => r.result.server.gc.max, 1)}`,
+  ]
+  lines.push(`| ${cells.join(' | ')} |`)
 }
 lines.push(
   '',

@@ -58,6 +58,8 @@ export interface ProbeStats {
   readonly sinceMs: number
   readonly untilMs: number
   readonly eventLoopDelay: {
+    /** Samples taken: 0 when one loop iteration outlasted the whole window. */
+    readonly count: number
     readonly p50: number
     readonly p90: number
     readonly p99: number
@@ -150,6 +152,7 @@ function stats(): ProbeStats {
     sinceMs: since,
     untilMs: nowMs(),
     eventLoopDelay: {
+      count: delay.count,
       p50: ns(delay.percentile(50)),
       p90: ns(delay.percentile(90)),
       p99: ns(delay.percentile(99)),
