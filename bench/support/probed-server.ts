@@ -96,8 +96,11 @@ export function startProbedServer(options: ProbedServerOptions): Promise<ProbedS
       resolve()
     }),
   )
-  const waiting: ((reply: ProbeReply) => void)[] = []
-  child.on('message', (reply: ProbeReply) => waiting.shift()?.(reply))
+  const waiting: { resolve: (reply: ProbeReply) => void; reject: (error: Error) => void }[] = []
+  child.on('message', (reply: ProbeReply) => waiting.shift()?.resolve(reply))
+  void exited.then(() => {
+    for (const w of waiting.splice(0)) w.reject(new Error('the server exited'))
+  })
   const ask = <T extends ProbeReply['type']>(
     request: ProbeRequest & { type: T },
   ): Promise<Extract<ProbeReply, { type: T }>> =>
@@ -106,7 +109,10 @@ export function startProbedServer(options: ProbedServerOptions): Promise<ProbedS
         reject(new Error('the server has exited'))
         return
       }
-      waiting.push((reply) => resolve(reply as Extract<ProbeReply, { type: T }>))
+      waiting.push({
+        resolve: (reply) => resolve(reply as Extract<ProbeReply, { type: T }>),
+        reject,
+      })
       child.send(request)
     })
   const signal = (name: NodeJS.Signals): Promise<void> => {
