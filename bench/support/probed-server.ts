@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -60,6 +60,7 @@ export function probePreloadPath(): string {
     sourcefile: source,
   })
   const dir = mkdtempSync(join(tmpdir(), 'seqline-probe-'))
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   compiledProbe = join(dir, 'server-probe.mjs')
   writeFileSync(compiledProbe, code)
   return compiledProbe
