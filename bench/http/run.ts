@@ -5,6 +5,7 @@
 //   npx tsx bench/http/run.ts [--appends 20000] [--writers 32] [--streams 8] [--messages 20000]
 //                             [--readers 8] [--reads 40] [--bytes 100]
 //                             [--only seqline|reference] [--cpu-prof <dir>]
+//                             [--cli <seqline cli.js>] [--json <file>]
 //
 // 1. Append throughput: `writers` concurrent keep-alive connections POST `appends` JSON messages
 //    of about `bytes` bytes, round-robin over `streams` streams; appends/s.
@@ -13,7 +14,7 @@
 //    Stream-Next-Offset until Stream-Up-To-Date; messages/s and MB/s. The first read, by one reader
 //    with nothing cached, is reported on its own ("first read").
 
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -35,6 +36,13 @@ const { values } = parseArgs({
     only: { type: 'string' },
     /** Directory for a V8 CPU profile of the Seqline server. */
     'cpu-prof': { type: 'string' },
+    /** The Seqline CLI to run (another checkout's `packages/server/dist/cli.js`). */
+    cli: {
+      type: 'string',
+      default: fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url)),
+    },
+    /** Also write the results as JSON to this file. */
+    json: { type: 'string' },
   },
 })
 const APPENDS = Number(values.appends)
@@ -151,7 +159,7 @@ async function measure(name: string, server: SpawnedServer): Promise<Result> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'seqline-bench-http-'))
-  const cli = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url))
+  const cli = values.cli
   const reference = fileURLToPath(new URL('./reference-server.ts', import.meta.url))
   const results: Result[] = []
   try {
@@ -211,6 +219,12 @@ async function main(): Promise<void> {
     results.find((r) => r.name === 'seqline'),
     results.find((r) => r.name === 'reference'),
   ]
+  if (values.json !== undefined) {
+    writeFileSync(
+      values.json,
+      `${JSON.stringify({ cpu, cpus: cpus().length, results }, null, 2)}\n`,
+    )
+  }
   if (seq !== undefined && ref !== undefined) {
     console.log(
       `\nratio seqline / reference: appends ${(seq.appendsPerSec / ref.appendsPerSec).toFixed(2)}×, ` +
