@@ -250,6 +250,8 @@ export class StreamHandle<T = unknown> {
   }
 
   #presenceChanged(): void {
+    // The list costs O(members): build it only for someone who listens.
+    if (!this.#events.has('presence')) return
     this.#events.emit('presence', {
       stream: this.name,
       users: this.presence(),
