@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -237,6 +237,37 @@ describe('SqliteStore on disk', () => {
     await expect(new SqliteStore({ path }).init()).rejects.toMatchObject({
       code: ErrorCode.INTERNAL,
     })
+  })
+
+  it('creates its directory 0700 and its database, WAL and shared-memory files 0600', async () => {
+    const store = await openStore()
+    await store.createStream({ name: 'room:a', contentType: 'application/json', now: T0 })
+    expect((await stat(dirname(path))).mode & 0o777).toBe(0o700)
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      expect({ file, mode: (await stat(file)).mode & 0o777 }).toEqual({ file, mode: 0o600 })
+    }
+  })
+
+  it('keeps the mode an operator gave an existing database file', async () => {
+    await mkdir(dirname(path), { recursive: true })
+    await writeFile(path, '')
+    await chmod(path, 0o640)
+    const store = await openStore()
+    await store.createStream({ name: 'room:a', contentType: 'application/json', now: T0 })
+    expect((await stat(path)).mode & 0o777).toBe(0o640)
+  })
+
+  it('answers a read only once the writes before it are on disk, and shows them', async () => {
+    const store = await openStore()
+    await store.createStream({ name: 'room:a', contentType: 'application/json', now: T0 })
+    let appended = false
+    const write = store
+      .append([{ stream: 'room:a', payloads: [bytes('1'), bytes('2')], from: null, now: T0 }])
+      .then(() => (appended = true))
+    const read = await store.read('room:a', 0, 10)
+    expect(appended).toBe(true)
+    expect(read.map((m) => text(m.data))).toEqual(['1', '2'])
+    await write
   })
 
   it('rejects calls before init()', async () => {

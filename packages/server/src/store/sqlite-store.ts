@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
@@ -40,6 +40,7 @@ import type {
   UnreadQuery,
 } from './store.js'
 import { migrate, prepareStatements, type Statements } from './sqlite-schema.js'
+import { WalSync } from './wal-sync.js'
 import { type UnreadRow, toUnreadEpisode } from './unread-rows.js'
 import {
   type ClientDeliveryRow,
@@ -122,10 +123,12 @@ interface CursorRow {
  * The default `Store`: one SQLite file through better-sqlite3, in WAL mode. A `Store.append`
  * batch is one transaction, so a tick's publishes cost one fsync (group commit, DESIGN §3).
  *
- * Durability (G1): with WAL, `synchronous=NORMAL` survives a process crash but may lose the last
- * commits on power loss, because the WAL is only synced at checkpoints. An acknowledged publish
- * must survive both, so the store runs with `synchronous=FULL`: every commit syncs the WAL before
- * `append` resolves.
+ * Durability (G1): an acknowledged publish must survive a process crash and a power loss, so no
+ * write resolves before its commit is on disk. The fsync does not run on the event loop: commits
+ * write the WAL (`synchronous=NORMAL`) and {@link WalSync} fdatasyncs it on libuv's thread pool —
+ * one fsync for every commit made before it started — while the loop goes on reading publishes
+ * and fanning out what is already durable. Reads wait for that fsync too, so nothing not yet on
+ * disk is ever shown.
  *
  * better-sqlite3 is synchronous; the methods still return Promises to honour the `Store` seam.
  *
@@ -137,6 +140,7 @@ export class SqliteStore implements Store {
   readonly #options: Required<SqliteStoreOptions>
   #db: Database.Database | undefined
   #statements: Statements | undefined
+  #wal: WalSync | undefined
 
   constructor(options: SqliteStoreOptions) {
     this.#options = {
@@ -147,13 +151,15 @@ export class SqliteStore implements Store {
 
   async init(): Promise<void> {
     if (this.#db !== undefined) return
-    if (this.#options.path !== ':memory:') {
-      mkdirSync(dirname(this.#options.path), { recursive: true })
-    }
-    const db = new Database(this.#options.path)
+    const path = this.#options.path
+    const onDisk = path !== ':memory:' && path !== ''
+    if (onDisk) createPrivateFile(path)
+    const db = new Database(path)
     try {
       db.pragma('journal_mode = WAL')
-      db.pragma('synchronous = FULL')
+      // Commits write the WAL without syncing it; `WalSync` syncs it off the event loop before any
+      // write is answered or any reader shows it (see the class comment).
+      db.pragma(`synchronous = ${onDisk ? 'NORMAL' : 'FULL'}`)
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.#options.busyTimeoutMs))}`)
       // Catch-up reads scan message pages: map the file (reads skip a copy through the page
       // cache) and keep more pages cached than SQLite's 2 MB default.
@@ -166,70 +172,80 @@ export class SqliteStore implements Store {
       throw error
     }
     this.#db = db
+    if (onDisk) {
+      this.#wal = new WalSync(`${path}-wal`)
+      // What `migrate` wrote is synced like any later commit.
+      await this.#durable(undefined)
+    }
   }
 
   async close(): Promise<void> {
     const db = this.#db
+    const wal = this.#wal
     this.#db = undefined
     this.#statements = undefined
+    this.#wal = undefined
+    await wal?.close()
     db?.close()
   }
 
   async createStream(input: CreateStreamInput): Promise<CreateStreamResult> {
     const { db, st } = this.#open()
-    return db
-      .transaction((): CreateStreamResult => {
-        const existing = readStream(st, input.name)
-        if (existing !== undefined) {
-          return {
-            kind: sameStreamConfig(existing, input) ? 'exists' : 'conflict',
-            stream: existing,
+    return this.#durable(
+      db
+        .transaction((): CreateStreamResult => {
+          const existing = readStream(st, input.name)
+          if (existing !== undefined) {
+            return {
+              kind: sameStreamConfig(existing, input) ? 'exists' : 'conflict',
+              stream: existing,
+            }
           }
-        }
-        let stream = newStreamRecord(input.name, input.contentType, input.now, input)
-        if (input.fork !== undefined) {
-          const source = readStream(st, input.fork.source)
-          const read =
-            source === undefined
-              ? []
-              : (
-                  st.readMessagesThrough.all(
-                    input.fork.source,
-                    forkReadThrough(source, input.fork),
-                  ) as MessageRow[]
-                ).map(toStoredMessage)
-          const plan = planFork(source, { ...input, fork: input.fork }, read)
-          if (plan.kind === 'rejected') return plan
-          stream = plan.stream
-          for (const m of plan.messages) insertMessage(st, input.name, m, null)
-        }
-        const initial = input.initial ?? []
-        if (initial.length > 0) {
-          const plan = planAppend(stream, {
-            stream: input.name,
-            payloads: initial,
-            from: input.from ?? null,
-            now: input.now,
-          })
-          stream = plan.stream
-          for (const m of plan.messages) insertMessage(st, input.name, m, null)
-        }
-        if (input.closed === true) stream = { ...stream, closed: true }
-        st.insertStream.run(streamParams(stream))
-        return { kind: 'created', stream }
-      })
-      .immediate()
+          let stream = newStreamRecord(input.name, input.contentType, input.now, input)
+          if (input.fork !== undefined) {
+            const source = readStream(st, input.fork.source)
+            const read =
+              source === undefined
+                ? []
+                : (
+                    st.readMessagesThrough.all(
+                      input.fork.source,
+                      forkReadThrough(source, input.fork),
+                    ) as MessageRow[]
+                  ).map(toStoredMessage)
+            const plan = planFork(source, { ...input, fork: input.fork }, read)
+            if (plan.kind === 'rejected') return plan
+            stream = plan.stream
+            for (const m of plan.messages) insertMessage(st, input.name, m, null)
+          }
+          const initial = input.initial ?? []
+          if (initial.length > 0) {
+            const plan = planAppend(stream, {
+              stream: input.name,
+              payloads: initial,
+              from: input.from ?? null,
+              now: input.now,
+            })
+            stream = plan.stream
+            for (const m of plan.messages) insertMessage(st, input.name, m, null)
+          }
+          if (input.closed === true) stream = { ...stream, closed: true }
+          st.insertStream.run(streamParams(stream))
+          return { kind: 'created', stream }
+        })
+        .immediate(),
+    )
   }
 
   async getStream(name: string): Promise<StreamRecord | undefined> {
-    return readStream(this.#open().st, name)
+    return readStream(await this.#reader(), name)
   }
 
   async getHeads(names: readonly string[]): Promise<Map<string, StreamHead>> {
     const heads = new Map<string, StreamHead>()
     if (names.length === 0) return heads
     // The names travel as one JSON array: one statement whatever their number.
-    const rows = this.#open().st.getHeads.all(JSON.stringify(names)) as {
+    const rows = (await this.#reader()).getHeads.all(JSON.stringify(names)) as {
       name: string
       epoch: string
       head: number
@@ -240,47 +256,49 @@ export class SqliteStore implements Store {
 
   async deleteStream(name: string): Promise<boolean> {
     const { db, st } = this.#open()
-    return db
-      .transaction((): boolean => {
-        const stream = readStream(st, name)
-        if (stream === undefined || stream.softDeleted) return false
-        st.deleteMessagesOfStream.run(name)
-        st.deleteProducersOfStream.run(name)
-        st.deleteCursorsOfStream.run(name)
-        if (st.hasForks.get(name) !== undefined) {
-          // Forks still name it as their source: keep a tombstone (Durable Streams §4.2).
-          st.softDeleteStream.run(name)
-          return true
-        }
-        st.deleteStream.run(name)
-        // Cascade: a soft-deleted source whose last fork this was goes too, up the chain.
-        let source = stream.fork?.source
-        while (source !== undefined) {
-          const record = readStream(st, source)
-          if (
-            record === undefined ||
-            !record.softDeleted ||
-            st.hasForks.get(source) !== undefined
-          ) {
-            break
+    return this.#durable(
+      db
+        .transaction((): boolean => {
+          const stream = readStream(st, name)
+          if (stream === undefined || stream.softDeleted) return false
+          st.deleteMessagesOfStream.run(name)
+          st.deleteProducersOfStream.run(name)
+          st.deleteCursorsOfStream.run(name)
+          if (st.hasForks.get(name) !== undefined) {
+            // Forks still name it as their source: keep a tombstone (Durable Streams §4.2).
+            st.softDeleteStream.run(name)
+            return true
           }
-          st.deleteStream.run(source)
-          source = record.fork?.source
-        }
-        return true
-      })
-      .immediate()
+          st.deleteStream.run(name)
+          // Cascade: a soft-deleted source whose last fork this was goes too, up the chain.
+          let source = stream.fork?.source
+          while (source !== undefined) {
+            const record = readStream(st, source)
+            if (
+              record === undefined ||
+              !record.softDeleted ||
+              st.hasForks.get(source) !== undefined
+            ) {
+              break
+            }
+            st.deleteStream.run(source)
+            source = record.fork?.source
+          }
+          return true
+        })
+        .immediate(),
+    )
   }
 
   async expiredStreams(now: number, limit: number): Promise<string[]> {
-    const rows = this.#open().st.expiredStreams.all({ now, limit: Math.max(0, limit) }) as {
+    const rows = (await this.#reader()).expiredStreams.all({ now, limit: Math.max(0, limit) }) as {
       name: string
     }[]
     return rows.map((row) => row.name)
   }
 
   async listStreams(after: string | undefined, limit: number): Promise<StreamRecord[]> {
-    const rows = this.#open().st.listStreams.all({
+    const rows = (await this.#reader()).listStreams.all({
       after: after ?? null,
       limit: Math.max(0, limit),
     }) as StreamRow[]
@@ -288,21 +306,23 @@ export class SqliteStore implements Store {
   }
 
   async touchStream(name: string, now: number): Promise<void> {
-    this.#open().st.touchStream.run({ now, name })
+    await this.#write((_, st) => st.touchStream.run({ now, name }))
   }
 
   async append(batch: readonly AppendRequest[]): Promise<AppendResult[]> {
     const { db, st } = this.#open()
     // One IMMEDIATE transaction for the whole batch: one WAL sync for all of it, and the write
     // lock is taken up front so that another process cannot slip in between our reads and writes.
-    return db.transaction((): AppendResult[] => batch.map((r) => appendOne(st, r))).immediate()
+    return this.#durable(
+      db.transaction((): AppendResult[] => batch.map((r) => appendOne(st, r))).immediate(),
+    )
   }
 
   async read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
     if (limit <= 0) return []
     // Rows as arrays (`raw`): reads are the hot path of catch-up, and arrays skip building one
     // keyed object per row.
-    const rows = this.#open().st.readMessagesRaw.all(name, after, limit) as RawMessageRow[]
+    const rows = (await this.#reader()).readMessagesRaw.all(name, after, limit) as RawMessageRow[]
     return rows.map(rawToStoredMessage)
   }
 
@@ -313,18 +333,18 @@ export class SqliteStore implements Store {
     maxBytes: number,
   ): Promise<JsonArrayChunk | undefined> {
     if (limit <= 0) return undefined
-    const row = this.#open().st.readJsonArray.get({ name, after, limit, maxBytes }) as
+    const row = (await this.#reader()).readJsonArray.get({ name, after, limit, maxBytes }) as
       { first: number | null; last: number; count: number; bytes: number; body: Buffer } | undefined
     if (row === undefined || row.first === null) return undefined
     return { first: row.first, last: row.last, count: row.count, bytes: row.bytes, body: row.body }
   }
 
   async getProducer(stream: string, producerId: string): Promise<ProducerState | undefined> {
-    return readProducer(this.#open().st, stream, producerId)
+    return readProducer(await this.#reader(), stream, producerId)
   }
 
   async gcProducers(updatedBefore: number): Promise<number> {
-    return this.#open().st.deleteStaleProducers.run(updatedBefore).changes
+    return this.#write((_, st) => st.deleteStaleProducers.run(updatedBefore).changes)
   }
 
   async createClient(record: NewClientRecord): Promise<void> {
@@ -333,79 +353,93 @@ export class SqliteStore implements Store {
 
   async createClients(records: readonly NewClientRecord[]): Promise<void> {
     const { db, st } = this.#open()
-    db.transaction(() => {
-      for (const record of records) {
-        const inserted = st.insertClient.run(
-          record.id,
-          record.userId,
-          record.secretHash,
-          record.createdAt,
-          record.lastSeenAt,
-        )
-        // Throwing rolls the whole batch back.
-        if (inserted.changes === 0) {
-          throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
-        }
-      }
-    }).immediate()
+    await this.#durable(
+      db
+        .transaction(() => {
+          for (const record of records) {
+            const inserted = st.insertClient.run(
+              record.id,
+              record.userId,
+              record.secretHash,
+              record.createdAt,
+              record.lastSeenAt,
+            )
+            // Throwing rolls the whole batch back.
+            if (inserted.changes === 0) {
+              throw new SeqlineError(ErrorCode.CONFLICT, `client ${record.id} already exists`)
+            }
+          }
+        })
+        .immediate(),
+    )
   }
 
   async getClient(id: string): Promise<ClientRecord | undefined> {
-    const row = this.#open().st.getClient.get(id) as ClientRow | undefined
+    const row = (await this.#reader()).getClient.get(id) as ClientRow | undefined
     return row === undefined ? undefined : toClientRecord(row)
   }
 
   async countClientsOfUser(userId: string): Promise<number> {
-    return (this.#open().st.countClientsOfUser.get(userId) as { n: number }).n
+    return ((await this.#reader()).countClientsOfUser.get(userId) as { n: number }).n
   }
 
   async touchClients(ids: readonly string[], now: number): Promise<void> {
     const { db, st } = this.#open()
-    db.transaction(() => {
-      for (const id of ids) st.touchClient.run({ now, id })
-    }).immediate()
+    await this.#durable(
+      db
+        .transaction(() => {
+          for (const id of ids) st.touchClient.run({ now, id })
+        })
+        .immediate(),
+    )
   }
 
   async updateClientSecret(id: string, secretHash: string): Promise<boolean> {
-    return this.#open().st.updateClientSecret.run({ id, secretHash }).changes > 0
+    return this.#write((_, st) => st.updateClientSecret.run({ id, secretHash }).changes > 0)
   }
 
   async deleteClient(id: string): Promise<boolean> {
     const { db, st } = this.#open()
-    return db
-      .transaction((): boolean => {
-        st.deleteCursorsOfClient.run(id)
-        return st.deleteClient.run(id).changes > 0
-      })
-      .immediate()
+    return this.#durable(
+      db
+        .transaction((): boolean => {
+          st.deleteCursorsOfClient.run(id)
+          return st.deleteClient.run(id).changes > 0
+        })
+        .immediate(),
+    )
   }
 
   async gcClients(seenBefore: number): Promise<ClientRef[]> {
     const { db, st } = this.#open()
-    return db
-      .transaction((): ClientRef[] => {
-        st.deleteCursorsOfStaleClients.run(seenBefore)
-        return ids(st.deleteStaleClients.all(seenBefore))
-      })
-      .immediate()
+    return this.#durable(
+      db
+        .transaction((): ClientRef[] => {
+          st.deleteCursorsOfStaleClients.run(seenBefore)
+          return ids(st.deleteStaleClients.all(seenBefore))
+        })
+        .immediate(),
+    )
   }
 
   async markClientClosing(id: string, at: number): Promise<boolean> {
-    return this.#open().st.markClientClosing.run({ id, at }).changes > 0
+    return this.#write((_, st) => st.markClientClosing.run({ id, at }).changes > 0)
   }
 
   async forgetClosingClients(closedBefore: number): Promise<ClientRef[]> {
     const { db, st } = this.#open()
-    return db
-      .transaction((): ClientRef[] => {
-        st.deleteCursorsOfClosingClients.run(closedBefore)
-        return ids(st.deleteClosingClients.all(closedBefore))
-      })
-      .immediate()
+    return this.#durable(
+      db
+        .transaction((): ClientRef[] => {
+          st.deleteCursorsOfClosingClients.run(closedBefore)
+          return ids(st.deleteClosingClients.all(closedBefore))
+        })
+        .immediate(),
+    )
   }
 
   async countClientsByState(seenSince: number): Promise<ClientStateCounts> {
-    return this.#open().st.countClientsByState.get({ since: seenSince }) as ClientStateCounts
+    return (await this.#reader()).countClientsByState.get({ since: seenSince }) as ClientStateCounts
   }
 
   async saveCursors(
@@ -413,25 +447,29 @@ export class SqliteStore implements Store {
     now: number,
   ): Promise<void> {
     const { db, st } = this.#open()
-    db.transaction(() => {
-      for (const e of entries)
-        st.upsertCursor.run({
-          clientId: e.clientId,
-          stream: e.stream,
-          epoch: e.epoch,
-          offset: e.offset,
-          now,
+    await this.#durable(
+      db
+        .transaction(() => {
+          for (const e of entries)
+            st.upsertCursor.run({
+              clientId: e.clientId,
+              stream: e.stream,
+              epoch: e.epoch,
+              offset: e.offset,
+              now,
+            })
         })
-    }).immediate()
+        .immediate(),
+    )
   }
 
   async getCursors(clientId: string): Promise<CursorRecord[]> {
-    const rows = this.#open().st.getCursors.all(clientId) as CursorRow[]
+    const rows = (await this.#reader()).getCursors.all(clientId) as CursorRow[]
     return rows.map(toCursorRecord)
   }
 
   async getCursorsOfStream(stream: string): Promise<CursorRecord[]> {
-    const rows = this.#open().st.getCursorsOfStream.all(stream) as CursorRow[]
+    const rows = (await this.#reader()).getCursorsOfStream.all(stream) as CursorRow[]
     return rows.map(toCursorRecord)
   }
 
@@ -439,7 +477,7 @@ export class SqliteStore implements Store {
     stream: string,
     query: StreamDeliveryQuery,
   ): Promise<StreamDelivery | undefined> {
-    const rows = this.#open().st.streamDelivery.all({
+    const rows = (await this.#reader()).streamDelivery.all({
       stream,
       after: query.after ?? null,
       userId: query.userId ?? null,
@@ -452,7 +490,7 @@ export class SqliteStore implements Store {
     clientId: string,
     query: ClientDeliveryQuery,
   ): Promise<ClientStreamDelivery[]> {
-    const rows = this.#open().st.clientDelivery.all({
+    const rows = (await this.#reader()).clientDelivery.all({
       clientId,
       after: query.after ?? null,
       limit: Math.max(0, query.limit),
@@ -463,31 +501,33 @@ export class SqliteStore implements Store {
   async trim(name: string, request: TrimRequest): Promise<number> {
     const { db, st } = this.#open()
     const { maxAgeMs, untilAcked } = request.policy
-    return db
-      .transaction((): number => {
-        const row = st.trimInputs.get({
-          name,
-          cutoff: maxAgeMs === undefined ? null : request.now - maxAgeMs,
-          untilAcked: untilAcked === true ? 1 : 0,
-        }) as
-          (StreamRow & { youngest_cut: number | null; acked_through: number | null }) | undefined
-        if (row === undefined) return 0
-        const stream = toStreamRecord(row)
-        const tail = trimmedTail(stream, request, {
-          youngestCut: row.youngest_cut ?? undefined,
-          ackedThrough: row.acked_through ?? undefined,
+    return this.#durable(
+      db
+        .transaction((): number => {
+          const row = st.trimInputs.get({
+            name,
+            cutoff: maxAgeMs === undefined ? null : request.now - maxAgeMs,
+            untilAcked: untilAcked === true ? 1 : 0,
+          }) as
+            (StreamRow & { youngest_cut: number | null; acked_through: number | null }) | undefined
+          if (row === undefined) return 0
+          const stream = toStreamRecord(row)
+          const tail = trimmedTail(stream, request, {
+            youngestCut: row.youngest_cut ?? undefined,
+            ackedThrough: row.acked_through ?? undefined,
+          })
+          if (tail === stream.tail) return tail
+          st.deleteMessagesBelow.run(name, tail)
+          st.setTail.run(tail, name)
+          return tail
         })
-        if (tail === stream.tail) return tail
-        st.deleteMessagesBelow.run(name, tail)
-        st.setTail.run(tail, name)
-        return tail
-      })
-      .immediate()
+        .immediate(),
+    )
   }
 
   async findUnread(query: UnreadQuery): Promise<UnreadEpisode[]> {
     const cap = unreadCountCap(query)
-    const rows = this.#open().st.findUnread.all({
+    const rows = (await this.#reader()).findUnread.all({
       offlineBefore: query.offlineBefore,
       committedBefore: query.committedBefore,
       afterUser: query.after?.user ?? null,
@@ -501,17 +541,22 @@ export class SqliteStore implements Store {
   async claimLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
     const { db, st } = this.#open()
     // IMMEDIATE: the write lock first, so that nodes sharing the file claim one after the other.
-    return db
-      .transaction(() => st.claimLease.get({ name, holder, ttlMs, now }) !== undefined)
-      .immediate()
+    return this.#durable(
+      db
+        .transaction(() => st.claimLease.get({ name, holder, ttlMs, now }) !== undefined)
+        .immediate(),
+    )
   }
 
   async releaseLease(name: string, holder: string): Promise<boolean> {
-    return this.#open().st.releaseLease.run({ name, holder }).changes > 0
+    return this.#write((_, st) => st.releaseLease.run({ name, holder }).changes > 0)
   }
 
   async retentionHolders(stream: string, limit: number): Promise<RetentionHolder[]> {
-    const rows = this.#open().st.retentionHolders.all({ stream, limit: Math.max(0, limit) }) as {
+    const rows = (await this.#reader()).retentionHolders.all({
+      stream,
+      limit: Math.max(0, limit),
+    }) as {
       client_id: string
       user_id: string
       offset: number
@@ -527,12 +572,43 @@ export class SqliteStore implements Store {
     }))
   }
 
+  /** Resolves with `result` once the write that produced it is on disk. */
+  async #durable<T>(result: T): Promise<T> {
+    if (this.#wal !== undefined) {
+      this.#wal.wrote()
+      await this.#wal.durable()
+    }
+    return result
+  }
+
+  /** Runs one write statement (its own transaction) and resolves once it is on disk. */
+  async #write<T>(run: (db: Database.Database, st: Statements) => T): Promise<T> {
+    const { db, st } = this.#open()
+    return this.#durable(run(db, st))
+  }
+
+  /** The statements, once every commit a read could see is on disk. */
+  async #reader(): Promise<Statements> {
+    if (this.#wal?.pending === true) await this.#wal.visible()
+    return this.#open().st
+  }
+
   #open(): { db: Database.Database; st: Statements } {
     if (this.#db === undefined || this.#statements === undefined) {
       throw new SeqlineError(ErrorCode.INTERNAL, 'the SQLite store is not open: call init() first')
     }
     return { db: this.#db, st: this.#statements }
   }
+}
+
+/**
+ * Creates the database file readable by the service user only (0600), in a directory it creates
+ * 0700 — messages and client secrets' hashes live there. SQLite gives the `-wal` and `-shm` files
+ * the database file's mode. An existing file keeps the mode its operator gave it.
+ */
+function createPrivateFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600))
 }
 
 /** The ids of `DELETE … RETURNING id` rows, in id order. */
