@@ -1,10 +1,5 @@
-import {
-  createClient,
-  ManualClock,
-  MemoryStorage,
-  type SeqlineClient,
-  SeqlineError,
-} from '@seqline/client'
+import { createClient, MemoryStorage, type SeqlineClient, SeqlineError } from '@seqline/client'
+import { ManualClock } from '@seqline/client/testing'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { FakeServer } from './fake-server.js'
 

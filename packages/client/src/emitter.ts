@@ -25,7 +25,7 @@ export class Emitter<Events extends object> {
 
   /** Whether anyone listens to `event` (so that an event costly to build can be skipped). */
   has(event: keyof Events): boolean {
-    return (this.#listeners.get(event)?.size ?? 0) > 0
+    return !!this.#listeners.get(event)?.size
   }
 
   emit<K extends keyof Events>(event: K, arg: Events[K]): void {
