@@ -145,15 +145,18 @@ describe('credentials of an open WebSocket (F4)', () => {
     expect((await client.closed).code).toBe(1008)
   })
 
-  it('refuses an invalid or expired token in auth with UNAUTHENTICATED and a policy close', async () => {
-    for (const token of [
-      'not-a-jwt',
-      await signToken('alice', {}, { expiresInSec: -60 }),
-      await signToken('alice', {}, { secret: 'another-secret-that-is-at-least-32-bytes' }),
-    ]) {
+  it('refuses an invalid or expired token in auth (UNAUTHENTICATED, TOKEN_EXPIRED) and closes', async () => {
+    for (const [token, code] of [
+      ['not-a-jwt', 'UNAUTHENTICATED'],
+      [await signToken('alice', {}, { expiresInSec: -60 }), 'TOKEN_EXPIRED'],
+      [
+        await signToken('alice', {}, { secret: 'another-secret-that-is-at-least-32-bytes' }),
+        'UNAUTHENTICATED',
+      ],
+    ] as const) {
       const { client } = await aliceFor(300)
       client.send({ t: 'auth', token })
-      expect(await client.next<ErrorFrame>('error')).toMatchObject({ code: 'UNAUTHENTICATED' })
+      expect(await client.next<ErrorFrame>('error')).toMatchObject({ code })
       expect((await client.closed).code).toBe(1008)
     }
   })

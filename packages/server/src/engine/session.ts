@@ -26,6 +26,8 @@ export interface SessionHost {
   ack(session: EngineSession, stream: string, offset: number): Promise<void>
   signal(session: EngineSession, stream: string, data: unknown): Promise<number>
   closed(session: EngineSession): void
+  /** The session's principal changed: what it may read or see is decided again. */
+  reauthenticated(session: EngineSession): void
   maxStreamsPerSession(): number
 }
 
@@ -138,12 +140,17 @@ export class EngineSession {
     return this.host.signal(this, stream, data)
   }
 
-  /** A fresh token of the same user (`auth`): later decisions use its claims and expiry. */
+  /**
+   * A fresh token of the same user (`auth`): later decisions use its claims and expiry, and live
+   * subscriptions it no longer allows end with FORBIDDEN.
+   */
   reauthenticate(principal: Principal): void {
     if (principal.userId !== this.userId) {
       throw new SeqlineError(ErrorCode.FORBIDDEN, 'a connection cannot change its user')
     }
     this.#principal = principal
+    // A token with fewer grants narrows the live subscriptions too, not only future requests.
+    this.host.reauthenticated(this)
   }
 
   /** Ends one subscription on the server's side, telling the client why (revocation, deletion). */

@@ -299,6 +299,11 @@ export class Sessions {
       this.#disconnect.get(session)?.()
       this.#disconnect.delete(session)
     },
+    reauthenticated: (session) => {
+      for (const subscription of [...session.subscriptions.values()]) {
+        void this.#recheck(session, subscription)
+      }
+    },
     maxStreamsPerSession: () => this.deps.maxStreamsPerSession,
   }
 
