@@ -203,4 +203,27 @@ describe('mixed producers', () => {
     expect(await client.next<PubackFrame>('puback')).toMatchObject({ offset: 3 })
     client.destroy()
   })
+
+  it("keeps a user's HTTP producer apart from that user's own WebSocket client", async () => {
+    const stream = uniqueName()
+    const { client, welcome } = await greet(s.wsUrl, { token: 'alice' })
+    client.send({ t: 'pub', stream, epoch: 5, seq: 0, data: 1 })
+    await client.next<PubackFrame>('puback')
+    // A bearer token alone (no client secret) must not reach the client's producer state: an
+    // HTTP append naming the client's id at a higher epoch would otherwise fence the client.
+    const res = await fetch(streamUrl(stream), {
+      method: 'POST',
+      headers: {
+        ...json,
+        'Producer-Id': welcome.clientId,
+        'Producer-Epoch': '9',
+        'Producer-Seq': '0',
+      },
+      body: '2',
+    })
+    expect(res.status).toBe(200)
+    client.send({ t: 'pub', stream, epoch: 5, seq: 1, data: 3 })
+    expect(await client.next<PubackFrame>('puback')).toMatchObject({ offset: 3 })
+    client.destroy()
+  })
 })

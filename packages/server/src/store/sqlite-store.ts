@@ -589,7 +589,8 @@ export class SqliteStore implements Store {
 
   /** The statements, once every commit a read could see is on disk. */
   async #reader(): Promise<Statements> {
-    if (this.#wal?.pending === true) await this.#wal.visible()
+    const wait = this.#wal?.beforeRead()
+    if (wait !== undefined) await wait
     return this.#open().st
   }
 

@@ -28,6 +28,7 @@ describe('WalSync', () => {
     await Promise.all([first, second])
     expect(sync.pending).toBe(false)
     await sync.visible()
+    expect(sync.beforeRead()).toBeUndefined()
     await sync.close()
   })
 
@@ -39,6 +40,9 @@ describe('WalSync', () => {
     sync.wrote()
     await expect(sync.durable()).rejects.toMatchObject({ code: ErrorCode.INTERNAL })
     await expect(sync.visible()).rejects.toMatchObject({ code: ErrorCode.INTERNAL })
+    // Reads are refused too, although no commit is pending any more.
+    expect(sync.pending).toBe(false)
+    await expect(sync.beforeRead()).rejects.toMatchObject({ code: ErrorCode.INTERNAL })
     await sync.close()
   })
 })

@@ -63,6 +63,14 @@ export class WalSync {
     if (this.#failed !== undefined) throw this.#failed
   }
 
+  /**
+   * Before a read: `undefined` when it may go ahead at once (the hot path allocates nothing),
+   * else a promise of {@link visible}, which rejects once an fsync has failed.
+   */
+  beforeRead(): Promise<void> | undefined {
+    return this.pending || this.#failed !== undefined ? this.visible() : undefined
+  }
+
   /** Closes the WAL file (after a last sync); the database closes after this. */
   async close(): Promise<void> {
     if (this.#failed === undefined) await this.durable().catch(() => undefined)

@@ -57,11 +57,10 @@ export async function appendToStream(ctx: RouteContext, ds: DurableStreamsContex
       throw new SeqlineError(ErrorCode.BAD_REQUEST, 'An empty JSON array appends nothing (§9.1.3)')
     }
   }
-  const producerId = ref === undefined ? undefined : await producerIdOf(ds, principal, ref.id)
+  const producerId = ref === undefined ? undefined : httpProducerId(principal.userId, ref.id)
   if (payloads.length > 0) {
-    // The same rate as WebSocket publishes: a client's own producer spends its client's budget.
-    const rateKey = producerId?.startsWith('c_') === true ? producerId : `user:${principal.userId}`
-    ds.engine.admission.rate({ principal, rateKey }, payloads.length)
+    // The same rate as WebSocket publishes, spent from the user's budget.
+    ds.engine.admission.rate({ principal, rateKey: `user:${principal.userId}` }, payloads.length)
   }
   const producer: ProducerRef | undefined =
     ref === undefined || producerId === undefined ? undefined : { ...ref, id: producerId }
@@ -138,24 +137,4 @@ async function sendAppendResult(
       ...(result.producerEpoch === undefined ? {} : { producerEpoch: result.producerEpoch }),
     },
   })
-}
-
-/**
- * The engine's producer id of an HTTP append. A `Producer-Id` that names a client of the
- * authenticated user is that client's own producer — the state its WebSocket `pub` frames use —
- * so that the SDK's HTTP fallback continues the same (epoch, seq) numbering: a publish committed
- * over one door and retried over the other is then acknowledged as a duplicate instead of being
- * appended twice (G4). Any other id (including another user's client id) stays scoped to the user
- * (producer-scope.ts), so no one can fence or replay someone else's producer.
- */
-async function producerIdOf(
-  ds: DurableStreamsContext,
-  principal: Principal,
-  producerId: string,
-): Promise<string> {
-  if (producerId.startsWith('c_')) {
-    const client = await ds.engine.clients.get(producerId)
-    if (client !== undefined && client.userId === principal.userId) return producerId
-  }
-  return httpProducerId(principal.userId, producerId)
 }
