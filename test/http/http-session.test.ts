@@ -208,3 +208,55 @@ describe('HTTP sessions', () => {
     expect(s.server.presence('room:present').users).toEqual([])
   })
 })
+
+describe('HTTP sessions from another origin', () => {
+  const origin = { origin: 'https://app.example.com' }
+
+  it('answers the preflight of every session route', async () => {
+    for (const [method, path] of [
+      ['POST', '/v1/sessions'],
+      ['GET', '/v1/sessions/x/events'],
+      ['POST', '/v1/sessions/x/frames'],
+      ['DELETE', '/v1/sessions/x'],
+    ] as const) {
+      const res = await fetch(`${s.url}${path}`, {
+        method: 'OPTIONS',
+        headers: {
+          ...origin,
+          'access-control-request-method': method,
+          'access-control-request-headers': 'authorization, content-type',
+        },
+      })
+      expect(res.status, `${method} ${path}`).toBe(204)
+      expect(res.headers.get('access-control-allow-methods')).toContain(method)
+      expect(res.headers.get('access-control-allow-headers')?.toLowerCase()).toContain(
+        'authorization',
+      )
+    }
+  })
+
+  it('lets a page of another origin read the answers, errors and Retry-After included', async () => {
+    const res = await fetch(`${s.url}/v1/sessions`, {
+      method: 'POST',
+      headers: { ...origin, ...auth('cors-user'), 'content-type': 'application/json' },
+      body: '{}',
+    })
+    expect(res.status).toBe(201)
+    expect(res.headers.get('access-control-allow-origin')).toBe('*')
+    const { sessionId } = (await res.json()) as Opened
+    const events = await fetch(`${s.url}/v1/sessions/${sessionId}/events?mode=poll&after=0`, {
+      headers: { ...origin, ...auth('cors-user') },
+    })
+    expect(events.headers.get('access-control-allow-origin')).toBe('*')
+    await events.body?.cancel()
+    const unknown = await fetch(`${s.url}/v1/sessions/nope/frames`, {
+      method: 'POST',
+      headers: { ...origin, ...auth('cors-user'), 'content-type': 'application/json' },
+      body: '{"batch":1,"frames":[]}',
+    })
+    expect(unknown.status).toBe(404)
+    expect(unknown.headers.get('access-control-allow-origin')).toBe('*')
+    expect(unknown.headers.get('access-control-expose-headers')).toContain('Retry-After')
+    await unknown.body?.cancel()
+  })
+})

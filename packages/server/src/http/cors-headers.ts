@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http'
 
-// Cross-origin access to the Durable Streams endpoints (browser clients on other origins, §12.7).
+// Cross-origin access to the Durable Streams endpoints (browser clients on other origins, §12.7)
+// and to the HTTP sessions of the SDK's fallback.
 
 const ALLOWED_METHODS = 'GET, POST, PUT, DELETE, HEAD, OPTIONS'
 const ALLOWED_HEADERS = [
@@ -32,6 +33,7 @@ const EXPOSED_HEADERS = [
   'Producer-Received-Seq',
   'ETag',
   'Location',
+  'Retry-After',
 ].join(', ')
 
 /** Sets the CORS headers of a cross-origin route. Done first, so that errors carry them too. */

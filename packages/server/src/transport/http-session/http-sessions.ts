@@ -68,23 +68,32 @@ export class HttpSessions {
   /** The session routes, for the HTTP pipeline. */
   routes(): Route[] {
     return [
-      { methods: ['POST'], path: '/v1/sessions', auth: 'user', handle: (ctx) => this.#open(ctx) },
+      {
+        methods: ['POST'],
+        path: '/v1/sessions',
+        auth: 'user',
+        cors: true,
+        handle: (ctx) => this.#open(ctx),
+      },
       {
         methods: ['GET'],
         path: '/v1/sessions/:id/events',
         auth: 'user',
+        cors: true,
         handle: (ctx) => this.#events(ctx),
       },
       {
         methods: ['POST'],
         path: '/v1/sessions/:id/frames',
         auth: 'user',
+        cors: true,
         handle: (ctx) => this.#frames(ctx),
       },
       {
         methods: ['DELETE'],
         path: '/v1/sessions/:id',
         auth: 'user',
+        cors: true,
         handle: async (ctx) => {
           const session = this.#sessionOf(ctx)
           this.#remove(session)
