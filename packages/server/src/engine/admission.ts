@@ -27,10 +27,12 @@ export interface Publisher {
 }
 
 /**
- * One admission path for everything that writes (DESIGN §8): WebSocket `pub` frames, Durable
- * Streams appends over HTTP, server-side publishes and signals all pass the same size, depth,
- * authorization and rate checks, in that order, each refusal with its stable code. Nothing is
- * written, and no rate is spent, for a refused request.
+ * One admission path for what users write (DESIGN §8): WebSocket `pub` frames, Durable Streams
+ * appends over HTTP and signals all pass the same size, depth, authorization and rate checks, in
+ * that order, each refusal with its stable code. Nothing is written, and no rate is spent, for a
+ * refused request. Trusted writers bypass parts of it: the backend API (API key) checks size and
+ * depth but spends no rate; `seqline_publish` in PostgreSQL checks nothing (the database's own
+ * grants decide who may call it).
  */
 export class Admission {
   readonly #publishRate: RateLimiter
