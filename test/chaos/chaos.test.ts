@@ -10,8 +10,8 @@ import { verdict } from './harness/verdict.js'
 // `npm run chaos -- --profile short --scenario <name> --seed <n>`. CHAOS_SEEDS=4,5,6 picks others.
 const seeds = (process.env.CHAOS_SEEDS ?? '1,2,3').split(',').map(Number)
 
-// Both doors: the WebSocket fast path, and the HTTP fallback (Durable Streams SSE + POST) that the
-// SDK uses when WebSocket cannot get through (G5).
+// Both doors: the WebSocket fast path, and the HTTP fallback (the multiplexed HTTP session: SSE or
+// long-poll events + POSTed frames) that the SDK uses when WebSocket cannot get through (G5).
 for (const transport of ['websocket', 'http'] as const) {
   const system = seqlineSystemOver(transport)
   describe(`Seqline under chaos over ${transport} (short profile)`, () => {

@@ -105,8 +105,8 @@ export interface ServerSignalFrame {
 
 /**
  * Presence snapshot: sent on every (re)subscribe, and again instead of the diffs a member missed
- * while it read too slowly. `users` lists at most the server's snapshot cap (the first users by
- * id); `complete` is false when more are connected — page through all of them with
+ * while it read too slowly. `users` lists at most the server's snapshot cap (the users who joined
+ * first); `complete` is false when more are connected — page through all of them with
  * `GET /v1/presence/<stream>` — or when the stream's presence mode is `counts` (no users listed).
  */
 export interface PresenceFrame {

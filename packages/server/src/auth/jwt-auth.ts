@@ -63,9 +63,9 @@ const ASYMMETRIC_ALGORITHMS = [
  * A token is refused when it has no `exp` (unless `requireExp: false`), or when its user id is
  * not a valid one (`USER_ID_PATTERN`: no spaces, newlines, `<`, at most 200 characters).
  *
- * Every failure (bad signature, expired, wrong issuer, missing claim…) rejects with
- * `UNAUTHENTICATED` and the same generic message: the reason goes to `cause` for server logs, never
- * to the client.
+ * An expired token rejects with `TOKEN_EXPIRED` (the client then fetches a fresh one); every other
+ * failure (bad signature, wrong issuer, missing claim…) with `UNAUTHENTICATED` and the same generic
+ * message: the reason goes to `cause` for server logs, never to the client.
  *
  * @example
  * const authenticate = createJwtAuthenticate({ secret: process.env.JWT_SECRET! }, { issuer: 'acme' })

@@ -76,7 +76,7 @@ export function createMetrics(): Metrics {
     registry,
     connections: new Gauge({
       name: 'seqline_connections',
-      help: 'Open WebSocket connections',
+      help: 'Open connections (WebSocket and HTTP sessions)',
       registers,
     }),
     publishes: new Counter({

@@ -15,7 +15,7 @@ import type { ServerSettings } from '../settings/server-settings.js'
 
 /** How the server authenticates and authorises, resolved from its options. */
 export interface ServerAuth {
-  /** The principal of a token; rejects with UNAUTHENTICATED (never with anything else). */
+  /** The principal of a token; rejects with UNAUTHENTICATED or TOKEN_EXPIRED (never with anything else). */
   readonly authenticate: (token: string) => Promise<Principal>
   readonly authorize: Authorize
   /** The principal of requests without a token (`--auth none`), if any. */

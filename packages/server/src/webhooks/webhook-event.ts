@@ -50,7 +50,10 @@ export interface ClientRegisteredData {
 export interface ClientForgottenData {
   readonly user: string
   readonly clientId: string
-  /** `forgotten`: removed by the app; `expired`: unseen past the client TTL. */
+  /**
+   * `forgotten`: removed by the app; `expired`: unseen past the client TTL; `closed`: its page
+   * closed for good (closing notice) and it did not come back within the grace period.
+   */
   readonly reason: 'forgotten' | 'expired' | 'closed'
 }
 
