@@ -116,7 +116,7 @@ describe.skipIf(!canRunBrowser)('the HTTP fallback in Chromium', () => {
     )
     expect(protocols.length).toBeGreaterThan(0)
     expect(new Set(protocols)).toEqual(new Set(['http/1.1']))
-  })
+  }, 120_000)
 
   it('switches to long-poll behind a proxy that buffers responses, losing nothing', async () => {
     const proxy = await startBufferingProxy(server.url)
@@ -146,5 +146,5 @@ describe.skipIf(!canRunBrowser)('the HTTP fallback in Chromium', () => {
     expect(report.errors).toEqual([])
     // Everything came through the proxy as whole responses.
     expect(proxy.held).toBeGreaterThan(0)
-  })
+  }, 120_000)
 })
