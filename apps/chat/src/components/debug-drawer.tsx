@@ -55,8 +55,8 @@ export function DebugDrawer({
     ['Duplicates dropped', counters.duplicatesDropped, 'frames for offsets the SDK already had'],
     ['Gaps healed', counters.gapsHealed, 'catch-ups that replayed missed messages'],
     ['Messages replayed', counters.replayed, 'recovered by those catch-ups'],
-    ['Connections', counters.connections, 'sockets opened'],
-    ['Killed by chaos', counters.kills, 'sockets the chaos switch cut'],
+    ['Connections', counters.connections, 'links opened: WebSockets or HTTP sessions'],
+    ['Killed by chaos', counters.kills, 'links the chaos switch cut'],
     ['Waiting in outbox', pending, 'publishes not yet acknowledged'],
   ]
 
