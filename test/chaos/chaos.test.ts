@@ -10,8 +10,9 @@ import { verdict } from './harness/verdict.js'
 // `npm run chaos -- --profile short --scenario <name> --seed <n>`. CHAOS_SEEDS=4,5,6 picks others.
 const seeds = (process.env.CHAOS_SEEDS ?? '1,2,3').split(',').map(Number)
 
-// Both doors: the WebSocket fast path, and the HTTP fallback (the multiplexed HTTP session: SSE or
-// long-poll events + POSTed frames) that the SDK uses when WebSocket cannot get through (G5).
+// Both doors: the WebSocket fast path, and the HTTP fallback that the SDK uses when WebSocket cannot
+// get through (G5): its HTTP session (one SSE read for every stream, plus POSTs), through the same
+// per-client fault proxy that resets, blackholes, half-opens and slows its connections at random.
 for (const transport of ['websocket', 'http'] as const) {
   const system = seqlineSystemOver(transport)
   describe(`Seqline under chaos over ${transport} (short profile)`, () => {
@@ -24,6 +25,18 @@ for (const transport of ['websocket', 'http'] as const) {
         expect(problems, `${scenario.summary}\n${report}`).toEqual([])
         for (const r of results)
           expect(r.acked, `seed ${r.seed}: nothing published`).toBeGreaterThan(50)
+        // The run used the transport it is named after: the HTTP one never fell back to a WebSocket
+        // (it may go on long-polling after an SSE read stayed silent, e.g. behind a stalled link).
+        for (const r of results) {
+          for (const score of r.scores) {
+            const used = `seed ${r.seed}, ${score.client}: transports ${score.transports.join(', ')}`
+            if (transport === 'websocket') expect(score.transports, used).toEqual(['websocket'])
+            else {
+              expect(score.transports[0], used).toBe('sse')
+              expect(score.transports, used).not.toContain('websocket')
+            }
+          }
+        }
       }, 120_000)
     }
   })

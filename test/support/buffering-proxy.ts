@@ -1,5 +1,6 @@
 import { type IncomingHttpHeaders, type Server, createServer, request } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { refuseUpgrade } from './no-websocket-proxy.js'
 
 /** A running {@link startBufferingProxy}. */
 export interface BufferingProxy {
@@ -14,7 +15,8 @@ export interface BufferingProxy {
  * An HTTP proxy that holds every response until it has ended, then sends it whole — as some
  * corporate proxies and anti-virus gateways do. An SSE response, which never ends by itself, gets
  * through only when the server ends it; a long-poll answer gets through as usual. A client that
- * gives up a request makes the proxy give up its upstream request too.
+ * gives up a request makes the proxy give up its upstream request too. WebSocket upgrades are
+ * refused (`403`): a proxy that holds responses cannot relay a socket either.
  *
  * @example
  * const proxy = await startBufferingProxy(server.url)
@@ -52,6 +54,7 @@ export async function startBufferingProxy(target: string): Promise<BufferingProx
     req.pipe(forward)
     res.on('close', () => forward.destroy())
   })
+  server.on('upgrade', (_req, socket: Socket) => refuseUpgrade(socket))
   server.on('connection', (socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))

@@ -25,7 +25,8 @@ interface StreamWatch {
 }
 
 /**
- * A {@link Transport} around the WebSocket one, for the demo's debug drawer:
+ * A {@link Transport} around the page's real one (WebSocket, or the HTTP session behind the
+ * "proxy" switch), for the demo's debug drawer:
  *
  * - **chaos**: kills the socket every few seconds (as a flaky network or a crashing proxy would),
  *   and while it is on delivers some `msg` frames twice (an at-least-once relay). It does not
@@ -36,7 +37,6 @@ interface StreamWatch {
  * It only wraps the public `Transport` seam of `@seqline/client`: the SDK is unchanged.
  */
 export class ChaosTransport implements Transport {
-  readonly name = 'websocket'
   readonly #options: ChaosOptions
   readonly #streams = new Map<string, StreamWatch>()
   #current: { link: TransportLink; handlers: TransportHandlers } | undefined
@@ -45,6 +45,11 @@ export class ChaosTransport implements Transport {
 
   constructor(options: ChaosOptions) {
     this.#options = options
+  }
+
+  /** The inner transport's name: `'websocket'`, `'sse'` or `'long-poll'`. */
+  get name(): string {
+    return this.#options.inner.name
   }
 
   get chaos(): boolean {
@@ -66,6 +71,9 @@ export class ChaosTransport implements Transport {
       },
       onFrame: (frame) => {
         if (live) this.#receive(frame, handlers)
+      },
+      onTransportChange: (name) => {
+        if (live) handlers.onTransportChange?.(name)
       },
       onClose: (info) => {
         if (!live) return

@@ -1,7 +1,8 @@
-import { type SeqlineClient, createClient, webSocketTransport } from '@seqline/client'
+import { type SeqlineClient, createClient } from '@seqline/client'
 import { ChaosTransport } from './chaos-transport.js'
 import { NetworkSwitch } from './network-switch.js'
 import { PendingStore } from './pending-store.js'
+import { ProxyTransport } from './proxy-transport.js'
 import { WireStats } from './wire-stats.js'
 
 /** How the user signed in. */
@@ -20,6 +21,8 @@ export interface ChatSession {
   readonly client: SeqlineClient
   readonly network: NetworkSwitch
   readonly transport: ChaosTransport
+  /** The simulated proxy between the page and the server ("proxy" switch). */
+  readonly proxy: ProxyTransport
   readonly stats: WireStats
   readonly pending: PendingStore
   /** `fetch` that honours the "offline" switch: HTTP is traffic too. */
@@ -32,8 +35,14 @@ export function createChatSession(credentials: Credentials): ChatSession {
   const url = location.origin
   const network = new NetworkSwitch()
   const stats = new WireStats()
+  const guardedFetch: typeof fetch = (input, init) =>
+    network.simulatedOffline
+      ? Promise.reject(new TypeError('offline (simulated)'))
+      : fetch(input, init)
+  // Behind a buffering proxy the SSE read stays silent: after 3 s the SDK long-polls instead.
+  const proxy = new ProxyTransport({ url, fetch: guardedFetch, sseProbeMs: 3_000 })
   const transport = new ChaosTransport({
-    inner: webSocketTransport({ url }),
+    inner: proxy,
     stats,
     blocked: () => network.simulatedOffline,
   })
@@ -46,15 +55,12 @@ export function createChatSession(credentials: Credentials): ChatSession {
     backoff: { baseMs: 250, maxMs: 5_000 },
     connectTimeoutMs: 5_000,
   })
-  const guardedFetch: typeof fetch = (input, init) =>
-    network.simulatedOffline
-      ? Promise.reject(new TypeError('offline (simulated)'))
-      : fetch(input, init)
   return {
     credentials,
     client,
     network,
     transport,
+    proxy,
     stats,
     pending: new PendingStore(`seqline-chat:pending:${credentials.user}`),
     fetch: guardedFetch,

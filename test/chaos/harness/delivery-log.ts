@@ -37,6 +37,8 @@ export interface ClientScore {
   readonly resetsRecovered: number
   /** The client's last events (see {@link DeliveryLog.note}). */
   readonly notes: readonly string[]
+  /** The transports the client was open over (`websocket`, `sse`, `long-poll`), first use first. */
+  readonly transports: readonly string[]
 }
 
 export const idOf = (payload: ChaosPayload): string => `${payload.p}:${payload.n}`
@@ -60,11 +62,18 @@ export class DeliveryLog {
   lateCallbacks = 0
   /** The last client events, kept to explain a failure. */
   readonly notes: string[] = []
+  readonly #transports = new Set<string>()
 
   /** Records a client event (state change, error) with the time and the last delivered offset. */
   note(text: string): void {
     this.notes.push(`${new Date().toISOString().slice(11, 23)} @${this.#lastOffset} ${text}`)
     if (this.notes.length > 80) this.notes.shift()
+  }
+
+  /** Records that the client is open over `transport`. */
+  opened(transport: string): void {
+    this.#transports.add(transport)
+    this.note(`state open over ${transport}`)
   }
 
   constructor(
@@ -138,6 +147,7 @@ export class DeliveryLog {
       resets: this.#resets,
       resetsRecovered: this.#resetsRecovered,
       notes: [...this.notes],
+      transports: [...this.#transports],
     }
   }
 

@@ -142,7 +142,7 @@ class SeqlineSubscriber implements ChaosSubscriber {
     this.ready.catch(() => {})
     this.#client.on('error', (error) => log.note(`error: ${String(error)}`))
     this.#client.on('state', ({ to }) => {
-      if (to.kind === 'open') log.note(`state open over ${to.transport}`)
+      if (to.kind === 'open') log.opened(to.transport)
       else if (to.kind !== 'reconnecting' || to.phase === 'waiting') log.note(`state ${to.kind}`)
     })
   }

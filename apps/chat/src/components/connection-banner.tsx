@@ -5,7 +5,10 @@ import { useSession } from '../session-context.js'
 export type BannerState =
   'online' | 'connecting' | 'reconnecting' | 'offline' | 'catching-up' | 'closed'
 
-/** The connection, told plainly: online, reconnecting, offline or catching up. */
+/**
+ * The connection, told plainly: online, reconnecting, offline or catching up — and over which HTTP
+ * transport when WebSocket cannot get through.
+ */
 export function ConnectionBanner() {
   const { session } = useSession()
   const { state, catchingUp } = useConnectionState()
@@ -45,9 +48,15 @@ export function ConnectionBanner() {
       role="status"
       data-testid="connection"
       data-state={banner}
+      data-transport={state.kind === 'open' ? state.transport : undefined}
     >
       <span className="banner-dot" aria-hidden="true" />
       <span>{text}</span>
+      {state.kind === 'open' && state.transport !== 'websocket' && (
+        <span className="banner-transport" title="WebSocket cannot get through: HTTP fallback">
+          over {state.transport}
+        </span>
+      )}
       {banner !== 'online' && pending > 0 && (
         <span className="banner-pending">{pending} waiting to send</span>
       )}

@@ -1,11 +1,13 @@
 import { useConnectionState } from '@seqline/react'
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react'
+import type { ProxyMode } from '../proxy-transport.js'
 import { useSession } from '../session-context.js'
 
 /**
  * The drawer that proves the point: switch on chaos (the socket is killed every few seconds and
- * some frames are doubled or lost) or go offline, keep chatting, and watch the counters: every
- * message arrives once, gaps are healed, duplicates dropped.
+ * some frames are doubled or lost), go offline, or put a proxy in front that blocks WebSocket or
+ * buffers responses, keep chatting, and watch the counters: every message arrives once, gaps are
+ * healed, duplicates dropped.
  */
 export function DebugDrawer({
   open,
@@ -19,6 +21,7 @@ export function DebugDrawer({
   const { state } = useConnectionState()
   const [chaos, setChaos] = useState(session.transport.chaos)
   const [offline, setOffline] = useState(session.network.simulatedOffline)
+  const [proxy, setProxy] = useState(session.proxy.mode)
   const [pending, setPending] = useState(session.client.pendingPublishes)
   const heading = useRef<HTMLHeadingElement>(null)
 
@@ -37,6 +40,10 @@ export function DebugDrawer({
     session.network.setOffline(on)
     setOffline(on)
   }
+  const changeProxy = (mode: ProxyMode): void => {
+    session.proxy.setMode(mode)
+    setProxy(mode)
+  }
 
   const rows: [string, number | string, string][] = [
     [
@@ -48,8 +55,8 @@ export function DebugDrawer({
     ['Duplicates dropped', counters.duplicatesDropped, 'frames for offsets the SDK already had'],
     ['Gaps healed', counters.gapsHealed, 'catch-ups that replayed missed messages'],
     ['Messages replayed', counters.replayed, 'recovered by those catch-ups'],
-    ['Connections', counters.connections, 'sockets opened'],
-    ['Killed by chaos', counters.kills, 'sockets the chaos switch cut'],
+    ['Connections', counters.connections, 'links opened: WebSockets or HTTP sessions'],
+    ['Killed by chaos', counters.kills, 'links the chaos switch cut'],
     ['Waiting in outbox', pending, 'publishes not yet acknowledged'],
   ]
 
@@ -105,6 +112,22 @@ export function DebugDrawer({
           <small>Stops all traffic, WebSocket and HTTP</small>
         </span>
       </label>
+      <div className="proxy-switch">
+        <label htmlFor="proxy-switch">
+          <strong>Proxy</strong>
+          <small>Between this tab and the server; the SDK finds its way through</small>
+        </label>
+        <select
+          id="proxy-switch"
+          value={proxy}
+          onChange={(e) => changeProxy(e.target.value as ProxyMode)}
+          data-testid="proxy-switch"
+        >
+          <option value="direct">None: WebSocket</option>
+          <option value="no-websocket">WebSocket blocked: HTTP session (SSE)</option>
+          <option value="buffering">Buffering, WebSocket blocked: long-poll</option>
+        </select>
+      </div>
       <dl className="counters" data-testid="counters">
         {rows.map(([label, value, help]) => (
           <div key={label} className="counter" title={help}>
@@ -124,6 +147,10 @@ export function DebugDrawer({
         <div>
           <dt>Client (this tab)</dt>
           <dd>{session.client.clientId?.slice(0, 12) ?? '—'}</dd>
+        </div>
+        <div>
+          <dt>Transport</dt>
+          <dd data-testid="transport">{state.kind === 'open' ? state.transport : '—'}</dd>
         </div>
       </dl>
     </aside>
