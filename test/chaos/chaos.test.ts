@@ -22,8 +22,14 @@ for (const transport of ['websocket', 'http'] as const) {
         console.info(`${scenario.name} over ${transport}\n${report}`)
         const problems = results.flatMap((r) => verdict(r).map((p) => `seed ${r.seed}: ${p}`))
         expect(problems, `${scenario.summary}\n${report}`).toEqual([])
-        for (const r of results)
+        for (const r of results) {
           expect(r.acked, `seed ${r.seed}: nothing published`).toBeGreaterThan(50)
+          // Until-acked under its age cap (retention-until-acked): not one reset, snapshot or not.
+          if (scenario.resets === 'none') {
+            const reset = r.scores.filter((s) => s.resets > 0).map((s) => s.client)
+            expect(reset, `seed ${r.seed}: clients reset`).toEqual([])
+          }
+        }
       }, 120_000)
     }
   })
