@@ -91,8 +91,8 @@ export interface ChaosResult {
   /** The scenario's {@link ChaosScenario.resets}. */
   readonly resets: ResetTolerance
   /**
-   * Until-acked runs: the stream on the server once every subscriber caught up and acked
-   * (`tail > head`: everything was trimmed), or as it stood when waiting for that gave up.
+   * Until-acked runs: the stream on the server once trimmed up to the lowest ack of its followers
+   * (`tail === lowestAck + 1`), or as it stood when waiting for that gave up.
    */
   readonly retained?: ServerStreamState
 }
@@ -371,9 +371,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosResult> {
       } else if (Date.now() - lastProgress > quietMs) break
       await delay(100)
     }
-    // Every subscriber has acked all it got: until-acked trims the stream down to nothing.
+    // Until-acked trims exactly what every follower acked: up to the lowest ack, not one more.
+    // (Not necessarily up to the head: a client acks only as messages arrive, so an ack lost to
+    // the last link fault is not sent again.)
     const retained = untilAcked
-      ? await waitForState(server, (st) => st.tail > st.head, 10_000)
+      ? await waitForState(server, (st) => st.tail === (st.lowestAck ?? -1) + 1, 10_000)
       : undefined
 
     const faults: FaultCounts = {

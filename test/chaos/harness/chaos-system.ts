@@ -41,6 +41,8 @@ export interface ServerStreamState {
   readonly tail: number
   /** Clients following the stream: those with an ack in its current epoch. */
   readonly following: number
+  /** The lowest offset a following client acked; undefined when none follows. */
+  readonly lowestAck: number | undefined
 }
 
 /** The server process: killed with SIGKILL and restarted on the same port and data. */

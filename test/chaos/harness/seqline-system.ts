@@ -113,8 +113,14 @@ async function streamStateOf(url: string, stream: string): Promise<ServerStreamS
     return (await res.json()) as T
   }
   const history = await get<{ head: number; tail: number }>(`/v1/history/${stream}?limit=1`)
-  const cursors = await get<{ cursors: unknown[] }>(`/v1/cursors/${stream}`)
-  return { head: history.head, tail: history.tail, following: cursors.cursors.length }
+  const { cursors } = await get<{ cursors: { offset: number }[] }>(`/v1/cursors/${stream}`)
+  const acks = cursors.map((c) => c.offset)
+  return {
+    head: history.head,
+    tail: history.tail,
+    following: acks.length,
+    lowestAck: acks.length === 0 ? undefined : Math.min(...acks),
+  }
 }
 
 /** Seqline over the transport CHAOS_TRANSPORT names (default: WebSocket). */

@@ -27,10 +27,16 @@ export function verdict(result: ChaosResult): string[] {
     }
   }
   const retained = result.retained
-  if (retained !== undefined && retained.tail <= retained.head) {
-    problems.push(
-      `until-acked kept offsets ${retained.tail}–${retained.head} after every subscriber acked them (${retained.following} following)`,
-    )
+  if (retained !== undefined) {
+    const { tail, head, lowestAck, following } = retained
+    const at = `tail ${tail}, head ${head}, lowest ack ${lowestAck}, ${following} following`
+    if (lowestAck === undefined || lowestAck < 1) {
+      problems.push(`until-acked: no follower acked anything (${at})`)
+    } else if (tail <= lowestAck) {
+      problems.push(`until-acked kept messages every follower acked (${at})`)
+    } else if (tail > lowestAck + 1) {
+      problems.push(`until-acked trimmed messages a follower had not acked (${at})`)
+    }
   }
   if (result.unacked > 0) problems.push(`${result.unacked} publishes never acknowledged`)
   for (const error of result.publishErrors.slice(0, 5)) problems.push(`publish failed: ${error}`)
