@@ -21,6 +21,7 @@ import {
   type WelcomeLog,
   pageTransitions,
   recordPageTransitions,
+  waitForBackForwardRestore,
   watchClosingNotices,
   watchWelcomes,
 } from '../support/page-lifecycle.js'
@@ -201,6 +202,7 @@ describe.skipIf(!canRunBrowser)('a tab’s life in Chromium', () => {
       ),
     ).toMatchObject({ head: texts.length })
     expect(welcomes.clientIds.every((id) => id === clientId)).toBe(true)
+    // Still each once, now that the outbox has long been idle: nothing was sent again late.
     expect(await serverTexts(server.url, stream, 'dan')).toEqual(texts)
   }, 120_000)
 
@@ -227,16 +229,8 @@ describe.skipIf(!canRunBrowser)('a tab’s life in Chromium', () => {
     // Away for longer than the grace: the cached page's connection is gone meanwhile.
     await outlastGrace()
     expect(await clientState(clientId)).toMatchObject({ status: 200, body: { closing: false } })
-    // A restored page fires no `load`: wait for the commit, then for its pageshow.
     await page.goBack({ waitUntil: 'commit' })
-    await page.waitForFunction(
-      () =>
-        (window as { seqlineTransitions?: string[] }).seqlineTransitions?.includes(
-          'pageshow persisted=true',
-        ),
-      undefined,
-      { timeout: 15_000 },
-    )
+    await waitForBackForwardRestore(page)
     expect(await pageTransitions(page)).toEqual([
       'pagehide persisted=true',
       'pageshow persisted=true',

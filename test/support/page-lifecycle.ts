@@ -75,11 +75,34 @@ export async function recordPageTransitions(page: Page): Promise<void> {
 }
 
 /**
+ * Waits until the document {@link recordPageTransitions} started in is shown again from the
+ * back/forward cache (`pageshow` with `persisted`); a restored page fires no `load`, so navigate
+ * back with `waitUntil: 'commit'`. Rejects, with Chromium's reasons, when the page was loaded anew.
+ */
+export async function waitForBackForwardRestore(page: Page, timeoutMs = 15_000): Promise<void> {
+  try {
+    await page.waitForFunction(
+      () =>
+        (window as { seqlineTransitions?: string[] }).seqlineTransitions?.includes(
+          'pageshow persisted=true',
+        ) === true,
+      undefined,
+      { timeout: timeoutMs, polling: 100 },
+    )
+  } catch (cause) {
+    const entry = await page
+      .evaluate(() => JSON.stringify(performance.getEntriesByType('navigation')[0]?.toJSON()))
+      .catch(() => 'unknown')
+    throw new Error(`The page was not restored from the back/forward cache: ${entry}`, { cause })
+  }
+}
+
+/**
  * The events {@link recordPageTransitions} recorded, or `undefined` when the document is not the
  * one it started in (the page was loaded anew rather than restored).
  */
 export function pageTransitions(page: Page): Promise<string[] | undefined> {
-  return page.evaluate(
-    () => (window as { seqlineTransitions?: string[] }).seqlineTransitions?.slice() ?? undefined,
+  return page.evaluate(() =>
+    (window as { seqlineTransitions?: string[] }).seqlineTransitions?.slice(),
   )
 }
