@@ -52,13 +52,23 @@ export interface BrowserUser {
 /** Launches Chromium with a fresh profile and opens `url`. */
 export async function launchBrowser(
   url: string,
-  options: { readonly viewport?: { width: number; height: number } } = {},
+  options: {
+    readonly viewport?: { width: number; height: number }
+    /**
+     * Keep pages in the back/forward cache as Chrome does. Playwright turns the cache off by
+     * default (`--disable-back-forward-cache`), so that `goBack()` always loads a page anew.
+     */
+    readonly backForwardCache?: boolean
+  } = {},
 ): Promise<BrowserUser> {
   const profile = await mkdtemp(join(tmpdir(), 'seqline-profile-'))
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     args: ARGS,
     viewport: options.viewport ?? { width: 1200, height: 760 },
+    ...(options.backForwardCache === true
+      ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] }
+      : {}),
   })
   const page = context.pages()[0] ?? (await context.newPage())
   const errors: string[] = []

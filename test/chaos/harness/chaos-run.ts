@@ -7,7 +7,15 @@ import {
   startFaultProxy,
 } from '../../support/fault-proxy.js'
 import { SeededRandom } from '../../support/seeded-random.js'
-import type { ChaosFeature, ChaosPublisher, ChaosSubscriber, ChaosSystem } from './chaos-system.js'
+import type {
+  ChaosFeature,
+  ChaosPublisher,
+  ChaosRetention,
+  ChaosSubscriber,
+  ChaosSystem,
+  ServerControl,
+  ServerStreamState,
+} from './chaos-system.js'
 import { type Acked, type ClientScore, DeliveryLog, idOf } from './delivery-log.js'
 
 /** Link faults the scheduler draws from (weights in {@link ChaosScenario.faults}). */
@@ -40,8 +48,17 @@ export interface ChaosScenario {
   readonly reloads?: number
   /** Duplicated tabs of random subscribers. */
   readonly duplicateTabs?: number
-  readonly retention?: { readonly maxCount: number; readonly intervalMs: number }
+  readonly retention?: ChaosRetention
+  /**
+   * What resets the run tolerates: `recovered` (the default), any reset the snapshot path answers
+   * — retention by count or age trims history a client still needs (G3); `none`, not one — with
+   * until-acked under its age cap, nothing a following client has not acked is ever trimmed.
+   */
+  readonly resets?: ResetTolerance
 }
+
+/** See {@link ChaosScenario.resets}. */
+export type ResetTolerance = 'recovered' | 'none'
 
 export interface ChaosRunOptions {
   readonly system: ChaosSystem
@@ -71,6 +88,13 @@ export interface ChaosResult {
   readonly serverKills: number
   readonly lateCallbacks: number
   readonly elapsedMs: number
+  /** The scenario's {@link ChaosScenario.resets}. */
+  readonly resets: ResetTolerance
+  /**
+   * Until-acked runs: the stream on the server once trimmed up to the lowest ack of its followers
+   * (`tail === lowestAck + 1`), or as it stood when waiting for that gave up.
+   */
+  readonly retained?: ServerStreamState
 }
 
 /** Whether `system` can run `scenario` at all. */
@@ -154,15 +178,40 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosResult> {
       publisherProxies.push(p)
       publishers.push(system.publisher({ url: p.url, stream: STREAM, name: `pub-${i}` }))
     }
+    const acked: Acked[] = []
+    // Each publisher's first running number (the warm-up below takes publisher 0's first).
+    const firstN = publishers.map(() => 0)
+
+    // -- until-acked warm-up ---------------------------------------------------------------------
+    // Until-acked holds messages for the clients that *follow* the stream, which a client does
+    // from its first ack (docs/operations.md, "Following"); one that acked nothing yet is held for
+    // only while it is connected. So one message goes first, and the faults wait until every
+    // subscriber acked it: from then on, no reset is acceptable.
+    const untilAcked = scenario.retention?.kind === 'until-acked'
+    if (untilAcked) {
+      const first = { p: 0, n: 0 }
+      const { offset } = await withTimeout(
+        (publishers[0] as ChaosPublisher).publish(first),
+        15_000,
+        'the first publish',
+      )
+      acked.push({ id: idOf(first), offset })
+      firstN[0] = 1
+      await waitForState(
+        server,
+        (st) => st.following >= scenario.subscribers,
+        15_000,
+        'every subscriber following the stream',
+      )
+    }
 
     // -- publishing ------------------------------------------------------------------------------
     const stopAt = Date.now() + scenario.durationMs
-    const acked: Acked[] = []
     const pending = new Set<Promise<void>>()
     const publishErrors: string[] = []
-    let published = 0
+    let published = firstN.reduce((sum, n) => sum + n, 0)
     const publishing = publishers.map(async (publisher, p) => {
-      for (let n = 0; Date.now() < stopAt; n++) {
+      for (let n = firstN[p] ?? 0; Date.now() < stopAt; n++) {
         published += 1
         const payload = { p, n }
         const done = publisher.publish(payload).then(
@@ -322,6 +371,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosResult> {
       } else if (Date.now() - lastProgress > quietMs) break
       await delay(100)
     }
+    // Until-acked trims exactly what every follower acked: up to the lowest ack, not one more.
+    // (Not necessarily up to the head: a client acks only as messages arrive, so an ack lost to
+    // the last link fault is not sent again.)
+    const retained = untilAcked
+      ? await waitForState(server, (st) => st.tail === (st.lowestAck ?? -1) + 1, 10_000)
+      : undefined
 
     const faults: FaultCounts = {
       resets: 0,
@@ -347,6 +402,8 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosResult> {
       serverKills,
       lateCallbacks: members.reduce((sum, m) => sum + m.log.lateCallbacks, 0),
       elapsedMs: Date.now() - started,
+      resets: scenario.resets ?? 'recovered',
+      ...(retained === undefined ? {} : { retained }),
     }
   } finally {
     await Promise.allSettled(undo)
@@ -357,6 +414,30 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosResult> {
     ])
     await Promise.allSettled(proxies.map((p) => p.close()))
     await server.dispose()
+  }
+}
+
+/**
+ * Reads the stream's state on the server until `done` holds of it and returns that state. Past
+ * `timeoutMs` it returns the last state read when `what` is undefined (the verdict judges it),
+ * and otherwise throws naming `what`.
+ */
+async function waitForState(
+  server: ServerControl,
+  done: (state: ServerStreamState) => boolean,
+  timeoutMs: number,
+  what?: string,
+): Promise<ServerStreamState> {
+  if (server.streamState === undefined) throw new Error('the system reports no stream state')
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const state = await server.streamState(STREAM)
+    if (done(state)) return state
+    if (Date.now() > deadline) {
+      if (what === undefined) return state
+      throw new Error(`timed out after ${timeoutMs} ms: ${what} (${JSON.stringify(state)})`)
+    }
+    await delay(100)
   }
 }
 

@@ -21,8 +21,28 @@ export type ChaosFeature = 'reload' | 'duplicate-tab' | 'retention' | 'slow-cons
 export interface ServerStartOptions {
   readonly port: number
   readonly heartbeatMs: number
-  /** Keep only this many messages per stream (retention by count), trimmed every `intervalMs`. */
-  readonly retention?: { readonly maxCount: number; readonly intervalMs: number }
+  readonly retention?: ChaosRetention
+}
+
+/** The retention a scenario runs the server with, trimmed every `intervalMs`. */
+export type ChaosRetention =
+  /** Keep only the last `maxCount` messages per stream. */
+  | { readonly kind: 'max-count'; readonly maxCount: number; readonly intervalMs: number }
+  /**
+   * Keep a message until every client following the stream acked it, but no longer than
+   * `maxAgeMs` (the age cap).
+   */
+  | { readonly kind: 'until-acked'; readonly maxAgeMs: number; readonly intervalMs: number }
+
+/** Where a stream stands on the server, read directly (not through a fault proxy). */
+export interface ServerStreamState {
+  readonly head: number
+  /** Lowest retained offset: `head + 1` once everything is trimmed. */
+  readonly tail: number
+  /** Clients following the stream: those with an ack in its current epoch. */
+  readonly following: number
+  /** The lowest offset a following client acked; undefined when none follows. */
+  readonly lowestAck: number | undefined
 }
 
 /** The server process: killed with SIGKILL and restarted on the same port and data. */
@@ -31,6 +51,8 @@ export interface ServerControl {
   kill9(): Promise<void>
   restart(): Promise<void>
   dispose(): Promise<void>
+  /** The stream's state on the server (systems with retention). */
+  streamState?(stream: string): Promise<ServerStreamState>
 }
 
 export interface SubscriberOptions {

@@ -87,7 +87,20 @@ export function chaosScenarios(profile: ChaosProfile): ChaosScenario[] {
       faults: { reset: 1 },
       faultGapMs: [400, 1_200],
       offline: { times: long ? 20 : 3, ms: 2_500 },
-      retention: { maxCount: 20, intervalMs: 200 },
+      retention: { kind: 'max-count', maxCount: 20, intervalMs: 200 },
+    },
+    {
+      ...base,
+      name: 'retention-until-acked',
+      summary:
+        'until-acked retention, age cap 5 min; subscribers offline come back to all they missed: no reset',
+      durationMs: long ? 60_000 : 7_000,
+      faults: { reset: 1 },
+      faultGapMs: [400, 1_200],
+      offline: { times: long ? 20 : 3, ms: 2_500 },
+      // The cap is far above any offline spell (and the run): it is never what trims.
+      retention: { kind: 'until-acked', maxAgeMs: 300_000, intervalMs: 200 },
+      resets: 'none',
     },
   ]
 }

@@ -3,11 +3,13 @@ import { WebSocket } from 'ws'
 import { startServerProcess } from '../../support/server-process.js'
 import type {
   ChaosPublisher,
+  ChaosRetention,
   ChaosSubscriber,
   ChaosSystem,
   PublisherOptions,
   ServerControl,
   ServerStartOptions,
+  ServerStreamState,
   SubscriberOptions,
 } from './chaos-system.js'
 import { type ChaosPayload, DeliveryLog } from './delivery-log.js'
@@ -41,15 +43,6 @@ export function seqlineSystemOver(transport: ChaosTransport): ChaosSystem {
     features: new Set(['reload', 'duplicate-tab', 'retention', 'slow-consumer']),
 
     async startServer(options: ServerStartOptions): Promise<ServerControl> {
-      const retention =
-        options.retention === undefined
-          ? []
-          : [
-              '--retention-max-count',
-              String(options.retention.maxCount),
-              '--retention-interval-ms',
-              String(options.retention.intervalMs),
-            ]
       const server = await startServerProcess({
         port: options.port,
         args: [
@@ -61,7 +54,7 @@ export function seqlineSystemOver(transport: ChaosTransport): ChaosSystem {
           '100000',
           '--log-level',
           'info',
-          ...retention,
+          ...retentionFlags(options.retention),
         ],
       })
       return {
@@ -73,6 +66,7 @@ export function seqlineSystemOver(transport: ChaosTransport): ChaosSystem {
           await server.restart()
         },
         dispose: () => server.dispose(),
+        streamState: (stream) => streamStateOf(server.url, stream),
       }
     },
 
@@ -86,6 +80,46 @@ export function seqlineSystemOver(transport: ChaosTransport): ChaosSystem {
         close: () => client.close(),
       }
     },
+  }
+}
+
+/** `seqline serve` flags for a scenario's retention (none: the default, 7 days). */
+function retentionFlags(retention: ChaosRetention | undefined): string[] {
+  if (retention === undefined) return []
+  const interval = ['--retention-interval-ms', String(retention.intervalMs)]
+  switch (retention.kind) {
+    case 'max-count':
+      return ['--retention-max-count', String(retention.maxCount), ...interval]
+    case 'until-acked':
+      return [
+        '--retention-rules',
+        `room:*=until-acked,max-age-ms=${retention.maxAgeMs}`,
+        ...interval,
+      ]
+  }
+}
+
+/**
+ * Head and tail (`GET /v1/history`) and the clients following (`GET /v1/cursors`: the acked
+ * positions in the current epoch) of `stream`, asked of the server itself.
+ */
+async function streamStateOf(url: string, stream: string): Promise<ServerStreamState> {
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${url}${path}`, {
+      headers: { authorization: 'Bearer chaos-observer' },
+      signal: AbortSignal.timeout(5_000),
+    })
+    if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`)
+    return (await res.json()) as T
+  }
+  const history = await get<{ head: number; tail: number }>(`/v1/history/${stream}?limit=1`)
+  const { cursors } = await get<{ cursors: { offset: number }[] }>(`/v1/cursors/${stream}`)
+  const acks = cursors.map((c) => c.offset)
+  return {
+    head: history.head,
+    tail: history.tail,
+    following: acks.length,
+    lowestAck: acks.length === 0 ? undefined : Math.min(...acks),
   }
 }
 
