@@ -91,8 +91,10 @@ describe.skipIf(!canRunBrowser)('chat demo in Chromium', () => {
     // Back online and reload at once: the outbox is being sent when the page goes away.
     await page.getByTestId('offline-switch').uncheck()
     await page.reload()
-    const shownAfterReload = (await shownMessages(page)).map((m) => m.text)
-    expect(shownAfterReload).toEqual(texts)
+    // The reloaded page shows its outbox once it has read it back from storage.
+    await expect
+      .poll(async () => (await shownMessages(page)).map((m) => m.text), { timeout: 30_000 })
+      .toEqual(texts)
     expect(await waitForCommitted(page, 5)).toEqual(texts)
     expect(await serverTexts(server.url, stream, 'alice')).toEqual(texts)
   })
