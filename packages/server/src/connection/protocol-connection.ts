@@ -4,7 +4,7 @@ import type { DeliveryEvent, Follower } from '../engine/follower.js'
 import type { SessionEnd } from '../engine/session.js'
 import { toSeqlineError } from './client-error.js'
 import type { ConnectionContext } from './connection-context.js'
-import { ConnectionLifecycle } from './connection-lifecycle.js'
+import { ConnectionLifecycle, type ConnectionState } from './connection-lifecycle.js'
 import type { ConnectionPort } from './connection-port.js'
 import { eventFrameText } from './event-frame.js'
 import { handleFrame } from './frame-handlers.js'
@@ -222,7 +222,7 @@ export class ProtocolConnection implements Follower {
   }
 
   /** Ends the session of the state the connection left, and releases its client's slot. */
-  #endSession(left: ReturnType<ConnectionLifecycle['close']>): void {
+  #endSession(left: ConnectionState): void {
     if (left.kind === 'open' || left.kind === 'expired') {
       left.session.close()
       this.ctx.registry.release(left.session.clientId, this)
