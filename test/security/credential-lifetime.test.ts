@@ -139,10 +139,19 @@ describe('credentials of an open WebSocket (F4)', () => {
   })
 
   it('refuses a token of another user with FORBIDDEN and a policy close', async () => {
-    const { client } = await aliceFor(300)
+    const { client, welcome, token } = await aliceFor(300)
     client.send({ t: 'auth', token: await tokenFor('mallory', 300) })
     expect(await client.next<ErrorFrame>('error')).toMatchObject({ code: 'FORBIDDEN' })
     expect((await client.closed).code).toBe(1008)
+    // The refused connection's session ended with it: the client may come back at once (its one
+    // connection slot is free), and is not counted as connected meanwhile.
+    const again = await greet(wsUrl, {
+      token,
+      clientId: welcome.clientId,
+      ...(welcome.secret === undefined ? {} : { secret: welcome.secret }),
+    })
+    expect(again.welcome.clientId).toBe(welcome.clientId)
+    again.client.destroy()
   })
 
   it('refuses an invalid or expired token in auth (UNAUTHENTICATED, TOKEN_EXPIRED) and closes', async () => {

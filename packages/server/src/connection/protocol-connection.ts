@@ -203,7 +203,8 @@ export class ProtocolConnection implements Follower {
   #refuse(err: unknown): void {
     const e = toSeqlineError(err, this.ctx.logger, this.id)
     this.#sendError(e)
-    this.#lifecycle.close()
+    // A refused `auth` leaves an open session: end it now, the link's close will find none.
+    this.#endSession(this.#lifecycle.close())
     this.link.close(CloseCode.POLICY, e.code)
   }
 
