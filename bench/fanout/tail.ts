@@ -6,12 +6,12 @@
 //
 // 1. Attribution: for every delivery in Seqline's tail (latency ≥ its p99) and, for contrast,
 //    around its median, the share of its latency spent inside each kind of blocking event of the
-//    server's event loop — SQLite commits (WAL write + fsync), commits that also ran a WAL
-//    checkpoint, GC pauses — and inside GC pauses of the load generator.
+//    server's event loop — SQLite commits (the `COMMIT` statement: a WAL write; the fdatasync
+//    that makes it durable runs on libuv's thread pool, off the loop), commits that also ran a
+//    WAL checkpoint, GC pauses — and inside GC pauses of the load generator.
 // 2. Experiments: Seqline again with one candidate removed — WAL checkpoints off
-//    (`wal_autocheckpoint=0`), no fsync per commit (`synchronous=NORMAL`), both, and fewer young
-//    GCs (`--max-semi-space-size=64`). The pragmas are applied by the probe for the experiment
-//    only; they are not configurations to run with (NORMAL gives up durability on power loss).
+//    (`wal_autocheckpoint=0`) and fewer young GCs (`--max-semi-space-size=64`). The pragma is
+//    applied by the probe for the experiment only; it is not a configuration to run with.
 //
 // Variants run in turn, `--rounds` times, in rotated order; medians are reported. With --perf,
 // one more Seqline run counts the server's write/fsync system calls with `perf stat` and times
@@ -75,21 +75,15 @@ const seqline =
 
 const VARIANTS: readonly Variant[] = [
   { name: 'raw', description: 'raw ws broadcast (baseline)', start: () => rawWsTarget() },
-  { name: 'seqline', description: 'Seqline as shipped (synchronous=FULL)', start: seqline() },
+  {
+    name: 'seqline',
+    description: 'Seqline as shipped (WAL fdatasync off the event loop)',
+    start: seqline(),
+  },
   {
     name: 'no-checkpoint',
     description: 'Seqline, WAL auto-checkpoint off',
     start: seqline('wal_autocheckpoint=0'),
-  },
-  {
-    name: 'no-fsync',
-    description: 'Seqline, synchronous=NORMAL (no fsync per commit)',
-    start: seqline('synchronous=NORMAL'),
-  },
-  {
-    name: 'no-fsync-no-checkpoint',
-    description: 'Seqline, synchronous=NORMAL and auto-checkpoint off',
-    start: seqline('synchronous=NORMAL;wal_autocheckpoint=0'),
   },
   {
     name: 'big-young-gen',
