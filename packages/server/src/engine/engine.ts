@@ -88,6 +88,7 @@ export class Engine {
     const now = deps.now ?? Date.now
     const pump = {
       pageSize: settings.delivery.pageSize,
+      pageBytes: settings.delivery.pageBytes,
       highWaterMark: settings.delivery.highWaterMark,
     }
     const followers = new StreamFollowers(store, settings.delivery.windowBytes)

@@ -382,6 +382,13 @@ export const serverSettings = {
       help: 'bytes queued per connection above which delivery pauses until it drains',
     }),
     pageSize: int({ default: 512, min: 1, max: 100_000, help: 'messages read per catch-up query' }),
+    pageBytes: int({
+      flag: 'catch-up-page-bytes',
+      default: MIB,
+      min: 1,
+      max: 1024 * MIB,
+      help: 'payload bytes read per catch-up query (a larger message is read alone)',
+    }),
     windowBytes: int({
       default: 4 * MIB,
       min: 0,
