@@ -210,7 +210,7 @@ export class Engine {
             host,
             this.presence,
             logger,
-            settings.cluster,
+            { ...settings.cluster, fetchBytes: settings.delivery.windowBytes },
             metrics,
             now,
           )

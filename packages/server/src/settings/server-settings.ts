@@ -358,6 +358,13 @@ export const serverSettings = {
       max: 1_000_000,
       help: 'connections being admitted at once; beyond, upgrades get 503 + Retry-After',
     }),
+    keepAliveTimeoutMs: int({
+      flag: 'keep-alive-timeout-ms',
+      default: 5_000,
+      min: 100,
+      max: 600_000,
+      help: "an idle HTTP keep-alive connection is closed after this long (above a proxy's own)",
+    }),
     maxBufferedBytes: int({
       flag: 'max-buffered-bytes',
       default: 8 * MIB,
