@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http'
 import { ErrorCode, SeqlineError } from '@seqline/protocol'
-import type { Principal } from '../../auth/authenticator.js'
 import { isJsonMediaType } from '../../media-type.js'
 import type { AppendResult, ProducerRef } from '../../store/store.js'
 import type { RouteContext } from '../route.js'
