@@ -1,8 +1,13 @@
-import { type Socket, connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { residentBytes, sampleResidentBytes } from '../support/process-memory.js'
 import { type ServerProcess, startServerProcess } from '../support/server-process.js'
-import { type TcpWsClient, connectTcpWs } from '../support/tcp-ws-client.js'
+import {
+  type StalledRead,
+  readSseToHead,
+  stalledHttpRead,
+  stalledSubscriber,
+} from '../support/stalled-reads.js'
+import type { TcpWsClient } from '../support/tcp-ws-client.js'
 import { greet, subscribeUntilCaughtUp } from '../support/wire-session.js'
 
 // F2: readers that ask for a large stream and never read must cost the server a position, not a
@@ -23,93 +28,12 @@ const STREAM = 'room:archive'
 const GROWTH_BOUND = 120 * MB
 const READERS = 5
 
-/** A reader on a raw socket that stopped reading after the first bytes of the answer. */
-interface StalledRead {
-  readonly socket: Socket
-  /** What it read before it stopped. */
-  readonly first: Buffer
-}
-
-/**
- * An HTTP/1.0 request (so the answer is not chunked) on a raw socket that stops reading after the
- * first bytes of the answer; the kernel buffers fill and the server's writes back up.
- */
-async function stalledHttpRead(url: string, path: string, token: string): Promise<StalledRead> {
-  const { hostname, port } = new URL(url)
-  const socket = connect({ host: hostname, port: Number(port) })
-  socket.on('error', () => undefined)
-  await new Promise<void>((resolve) => socket.once('connect', resolve))
-  const answered = new Promise<Buffer>((resolve) => {
-    socket.once('data', (first: Buffer) => {
-      socket.pause()
-      resolve(first)
-    })
-  })
-  socket.write(
-    `GET ${path} HTTP/1.0\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${token}\r\n\r\n`,
-  )
-  return { socket, first: await answered }
-}
-
-/** A WebSocket subscriber of `STREAM` from the start that stops reading once it is welcomed. */
-async function stalledSubscriber(wsUrl: string, token: string): Promise<TcpWsClient> {
-  const client = await connectTcpWs(wsUrl)
-  const welcome = client.next('welcome')
-  client.send({ t: 'hello', token })
-  await welcome
-  const first = client.next('msg', 30_000)
-  client.send({ t: 'sub', stream: STREAM, from: 'earliest' })
-  await first
-  client.pause()
-  return client
-}
-
 /** Reads the whole stream over WebSocket: the server has served 40 MB by the time it resolves. */
 async function readEverything(wsUrl: string): Promise<number> {
   const { client } = await greet(wsUrl, { token: 'auditor' })
   const { msgs } = await subscribeUntilCaughtUp(client, STREAM, 'earliest', 60_000)
   await client.close()
   return msgs.length
-}
-
-/** Reads a stalled SSE answer on to the stream's head; resolves with the messages' numbers. */
-function readSseToHead({ socket, first }: StalledRead): Promise<number[]> {
-  return new Promise((resolve, reject) => {
-    const head = first.toString('latin1')
-    let text = first.subarray(head.indexOf('\r\n\r\n') + 4).toString('utf8')
-    const messages: number[] = []
-    const parse = (): void => {
-      let end = text.indexOf('\n\n')
-      while (end >= 0) {
-        const event = text.slice(0, end)
-        text = text.slice(end + 2)
-        end = text.indexOf('\n\n')
-        const type = /^event: (\w+)/m.exec(event)?.[1]
-        const data = event
-          .split('\n')
-          .filter((line) => line.startsWith('data:'))
-          .map((line) => line.slice(5))
-          .join('\n')
-        if (type === 'data') {
-          for (const value of JSON.parse(data) as string[]) {
-            messages.push(Number.parseInt(value, 10))
-          }
-        }
-        if (type === 'control' && (JSON.parse(data) as { upToDate?: boolean }).upToDate) {
-          socket.destroy()
-          resolve(messages)
-        }
-      }
-    }
-    socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => {
-      text += chunk
-      parse()
-    })
-    socket.once('close', () => reject(new Error(`SSE ended after ${messages.length} messages`)))
-    socket.resume()
-    parse()
-  })
 }
 
 // RSS comes from /proc/<pid>/status: Linux only.
@@ -170,7 +94,7 @@ describe.skipIf(residentBytes(process.pid) === undefined)('stalled live readers 
           `poll-${i}`,
         ),
       )
-      subscribers.push(await stalledSubscriber(server.wsUrl, `ws-${i}`))
+      subscribers.push(await stalledSubscriber(server.wsUrl, `ws-${i}`, STREAM))
     }
     // While they stall, the server serves the whole stream to a reader that reads: everything
     // the stalled readers could have been handed was within reach meanwhile.

@@ -7,7 +7,7 @@ import { type SecurityServer, errorOf, startSecurityServer } from './security-se
 // stream (2,000 sub/unsub left 1,999 rows); every distinct HTTP Producer-Id kept a row. Now a
 // subscribe never creates — a follower of a missing stream waits at offset 0 — and Producer-Id is
 // bounded by `--max-producer-id-bytes` (INVALID_PRODUCER). (The expiry of producer state,
-// `--producer-ttl-ms`, is tested with the store.)
+// `--producer-ttl-ms`, is tested end to end in producer-expiry.test.ts.)
 
 const MAX_PRODUCER_ID_BYTES = 64
 

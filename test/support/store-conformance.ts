@@ -892,6 +892,55 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         expect(offsets(await store.read('room:a', 0, 10))).toEqual([4, 5])
         expect(offsets(await store.read('room:a', 4, 10))).toEqual([5])
       })
+
+      it('stops at the byte bound, past the first message, whatever the count allows', async () => {
+        // Payload sizes 10, 1, 1, 1, 10, 1 (bytes).
+        await create('room:a', { initial: ['"aaaaaaaa"', '1', '2', '3', '4444444444', '5'] })
+        const sizesOf = (page: readonly StoredMessage[]) => page.map((m) => m.data.byteLength)
+        // The first message is read alone when it exceeds the bound: a reader always progresses.
+        expect(offsets(await store.read('room:a', 0, 10, 3))).toEqual([1])
+        expect(offsets(await store.read('room:a', 0, 10, 1))).toEqual([1])
+        // Then whatever fits: 1 + 1 + 1 ≤ 3, and the next (10 bytes) would not.
+        expect(offsets(await store.read('room:a', 1, 10, 3))).toEqual([2, 3, 4])
+        expect(offsets(await store.read('room:a', 1, 10, 2))).toEqual([2, 3])
+        // Exactly at the bound is within it.
+        expect(offsets(await store.read('room:a', 0, 10, 11))).toEqual([1, 2])
+        expect(offsets(await store.read('room:a', 0, 10, 10))).toEqual([1])
+        // The count bound still applies, and whichever is reached first ends the page.
+        expect(offsets(await store.read('room:a', 1, 2, 100))).toEqual([2, 3])
+        expect(offsets(await store.read('room:a', 0, 10, 1_000))).toEqual([1, 2, 3, 4, 5, 6])
+        expect(sizesOf(await store.read('room:a', 4, 10, 5))).toEqual([10])
+        expect(await store.read('room:a', 6, 10, 100)).toEqual([])
+        expect(await store.read('nope', 0, 10, 100)).toEqual([])
+        expect(await store.read('room:a', 0, 0, 100)).toEqual([])
+        // The payloads read are the ones stored.
+        const page = await store.read('room:a', 1, 10, 3)
+        expect(texts(page)).toEqual(['1', '2', '3'])
+      })
+
+      it('pages through large messages one byte-bounded page at a time, in order', async () => {
+        const large = Array.from({ length: 8 }, (_, i) => `"${String(i).repeat(4_000)}"`)
+        await create('room:a', { initial: large })
+        const seen: number[] = []
+        let after = 0
+        for (;;) {
+          const page = await store.read('room:a', after, 512, 9_000)
+          if (page.length === 0) break
+          // 4,002-byte messages, 9,000 bytes a page: two of them, never the 512 the count allows.
+          expect(page.length).toBeLessThanOrEqual(2)
+          expect(page.reduce((sum, m) => sum + m.data.byteLength, 0)).toBeLessThanOrEqual(9_000)
+          seen.push(...offsets(page))
+          after = page.at(-1)?.offset ?? after
+        }
+        expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+      })
+
+      it('applies the byte bound from the retained tail', async () => {
+        await create('room:a', { initial: ['"aaaa"', '"bbbb"', '"cccc"', '"dddd"'] })
+        await store.trim('room:a', { policy: { maxCount: 2 }, now: T0 })
+        expect(offsets(await store.read('room:a', 0, 10, 6))).toEqual([3])
+        expect(offsets(await store.read('room:a', 0, 10, 12))).toEqual([3, 4])
+      })
     })
 
     describe('readJsonArray', () => {
@@ -913,6 +962,22 @@ export function runStoreConformance(name: string, factory: StoreFactory): void {
         expect(over).toMatchObject({ first: 1, last: 1, count: 1, bytes: 12 })
         const some = await store.readJsonArray('room:a', 1, 10, 2)
         expect(JSON.parse(some?.body.toString() ?? '')).toEqual([1, 2])
+      })
+
+      it('pages through large messages within the byte budget, in order', async () => {
+        const large = Array.from({ length: 6 }, (_, i) => `"${String(i).repeat(4_000)}"`)
+        await create('room:a', { initial: large })
+        const values: string[] = []
+        let after = 0
+        for (;;) {
+          const chunk = await store.readJsonArray('room:a', after, 10_000, 9_000)
+          if (chunk === undefined) break
+          expect(chunk.count).toBeLessThanOrEqual(2)
+          expect(chunk.bytes).toBeLessThanOrEqual(9_000)
+          values.push(...(JSON.parse(chunk.body.toString()) as string[]))
+          after = chunk.last
+        }
+        expect(values).toEqual(large.map((v) => JSON.parse(v) as string))
       })
 
       it('starts at the tail when asked for trimmed history', async () => {

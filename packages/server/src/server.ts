@@ -351,6 +351,9 @@ export async function createServer(options: SeqlineServerOptions = {}): Promise<
   const listen = async (port = settings.port, host?: string): Promise<{ port: number }> => {
     const chosen = listenHost(host, auth, settings)
     const server = createHttpServer()
+    // Answered in every response's `Keep-Alive: timeout=…`; a client that reuses a connection the
+    // server is closing gets "socket closed", so the server should be the last to give up.
+    server.keepAliveTimeout = settings.connections.keepAliveTimeoutMs
     attach(server)
     ownsHttpServer = true
     await listenOn(server, port, chosen)

@@ -35,6 +35,11 @@ export interface ClusterLinkSettings {
   readonly presenceHeartbeatMs: number
   /** Messages fetched per announcement to fill the hub window (beyond, pumps read the store). */
   readonly fetchLimit: number
+  /**
+   * Payload bytes fetched per announcement (past the first message): the hub window's size, as
+   * it would drop more at once. Beyond, pumps read the store.
+   */
+  readonly fetchBytes: number
 }
 
 /**
@@ -250,6 +255,7 @@ export class ClusterLink {
         stream,
         local.head,
         Math.min(record.head - local.head, this.settings.fetchLimit),
+        this.settings.fetchBytes,
       )
       // The hub may have moved (a local commit, another epoch) while we awaited the store.
       const now = this.host.hubPosition(stream)

@@ -17,6 +17,12 @@ export interface PumpEvents {
 export interface PumpOptions {
   /** Messages read from the store per query while catching up. */
   readonly pageSize: number
+  /**
+   * Payload bytes read from the store per query while catching up (past the first message, which
+   * is read whatever its size): a reader far behind on a stream of large messages holds one page
+   * of them, not `pageSize`.
+   */
+  readonly pageBytes: number
   /** Bytes buffered on the follower above which the pump stops writing until it drains. */
   readonly highWaterMark: number
 }
@@ -79,7 +85,12 @@ export class CursorPump {
         let batch = hub.recentAfter(this.position, options.pageSize)
         if (batch === undefined) {
           const epoch = hub.epoch
-          const stored = await this.store.read(hub.name, this.position, options.pageSize)
+          const stored = await this.store.read(
+            hub.name,
+            this.position,
+            options.pageSize,
+            options.pageBytes,
+          )
           // The stream may have been recreated, or the pump stopped, while we awaited the store.
           if (hub.epoch !== epoch || this.#stopped) continue
           batch = hub.wrap(stored)

@@ -88,6 +88,7 @@ export class Engine {
     const now = deps.now ?? Date.now
     const pump = {
       pageSize: settings.delivery.pageSize,
+      pageBytes: settings.delivery.pageBytes,
       highWaterMark: settings.delivery.highWaterMark,
     }
     const followers = new StreamFollowers(store, settings.delivery.windowBytes)
@@ -209,7 +210,7 @@ export class Engine {
             host,
             this.presence,
             logger,
-            settings.cluster,
+            { ...settings.cluster, fetchBytes: settings.delivery.windowBytes },
             metrics,
             now,
           )

@@ -118,8 +118,9 @@ export class Streams {
     return this.deps.store.getStream(name)
   }
 
-  read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
-    return this.deps.store.read(name, after, limit)
+  /** Messages after `after`: at most `limit` and, past the first, `maxBytes`; see `Store.read`. */
+  read(name: string, after: number, limit: number, maxBytes?: number): Promise<StoredMessage[]> {
+    return this.deps.store.read(name, after, limit, maxBytes)
   }
 
   /** A JSON stream's messages after `after` as one JSON array; see `Store.readJsonArray`. */

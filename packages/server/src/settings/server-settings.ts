@@ -358,6 +358,13 @@ export const serverSettings = {
       max: 1_000_000,
       help: 'connections being admitted at once; beyond, upgrades get 503 + Retry-After',
     }),
+    keepAliveTimeoutMs: int({
+      flag: 'keep-alive-timeout-ms',
+      default: 5_000,
+      min: 100,
+      max: 600_000,
+      help: "an idle HTTP keep-alive connection is closed after this long (above a proxy's own)",
+    }),
     maxBufferedBytes: int({
       flag: 'max-buffered-bytes',
       default: 8 * MIB,
@@ -382,6 +389,13 @@ export const serverSettings = {
       help: 'bytes queued per connection above which delivery pauses until it drains',
     }),
     pageSize: int({ default: 512, min: 1, max: 100_000, help: 'messages read per catch-up query' }),
+    pageBytes: int({
+      flag: 'catch-up-page-bytes',
+      default: MIB,
+      min: 1,
+      max: 1024 * MIB,
+      help: 'payload bytes read per catch-up query (a larger message is read alone)',
+    }),
     windowBytes: int({
       default: 4 * MIB,
       min: 0,

@@ -239,12 +239,26 @@ export class MemoryStore implements Store {
     return undefined
   }
 
-  async read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
+  async read(
+    name: string,
+    after: number,
+    limit: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Promise<StoredMessage[]> {
     const stream = this.#streams.get(name)
     const rows = this.#messages.get(name)
     if (stream === undefined || rows === undefined || limit <= 0) return []
     const start = Math.max(0, Math.floor(after) + 1 - stream.tail)
-    return rows.slice(start, start + limit).map((row) => row.message)
+    const end = Math.min(rows.length, start + limit)
+    const page: StoredMessage[] = []
+    let bytes = 0
+    for (let i = start; i < end; i++) {
+      const message = (rows[i] as (typeof rows)[number]).message
+      bytes += message.data.byteLength
+      if (page.length > 0 && bytes > maxBytes) break
+      page.push(message)
+    }
+    return page
   }
 
   async readJsonArray(
@@ -253,7 +267,7 @@ export class MemoryStore implements Store {
     limit: number,
     maxBytes: number,
   ): Promise<JsonArrayChunk | undefined> {
-    return jsonArrayChunk(await this.read(name, after, limit), maxBytes)
+    return jsonArrayChunk(await this.read(name, after, limit, maxBytes), maxBytes)
   }
 
   async getProducer(stream: string, producerId: string): Promise<ProducerState | undefined> {

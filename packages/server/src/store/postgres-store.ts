@@ -259,12 +259,36 @@ export class PostgresStore implements Store {
     return this.#transaction((db) => appendInTransaction(db, batch))
   }
 
-  async read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
+  async read(
+    name: string,
+    after: number,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<StoredMessage[]> {
     if (limit <= 0) return []
+    if (maxBytes === undefined || !Number.isFinite(maxBytes)) {
+      const { rows } = await this.#open().query<MessageRow>(
+        `SELECT msg_offset, producer, seq, from_user, ts, data FROM messages
+         WHERE stream = $1 AND msg_offset > $2 ORDER BY msg_offset LIMIT $3`,
+        [name, Math.floor(after), limit],
+      )
+      return rows.map(toStoredMessage)
+    }
+    // The page's end is found from the payload sizes alone (`octet_length` reads no TOASTed
+    // payload): only the payloads that fit are loaded and sent to this process.
     const { rows } = await this.#open().query<MessageRow>(
       `SELECT msg_offset, producer, seq, from_user, ts, data FROM messages
-       WHERE stream = $1 AND msg_offset > $2 ORDER BY msg_offset LIMIT $3`,
-      [name, Math.floor(after), limit],
+       WHERE stream = $1 AND msg_offset > $2 AND msg_offset <= (
+         SELECT max(msg_offset) FROM (
+           SELECT msg_offset,
+                  sum(size) OVER (ORDER BY msg_offset ROWS UNBOUNDED PRECEDING) AS upto,
+                  row_number() OVER (ORDER BY msg_offset) AS n
+           FROM (SELECT msg_offset, octet_length(data) AS size FROM messages
+                 WHERE stream = $1 AND msg_offset > $2 ORDER BY msg_offset LIMIT $3) AS page
+         ) AS sized
+         WHERE n = 1 OR upto <= $4)
+       ORDER BY msg_offset`,
+      [name, Math.floor(after), limit, Math.floor(maxBytes)],
     )
     return rows.map(toStoredMessage)
   }
@@ -275,7 +299,7 @@ export class PostgresStore implements Store {
     limit: number,
     maxBytes: number,
   ): Promise<JsonArrayChunk | undefined> {
-    return jsonArrayChunk(await this.read(name, after, limit), maxBytes)
+    return jsonArrayChunk(await this.read(name, after, limit, maxBytes), maxBytes)
   }
 
   async getProducer(stream: string, producerId: string): Promise<ProducerState | undefined> {

@@ -168,20 +168,29 @@ const SQL = {
   readMessages: `
       SELECT offset, producer, seq, from_user, ts, data FROM messages
       WHERE stream = ? AND offset > ? ORDER BY offset LIMIT ?`,
-  // The JSON array of a catch-up chunk, built by SQLite in one query: a running sum of payload
-  // sizes keeps the first message and whatever fits in the byte budget after it.
+  // The last offset of a catch-up page bounded by bytes: a running sum of the payload sizes keeps
+  // the first message and whatever fits in the byte budget after it. `length()` of a blob column
+  // reads its size from the record header, not the payload, so no payload is loaded here.
+  readPageEnd: `
+      SELECT max(offset) AS last FROM (
+        SELECT offset,
+               sum(size) OVER (ORDER BY offset ROWS UNBOUNDED PRECEDING) AS upto,
+               row_number() OVER (ORDER BY offset) AS n
+        FROM (SELECT offset, length(data) AS size FROM messages
+              WHERE stream = @name AND offset > @after ORDER BY offset LIMIT @limit)
+      )
+      WHERE n = 1 OR upto <= @maxBytes`,
+  readMessagesUpTo: `
+      SELECT offset, producer, seq, from_user, ts, data FROM messages
+      WHERE stream = ? AND offset > ? AND offset <= ? ORDER BY offset`,
+  // The JSON array of a catch-up chunk, built by SQLite in one query over the page `readPageEnd`
+  // found: only the payloads that fit are loaded.
   readJsonArray: `
       SELECT min(offset) AS first, max(offset) AS last, count(*) AS count,
              sum(length(data)) AS bytes,
              CAST('[' || group_concat(data, ',' ORDER BY offset) || ']' AS BLOB) AS body
-      FROM (
-        SELECT offset, data,
-               sum(length(data)) OVER (ORDER BY offset ROWS UNBOUNDED PRECEDING) AS upto,
-               row_number() OVER (ORDER BY offset) AS n
-        FROM (SELECT offset, data FROM messages
-              WHERE stream = @name AND offset > @after ORDER BY offset LIMIT @limit)
-      )
-      WHERE n = 1 OR upto <= @maxBytes`,
+      FROM messages
+      WHERE stream = @name AND offset > @after AND offset <= @last`,
   readMessagesThrough: `
       SELECT offset, producer, seq, from_user, ts, data FROM messages
       WHERE stream = ? AND offset <= ? ORDER BY offset`,
@@ -335,7 +344,7 @@ const SQL = {
 
 /** Every statement `SqliteStore` runs, prepared once per connection and reused (better-sqlite3). */
 export type Statements = {
-  readonly [K in keyof typeof SQL | 'readMessagesRaw']: Database.Statement
+  readonly [K in keyof typeof SQL | 'readMessagesRaw' | 'readMessagesUpToRaw']: Database.Statement
 }
 
 /** Prepares every statement of `SQL` on this connection. */
@@ -344,5 +353,6 @@ export function prepareStatements(db: Database.Database): Statements {
   const statements = Object.fromEntries(entries) as Record<string, Database.Statement>
   // The catch-up read returns rows as arrays (see SqliteStore.read).
   statements.readMessagesRaw = db.prepare(SQL.readMessages).raw(true)
+  statements.readMessagesUpToRaw = db.prepare(SQL.readMessagesUpTo).raw(true)
   return statements as Statements
 }

@@ -318,11 +318,22 @@ export class SqliteStore implements Store {
     )
   }
 
-  async read(name: string, after: number, limit: number): Promise<StoredMessage[]> {
+  async read(
+    name: string,
+    after: number,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<StoredMessage[]> {
     if (limit <= 0) return []
+    const st = await this.#reader()
     // Rows as arrays (`raw`): reads are the hot path of catch-up, and arrays skip building one
     // keyed object per row.
-    const rows = (await this.#reader()).readMessagesRaw.all(name, after, limit) as RawMessageRow[]
+    if (maxBytes === undefined || !Number.isFinite(maxBytes)) {
+      return (st.readMessagesRaw.all(name, after, limit) as RawMessageRow[]).map(rawToStoredMessage)
+    }
+    const last = pageEnd(st, name, after, limit, maxBytes)
+    if (last === undefined) return []
+    const rows = st.readMessagesUpToRaw.all(name, after, last) as RawMessageRow[]
     return rows.map(rawToStoredMessage)
   }
 
@@ -333,7 +344,10 @@ export class SqliteStore implements Store {
     maxBytes: number,
   ): Promise<JsonArrayChunk | undefined> {
     if (limit <= 0) return undefined
-    const row = (await this.#reader()).readJsonArray.get({ name, after, limit, maxBytes }) as
+    const st = await this.#reader()
+    const last = pageEnd(st, name, after, limit, maxBytes)
+    if (last === undefined) return undefined
+    const row = st.readJsonArray.get({ name, after, last }) as
       { first: number | null; last: number; count: number; bytes: number; body: Buffer } | undefined
     if (row === undefined || row.first === null) return undefined
     return { first: row.first, last: row.last, count: row.count, bytes: row.bytes, body: row.body }
@@ -748,6 +762,22 @@ function toStreamRecord(row: StreamRow): StreamRecord {
 }
 
 /** A `readMessages` row in raw mode: offset, producer, seq, from_user, ts, data. */
+/**
+ * The last offset of the page after `after`: at most `limit` messages and, past the first, at most
+ * `maxBytes` payload bytes (see `Store.read`); `undefined` when there is no message after `after`.
+ */
+function pageEnd(
+  st: Statements,
+  name: string,
+  after: number,
+  limit: number,
+  maxBytes: number,
+): number | undefined {
+  const row = st.readPageEnd.get({ name, after, limit, maxBytes: Math.floor(maxBytes) }) as
+    { last: number | null } | undefined
+  return row?.last ?? undefined
+}
+
 type RawMessageRow = [number, string | null, number | null, string | null, number, Buffer]
 
 function rawToStoredMessage(row: RawMessageRow): StoredMessage {

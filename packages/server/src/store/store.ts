@@ -395,8 +395,14 @@ export interface Store {
    * own result; a rejected request writes nothing and does not affect the others.
    */
   append(batch: readonly AppendRequest[]): Promise<AppendResult[]>
-  /** Messages with `offset > after`, in offset order, at most `limit` of them. */
-  read(name: string, after: number, limit: number): Promise<StoredMessage[]>
+  /**
+   * Messages with `offset > after`, in offset order: at most `limit` of them and, past the first
+   * (always included, whatever its size, so that a reader always progresses), at most `maxBytes`
+   * payload bytes. The byte bound is applied by the store before it loads the payloads, so that
+   * a page of large messages never costs more than `maxBytes` plus one message. Default: no byte
+   * bound.
+   */
+  read(name: string, after: number, limit: number, maxBytes?: number): Promise<StoredMessage[]>
   /**
    * The messages with `offset > after` of a JSON stream as one JSON array body — at most `limit`
    * of them and, past the first (always included), at most `maxBytes` payload bytes — assembled

@@ -71,17 +71,14 @@ export async function readChunk(
     cache?.set(stream.name, stream.epoch, position, entry)
     return { ...entry, upToDate: next >= stream.head, cached: entry }
   }
-  const read = await ctx.engine.streams.read(stream.name, position, readChunkMessages)
-  let messages = read
-  let bytes = 0
-  for (let i = 0; i < read.length; i++) {
-    const size = (read[i] as StoredMessage).data.byteLength
-    if (i > 0 && bytes + size > readChunkBytes) {
-      messages = read.slice(0, i)
-      break
-    }
-    bytes += size
-  }
+  // The store stops at the byte bound before it loads the payloads past it.
+  const messages = await ctx.engine.streams.read(
+    stream.name,
+    position,
+    readChunkMessages,
+    readChunkBytes,
+  )
+  const bytes = messages.reduce((sum, m) => sum + m.data.byteLength, 0)
   const next = messages.at(-1)?.offset ?? position
   const entry: CachedChunk = {
     messages,
@@ -89,7 +86,8 @@ export async function readChunk(
     first: messages[0]?.offset,
     next,
     bytes,
-    full: messages.length < read.length || read.length === readChunkMessages,
+    // More messages followed it when it was read: it can never grow.
+    full: messages.length === readChunkMessages || (messages.length > 0 && next < stream.head),
   }
   cache?.set(stream.name, stream.epoch, position, entry)
   return { ...entry, upToDate: next >= stream.head, cached: entry }
