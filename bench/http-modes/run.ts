@@ -88,6 +88,10 @@ const CONCURRENCY = Number(values.concurrency)
 const TIMEOUT_MS = Number(values.timeout) * 1000
 const MODES = values.modes.split(',') as Mode[]
 const ROOM = 'room:shared'
+/** The server alone (no client) before the clients connect: its CPU and memory baseline. */
+const BASELINE_MS = 3_000
+/** Between the last client subscribed and the idle window: the connection storm settles. */
+const SETTLE_MS = 2_000
 /** Longest wait for the last deliveries once publishing stopped. */
 const DRAIN_MS = 30_000
 /** Descriptors the server needs besides its clients' sockets (listener, SQLite, stdio …). */
@@ -123,6 +127,8 @@ export interface ModeResult {
     readonly seconds: number
     /** Server CPU, % of one core. */
     readonly serverCpuPercent: number
+    /** The same with no client connected (before they connect). */
+    readonly baselineCpuPercent: number
     /** Client processes' CPU, % of one core. */
     readonly clientCpuPercent: number
     readonly requestsPerClientPerMinute: number
@@ -172,7 +178,7 @@ async function measure(mode: Mode, fd: ReturnType<typeof planOpenFiles>): Promis
       '--auth',
       'dev',
       '--log-level',
-      'warn',
+      'info',
       '--publish-rate',
       String(Math.max(1000, RATE * 10)),
       '--publish-burst',
@@ -194,7 +200,14 @@ async function measure(mode: Mode, fd: ReturnType<typeof planOpenFiles>): Promis
     environment: null,
   })
   try {
+    // Baseline: the server alone, after start-up settled.
     await sleep(1_000)
+    await server.memory()
+    const baseCpu0 = cpuSeconds(server.pid)
+    const base0 = monotonicMs()
+    await sleep(BASELINE_MS)
+    const baselineCpuPercent =
+      ((cpuSeconds(server.pid) - baseCpu0) / ((monotonicMs() - base0) / 1000)) * 100
     const before = await server.memory()
 
     // Connect every client.
@@ -237,7 +250,7 @@ async function measure(mode: Mode, fd: ReturnType<typeof planOpenFiles>): Promis
     console.log(`  ${connected}/${CLIENTS} subscribed`)
     const room = publisher.stream<Stamp>(ROOM)
     await room.publish({ i: -1, ts: monotonicMs() })
-    await sleep(3_000)
+    await sleep(SETTLE_MS)
 
     // Idle.
     const clientCpu = (): number => sum(workers.map((w) => cpuSeconds(w.pid)))
@@ -318,6 +331,7 @@ async function measure(mode: Mode, fd: ReturnType<typeof planOpenFiles>): Promis
       idle: {
         seconds: idleSeconds,
         serverCpuPercent: (idleCpu / idleSeconds) * 100,
+        baselineCpuPercent,
         clientCpuPercent: (idleClientCpu / idleSeconds) * 100,
         requestsPerClientPerMinute: per(sessionRequests(idleRequests)) / (idleSeconds / 60),
         requests: idleRequests,
@@ -361,12 +375,12 @@ function markdown(results: readonly ModeResult[], m: Machine): string {
   const lines = [
     `bench/http-modes — ${CLIENTS} clients × ${STREAMS_PER_CLIENT} streams (1 shared room), ${RATE} msg/s to the room for ${SECONDS} s, ${IDLE_SECONDS} s idle, ${WORKERS} client processes; ${machineLine(m)}`,
     '',
-    '| mode | subscribed | delivered | lost / dup / out of order | p50 ms | p90 ms | p99 ms | max ms | server µs CPU / delivery | client µs CPU / delivery | idle server CPU % | server RSS kB / client | heap kB / client | HTTP req / client / min idle | loaded | TCP conns / client |',
+    '| mode | subscribed | delivered | lost / dup / out of order | p50 ms | p90 ms | p99 ms | max ms | server µs CPU / delivery | client µs CPU / delivery | idle server CPU % (no clients) | server RSS kB / client | heap kB / client | HTTP req / client / min idle | loaded | TCP conns / client |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
   for (const r of results) {
     lines.push(
-      `| ${r.mode} | ${fmt(r.connected)}${r.connected < r.clients ? ' ⚠' : ''}${r.wrongTransport > 0 ? ` (${r.wrongTransport} other transport ⚠)` : ''} | ${fmt(r.deliveries)} | ${r.lost} / ${r.duplicated} / ${r.outOfOrder}${r.lost + r.duplicated + r.outOfOrder > 0 ? ' ⚠' : ''} | ${fmt(r.latency.p50, 1)} | ${fmt(r.latency.p90, 1)} | ${fmt(r.latency.p99, 1)} | ${fmt(r.latency.max, 1)} | ${fmt(r.loaded.serverMicrosPerDelivery, 1)} | ${fmt(r.loaded.clientMicrosPerDelivery, 1)} | ${fmt(r.idle.serverCpuPercent, 2)} | ${fmt(r.memory.rssPerClientKb, 1)} | ${fmt(r.memory.heapPerClientKb, 1)} | ${fmt(r.idle.requestsPerClientPerMinute, 1)} | ${fmt(r.loaded.requestsPerClientPerMinute, 1)} | ${fmt(r.idle.tcpPerClient, 2)} / ${fmt(r.loaded.tcpPerClient, 2)} |`,
+      `| ${r.mode} | ${fmt(r.connected)}${r.connected < r.clients ? ' ⚠' : ''}${r.wrongTransport > 0 ? ` (${r.wrongTransport} other transport ⚠)` : ''} | ${fmt(r.deliveries)} | ${r.lost} / ${r.duplicated} / ${r.outOfOrder}${r.lost + r.duplicated + r.outOfOrder > 0 ? ' ⚠' : ''} | ${fmt(r.latency.p50, 1)} | ${fmt(r.latency.p90, 1)} | ${fmt(r.latency.p99, 1)} | ${fmt(r.latency.max, 1)} | ${fmt(r.loaded.serverMicrosPerDelivery, 1)} | ${fmt(r.loaded.clientMicrosPerDelivery, 1)} | ${fmt(r.idle.serverCpuPercent, 2)} (${fmt(r.idle.baselineCpuPercent, 2)}) | ${fmt(r.memory.rssPerClientKb, 1)} | ${fmt(r.memory.heapPerClientKb, 1)} | ${fmt(r.idle.requestsPerClientPerMinute, 1)} | ${fmt(r.loaded.requestsPerClientPerMinute, 1)} | ${fmt(r.idle.tcpPerClient, 2)} / ${fmt(r.loaded.tcpPerClient, 2)} |`,
     )
   }
   const ws = results.find((r) => r.mode === Mode.websocket)
