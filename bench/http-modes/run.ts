@@ -142,6 +142,8 @@ export interface ModeResult {
     readonly serverCpuCores: number
     readonly serverMicrosPerDelivery: number
     readonly clientMicrosPerDelivery: number
+    /** CPU the client processes used (cores): near --workers, the clients were the bottleneck. */
+    readonly clientCpuCores: number
     readonly requestsPerClientPerMinute: number
     readonly requests: Readonly<Record<string, number>>
     readonly tcpPerClient: number
@@ -343,6 +345,7 @@ async function measure(mode: Mode, fd: ReturnType<typeof planOpenFiles>): Promis
         serverCpuCores: loadCpu / loadSeconds,
         serverMicrosPerDelivery: (loadCpu / Math.max(1, deliveries)) * 1e6,
         clientMicrosPerDelivery: (loadClientCpu / Math.max(1, deliveries)) * 1e6,
+        clientCpuCores: loadClientCpu / loadSeconds,
         requestsPerClientPerMinute: per(sessionRequests(loadRequests)) / (loadSeconds / 60),
         requests: loadRequests,
         tcpPerClient: per(loadTcp),
@@ -375,12 +378,12 @@ function markdown(results: readonly ModeResult[], m: Machine): string {
   const lines = [
     `bench/http-modes — ${CLIENTS} clients × ${STREAMS_PER_CLIENT} streams (1 shared room), ${RATE} msg/s to the room for ${SECONDS} s, ${IDLE_SECONDS} s idle, ${WORKERS} client processes; ${machineLine(m)}`,
     '',
-    '| mode | subscribed | delivered | lost / dup / out of order | p50 ms | p90 ms | p99 ms | max ms | server µs CPU / delivery | client µs CPU / delivery | idle server CPU % (no clients) | server RSS kB / client | heap kB / client | HTTP req / client / min idle | loaded | TCP conns / client |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| mode | subscribed | delivered | lost / dup / out of order | p50 ms | p90 ms | p99 ms | max ms | server µs CPU / delivery | server cores | client µs CPU / delivery | client cores | idle server CPU % (no clients) | server RSS kB / client | heap kB / client | HTTP req / client / min idle | loaded | TCP conns / client |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ]
   for (const r of results) {
     lines.push(
-      `| ${r.mode} | ${fmt(r.connected)}${r.connected < r.clients ? ' ⚠' : ''}${r.wrongTransport > 0 ? ` (${r.wrongTransport} other transport ⚠)` : ''} | ${fmt(r.deliveries)} | ${r.lost} / ${r.duplicated} / ${r.outOfOrder}${r.lost + r.duplicated + r.outOfOrder > 0 ? ' ⚠' : ''} | ${fmt(r.latency.p50, 1)} | ${fmt(r.latency.p90, 1)} | ${fmt(r.latency.p99, 1)} | ${fmt(r.latency.max, 1)} | ${fmt(r.loaded.serverMicrosPerDelivery, 1)} | ${fmt(r.loaded.clientMicrosPerDelivery, 1)} | ${fmt(r.idle.serverCpuPercent, 2)} (${fmt(r.idle.baselineCpuPercent, 2)}) | ${fmt(r.memory.rssPerClientKb, 1)} | ${fmt(r.memory.heapPerClientKb, 1)} | ${fmt(r.idle.requestsPerClientPerMinute, 1)} | ${fmt(r.loaded.requestsPerClientPerMinute, 1)} | ${fmt(r.idle.tcpPerClient, 2)} / ${fmt(r.loaded.tcpPerClient, 2)} |`,
+      `| ${r.mode} | ${fmt(r.connected)}${r.connected < r.clients ? ' ⚠' : ''}${r.wrongTransport > 0 ? ` (${r.wrongTransport} other transport ⚠)` : ''} | ${fmt(r.deliveries)} | ${r.lost} / ${r.duplicated} / ${r.outOfOrder}${r.lost + r.duplicated + r.outOfOrder > 0 ? ' ⚠' : ''} | ${fmt(r.latency.p50, 1)} | ${fmt(r.latency.p90, 1)} | ${fmt(r.latency.p99, 1)} | ${fmt(r.latency.max, 1)} | ${fmt(r.loaded.serverMicrosPerDelivery, 1)} | ${fmt(r.loaded.serverCpuCores, 2)} | ${fmt(r.loaded.clientMicrosPerDelivery, 1)} | ${fmt(r.loaded.clientCpuCores, 2)} | ${fmt(r.idle.serverCpuPercent, 2)} (${fmt(r.idle.baselineCpuPercent, 2)}) | ${fmt(r.memory.rssPerClientKb, 1)} | ${fmt(r.memory.heapPerClientKb, 1)} | ${fmt(r.idle.requestsPerClientPerMinute, 1)} | ${fmt(r.loaded.requestsPerClientPerMinute, 1)} | ${fmt(r.idle.tcpPerClient, 2)} / ${fmt(r.loaded.tcpPerClient, 2)} |`,
     )
   }
   const ws = results.find((r) => r.mode === Mode.websocket)
@@ -403,7 +406,7 @@ function markdown(results: readonly ModeResult[], m: Machine): string {
   }
   lines.push(
     '',
-    'Latency: publish() called → onMessage in the client, monotonic clock. TCP conns / client: idle / loaded. HTTP requests: completed requests of the session routes (a held SSE read counts when it ends); the requests by route are in the JSON.',
+    `Latency: publish() called → onMessage in the client, monotonic clock. Client cores near ${WORKERS} (the client processes) mean the clients, not the server, set the latency: lower --rate or --clients. Server RSS per client is noisy below a few hundred clients; the V8 heap is the steadier figure. TCP conns / client: idle / loaded. HTTP requests: completed requests of the session routes (a held SSE read counts when it ends); the requests by route are in the JSON.`,
   )
   return lines.join('\n')
 }
