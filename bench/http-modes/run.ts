@@ -22,10 +22,14 @@
 //
 // Ratios are given against websocket of the same run: the machine's noise cancels out in them.
 //
-//   npm run build && npx tsx bench/http-modes/run.ts [--clients 200] [--streams-per-client 3]
-//       [--rate 20] [--seconds 15] [--idle-seconds 20] [--modes websocket,sse,long-poll]
+//   npm run build && npx tsx bench/http-modes/run.ts [--clients 300] [--streams-per-client 3]
+//       [--rate 3] [--seconds 30] [--idle-seconds 30] [--modes websocket,sse,long-poll]
 //       [--workers 2] [--concurrency 50] [--out bench/http-modes/results] [--no-svg]
 //       [--cli <seqline cli.js>]
+//
+// The defaults take about 4 minutes on 2 cores (≈ 75 s per mode). The clients are real SDK clients
+// and cost CPU — an HTTP client several times a WebSocket one per delivery: keep the client
+// processes' cores (reported) well under --workers, else they, not the server, set the latency.
 //
 // Results: <out>/http-modes.json and http-modes.md, and http-modes.svg unless --no-svg.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -59,11 +63,11 @@ import {
 
 const { values } = parseArgs({
   options: {
-    clients: { type: 'string', default: '200' },
+    clients: { type: 'string', default: '300' },
     'streams-per-client': { type: 'string', default: '3' },
-    rate: { type: 'string', default: '20' },
-    seconds: { type: 'string', default: '15' },
-    'idle-seconds': { type: 'string', default: '20' },
+    rate: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '30' },
+    'idle-seconds': { type: 'string', default: '30' },
     modes: { type: 'string', default: 'websocket,sse,long-poll' },
     workers: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '50' },
@@ -383,7 +387,7 @@ function markdown(results: readonly ModeResult[], m: Machine): string {
   ]
   for (const r of results) {
     lines.push(
-      `| ${r.mode} | ${fmt(r.connected)}${r.connected < r.clients ? ' ⚠' : ''}${r.wrongTransport > 0 ? ` (${r.wrongTransport} other transport ⚠)` : ''} | ${fmt(r.deliveries)} | ${r.lost} / ${r.duplicated} / ${r.outOfOrder}${r.lost + r.duplicated + r.outOfOrder > 0 ? ' ⚠' : ''} | ${fmt(r.latency.p50, 1)} | ${fmt(r.latency.p90, 1)} | ${fmt(r.latency.p99, 1)} | ${fmt(r.latency.max, 1)} | ${fmt(r.loaded.serverMicrosPerDelivery, 1)} | ${fmt(r.loaded.serverCpuCores, 2)} | ${fmt(r.loaded.clientMicrosPerDelivery, 1)} | ${fmt(r.loaded.clientCpuCores, 2)} | ${fmt(r.idle.serverCpuPercent, 2)} (${fmt(r.idle.baselineCpuPercent, 2)}) | ${fmt(r.memory.rssPerClientKb, 1)} | ${fmt(r.memory.heapPerClientKb, 1)} | ${fmt(r.idle.requestsPerClientPerMinute, 1)} | ${fmt(r.loaded.requestsPerClientPerMinute, 1)} | ${fmt(r.idle.tcpPerClient, 2)} / ${fmt(r.loaded.tcpPerClient, 2)} |`,
+      `| ${r.mode} | ${fmt(r.connected)}${r.connected < r.clients ? ' ⚠' : ''}${r.wrongTransport > 0 ? ` (${r.wrongTransport} other transport ⚠)` : ''}${r.reconnects > 0 ? ` (${r.reconnects} reconnects ⚠)` : ''} | ${fmt(r.deliveries)} | ${r.lost} / ${r.duplicated} / ${r.outOfOrder}${r.lost + r.duplicated + r.outOfOrder > 0 ? ' ⚠' : ''} | ${fmt(r.latency.p50, 1)} | ${fmt(r.latency.p90, 1)} | ${fmt(r.latency.p99, 1)} | ${fmt(r.latency.max, 1)} | ${fmt(r.loaded.serverMicrosPerDelivery, 1)} | ${fmt(r.loaded.serverCpuCores, 2)} | ${fmt(r.loaded.clientMicrosPerDelivery, 1)} | ${fmt(r.loaded.clientCpuCores, 2)} | ${fmt(r.idle.serverCpuPercent, 2)} (${fmt(r.idle.baselineCpuPercent, 2)}) | ${fmt(r.memory.rssPerClientKb, 1)} | ${fmt(r.memory.heapPerClientKb, 1)} | ${fmt(r.idle.requestsPerClientPerMinute, 1)} | ${fmt(r.loaded.requestsPerClientPerMinute, 1)} | ${fmt(r.idle.tcpPerClient, 2)} / ${fmt(r.loaded.tcpPerClient, 2)} |`,
     )
   }
   const ws = results.find((r) => r.mode === Mode.websocket)
