@@ -1,52 +1,34 @@
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { type BrowserUser, buildChat, canRunBrowser, launchBrowser } from '../support/browser.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { canRunBrowser } from '../support/browser.js'
 import {
   openConversation,
   send,
   serverTexts,
-  signIn,
   waitForCommitted,
   waitForConnection,
 } from '../support/chat-page.js'
-import { type ServerProcess, startServerProcess } from '../support/server-process.js'
+import { type ChatServer, startChatServer } from '../support/chat-server.js'
 
 // The chat demo's "proxy" switch in real Chromium: with WebSocket blocked the SDK falls back to its
 // HTTP session (SSE); behind a proxy that also buffers responses it then switches to long-poll. Two
 // users chat across both, and the lab shows the transport in use.
 
-let server: ServerProcess
-let chat: { dir: string; dispose: () => Promise<void> }
+let chat: ChatServer
 
 beforeAll(async () => {
-  chat = await buildChat()
-  server = await startServerProcess({
-    args: ['--static-dir', chat.dir, '--publish-rate', '1000', '--publish-burst', '2000'],
-  })
+  chat = await startChatServer()
 }, 120_000)
 
-afterAll(async () => {
-  await server?.dispose()
-  await chat?.dispose()
-})
-
-async function user(name: string): Promise<BrowserUser> {
-  const browser = await launchBrowser(`${server.url}/`)
-  onTestFinished(async () => {
-    expect(browser.errors).toEqual([])
-    await browser.close()
-  })
-  await signIn(browser.page, name)
-  return browser
-}
+afterAll(() => chat?.dispose())
 
 const shownTransport = (page: Page) => page.getByTestId('transport').innerText()
 
 describe.skipIf(!canRunBrowser)('chat demo behind a proxy in Chromium', () => {
   it('loses and doubles nothing over SSE (WebSocket blocked) and long-poll (buffering)', async () => {
     const stream = 'room:proxy-test'
-    const alice = await user('alice')
-    const bob = await user('bob')
+    const alice = await chat.user('alice')
+    const bob = await chat.user('bob')
     for (const { page } of [alice, bob]) {
       await openConversation(page, stream)
       await page.getByTestId('open-drawer').click()
@@ -80,7 +62,7 @@ describe.skipIf(!canRunBrowser)('chat demo behind a proxy in Chromium', () => {
     expect(bobSees).toEqual(aliceSees)
     expect(new Set(aliceSees).size).toBe(sent.length)
     expect([...aliceSees].sort()).toEqual([...sent].sort())
-    expect(await serverTexts(server.url, stream, 'alice')).toEqual(aliceSees)
+    expect(await serverTexts(chat.server.url, stream, 'alice')).toEqual(aliceSees)
     for (const name of ['alice', 'bob']) {
       const own = (list: string[]) => list.filter((t) => t.startsWith(`${name}-`))
       expect(own(aliceSees)).toEqual(own(sent))

@@ -1,55 +1,31 @@
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import {
-  type BrowserUser,
-  buildChat,
-  canRunBrowser,
-  launchBrowser,
-  setNetwork,
-} from '../support/browser.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { canRunBrowser, setNetwork } from '../support/browser.js'
 import {
   openConversation,
   send,
   serverTexts,
   shownMessages,
-  signIn,
   waitForCommitted,
   waitForConnection,
 } from '../support/chat-page.js'
-import { type ServerProcess, startServerProcess } from '../support/server-process.js'
+import { type ChatServer, startChatServer } from '../support/chat-server.js'
 
 // The chat demo (apps/chat) in real Chromium against a real `seqline serve` process serving the
 // built app: what a newcomer sees after `npm start`, under the failures the SDK exists for.
 
-let server: ServerProcess
-let chat: { dir: string; dispose: () => Promise<void> }
+let chat: ChatServer
 
 beforeAll(async () => {
-  chat = await buildChat()
-  server = await startServerProcess({
-    args: ['--static-dir', chat.dir, '--publish-rate', '1000', '--publish-burst', '2000'],
-  })
+  chat = await startChatServer()
 }, 120_000)
 
-afterAll(async () => {
-  await server?.dispose()
-  await chat?.dispose()
-})
-
-async function user(name: string): Promise<BrowserUser> {
-  const browser = await launchBrowser(`${server.url}/`)
-  onTestFinished(async () => {
-    expect(browser.errors).toEqual([])
-    await browser.close()
-  })
-  await signIn(browser.page, name)
-  return browser
-}
+afterAll(() => chat?.dispose())
 
 describe.skipIf(!canRunBrowser)('chat demo in Chromium', () => {
   it('keeps the same ordered history for two users when one goes offline and comes back', async () => {
     const stream = 'room:offline-test'
-    const alice = await user('alice')
-    const bob = await user('bob')
+    const alice = await chat.user('alice')
+    const bob = await chat.user('bob')
     await openConversation(alice.page, stream)
     await openConversation(bob.page, stream)
     await send(alice.page, 'a1')
@@ -70,7 +46,7 @@ describe.skipIf(!canRunBrowser)('chat demo in Chromium', () => {
     const aliceSees = await waitForCommitted(alice.page, 12)
     const bobSees = await waitForCommitted(bob.page, 12)
     expect(bobSees).toEqual(aliceSees)
-    expect(aliceSees).toEqual(await serverTexts(server.url, stream, 'alice'))
+    expect(aliceSees).toEqual(await serverTexts(chat.server.url, stream, 'alice'))
     expect([...aliceSees].sort()).toEqual(
       ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6'].sort(),
     )
@@ -78,7 +54,7 @@ describe.skipIf(!canRunBrowser)('chat demo in Chromium', () => {
 
   it('keeps pending messages across a reload mid-send and sends each once', async () => {
     const stream = 'room:reload-test'
-    const alice = await user('alice')
+    const alice = await chat.user('alice')
     const { page } = alice
     await openConversation(page, stream)
     await page.getByTestId('open-drawer').click()
@@ -96,13 +72,13 @@ describe.skipIf(!canRunBrowser)('chat demo in Chromium', () => {
       .poll(async () => (await shownMessages(page)).map((m) => m.text), { timeout: 30_000 })
       .toEqual(texts)
     expect(await waitForCommitted(page, 5)).toEqual(texts)
-    expect(await serverTexts(server.url, stream, 'alice')).toEqual(texts)
+    expect(await serverTexts(chat.server.url, stream, 'alice')).toEqual(texts)
   })
 
   it('loses and doubles nothing with the chaos switch on for 30 s of traffic', async () => {
     const stream = 'room:chaos-test'
-    const alice = await user('alice')
-    const bob = await user('bob')
+    const alice = await chat.user('alice')
+    const bob = await chat.user('bob')
     for (const { page } of [alice, bob]) {
       await openConversation(page, stream)
       await page.getByTestId('open-drawer').click()
@@ -128,7 +104,7 @@ describe.skipIf(!canRunBrowser)('chat demo in Chromium', () => {
     expect(bobSees).toEqual(aliceSees)
     expect(new Set(aliceSees).size).toBe(sent.length)
     expect([...aliceSees].sort()).toEqual([...sent].sort())
-    expect(await serverTexts(server.url, stream, 'alice')).toEqual(aliceSees)
+    expect(await serverTexts(chat.server.url, stream, 'alice')).toEqual(aliceSees)
     // Each user's own messages keep the order they were typed in.
     for (const name of ['alice', 'bob']) {
       const own = (list: string[]) => list.filter((t) => t.startsWith(`${name}-`))
@@ -140,12 +116,12 @@ describe.skipIf(!canRunBrowser)('chat demo in Chromium', () => {
 
   it('shows the same messages and read state in two tabs of the same user', async () => {
     const stream = 'room:tabs-test'
-    const alice = await user('alice')
-    const bob = await user('bob')
+    const alice = await chat.user('alice')
+    const bob = await chat.user('bob')
     const tab1 = alice.page
     const tab2 = await alice.context.newPage()
     tab2.on('pageerror', (error) => alice.errors.push(error.message))
-    await tab2.goto(`${server.url}/`)
+    await tab2.goto(`${chat.server.url}/`)
     await waitForConnection(tab2, 'online')
     // Both tabs join the channel, then look elsewhere while Bob writes.
     for (const tab of [tab1, tab2]) {

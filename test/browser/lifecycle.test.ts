@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   SUPPORT_KEY,
   closeProof,
@@ -7,13 +7,12 @@ import {
   sendClosing,
   streamState,
 } from '../lifecycle/lifecycle-support.js'
-import { type BrowserUser, buildChat, canRunBrowser, launchBrowser } from '../support/browser.js'
+import { type BrowserUser, type LaunchOptions, canRunBrowser } from '../support/browser.js'
 import {
   openConversation,
   send,
   serverTexts,
   shownMessages,
-  signIn,
   waitForCommitted,
   waitForConnection,
 } from '../support/chat-page.js'
@@ -25,7 +24,8 @@ import {
   watchClosingNotices,
   watchWelcomes,
 } from '../support/page-lifecycle.js'
-import { type ServerProcess, startServerProcess } from '../support/server-process.js'
+import { type ChatServer, startChatServer } from '../support/chat-server.js'
+import type { ServerProcess } from '../support/server-process.js'
 import { greet } from '../support/wire-session.js'
 
 // A tab's life as the server sees it (docs/client.md, "Forgetting a client"), with the chat demo
@@ -35,45 +35,31 @@ import { greet } from '../support/wire-session.js'
 
 const GRACE_MS = 2_000
 
+let chat: ChatServer
 let server: ServerProcess
-let chat: { dir: string; dispose: () => Promise<void> }
 
 beforeAll(async () => {
-  chat = await buildChat()
-  server = await startServerProcess({
-    args: [
-      '--static-dir',
-      chat.dir,
-      '--forget-grace-ms',
-      String(GRACE_MS),
-      '--publish-rate',
-      '1000',
-      '--publish-burst',
-      '2000',
-    ],
+  chat = await startChatServer({
+    args: ['--forget-grace-ms', String(GRACE_MS)],
     // The backend API key that reads the delivery state (docs/operations.md).
     env: { SEQLINE_API_KEYS: SUPPORT_KEY },
   })
+  server = chat.server
 }, 120_000)
 
-afterAll(async () => {
-  await server?.dispose()
-  await chat?.dispose()
-})
+afterAll(() => chat?.dispose())
 
 /** A signed-in chat tab of a fresh browser profile, and the client ids it is welcomed with. */
 async function tab(
   name: string,
-  options: { readonly backForwardCache?: boolean } = {},
+  options: LaunchOptions = {},
 ): Promise<BrowserUser & { welcomes: WelcomeLog }> {
-  const browser = await launchBrowser(`${server.url}/`, options)
-  onTestFinished(async () => {
-    expect(browser.errors).toEqual([])
-    await browser.close()
+  let welcomes: WelcomeLog | undefined
+  const browser = await chat.user(name, {
+    ...options,
+    beforeSignIn: (page) => (welcomes = watchWelcomes(page)),
   })
-  const welcomes = watchWelcomes(browser.page)
-  await signIn(browser.page, name)
-  return { ...browser, welcomes }
+  return { ...browser, welcomes: welcomes as WelcomeLog }
 }
 
 /** A client's delivery state from the backend API: 200 while it exists, 404 once forgotten. */

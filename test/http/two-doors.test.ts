@@ -181,49 +181,36 @@ describe('mixed producers', () => {
     publisher.destroy()
   })
 
-  it('keeps HTTP producer ids apart from WebSocket client ids and from other users', async () => {
-    const stream = uniqueName()
-    const { client, welcome } = await greet(s.wsUrl, { token: 'bob' })
-    client.send({ t: 'pub', stream, epoch: 5, seq: 0, data: 1 })
-    await client.next<PubackFrame>('puback')
-    // Alice reuses Bob's client id as her Producer-Id with epoch 0: a producer of her own, so
-    // she neither gets fenced by Bob's epoch 5 nor fences him.
-    const res = await fetch(streamUrl(stream), {
-      method: 'POST',
-      headers: {
-        ...json,
-        'Producer-Id': welcome.clientId,
-        'Producer-Epoch': '0',
-        'Producer-Seq': '0',
-      },
-      body: '2',
-    })
-    expect(res.status).toBe(200)
-    client.send({ t: 'pub', stream, epoch: 5, seq: 1, data: 3 })
-    expect(await client.next<PubackFrame>('puback')).toMatchObject({ offset: 3 })
-    client.destroy()
-  })
-
-  it("keeps a user's HTTP producer apart from that user's own WebSocket client", async () => {
-    const stream = uniqueName()
-    const { client, welcome } = await greet(s.wsUrl, { token: 'alice' })
-    client.send({ t: 'pub', stream, epoch: 5, seq: 0, data: 1 })
-    await client.next<PubackFrame>('puback')
-    // A bearer token alone (no client secret) must not reach the client's producer state: an
-    // HTTP append naming the client's id at a higher epoch would otherwise fence the client.
-    const res = await fetch(streamUrl(stream), {
-      method: 'POST',
-      headers: {
-        ...json,
-        'Producer-Id': welcome.clientId,
-        'Producer-Epoch': '9',
-        'Producer-Seq': '0',
-      },
-      body: '2',
-    })
-    expect(res.status).toBe(200)
-    client.send({ t: 'pub', stream, epoch: 5, seq: 1, data: 3 })
-    expect(await client.next<PubackFrame>('puback')).toMatchObject({ offset: 3 })
-    client.destroy()
-  })
+  // Client ids are visible to every reader (`msg` frames), so anyone may send one as their
+  // `Producer-Id`. Over HTTP it names a producer of the authenticated user, never the client's own
+  // state: another user could otherwise fence the client, and so could a bearer token alone
+  // (without the client's secret) of the client's own user.
+  it.each([
+    ['another user', 'mallory', '0'],
+    ["the client's own user, at a higher epoch", 'alice', '9'],
+  ])(
+    'keeps a WebSocket client’s producer apart from HTTP appends of %s',
+    async (_, user, epoch) => {
+      const stream = uniqueName()
+      const { client, welcome } = await greet(s.wsUrl, { token: 'alice' })
+      client.send({ t: 'pub', stream, epoch: 5, seq: 0, data: 1 })
+      await client.next<PubackFrame>('puback')
+      const res = await fetch(streamUrl(stream), {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${user}`,
+          'Content-Type': 'application/json',
+          'Producer-Id': welcome.clientId,
+          'Producer-Epoch': epoch,
+          'Producer-Seq': '0',
+        },
+        body: '2',
+      })
+      expect(res.status).toBe(200)
+      // The client goes on at its own epoch and seq, unfenced.
+      client.send({ t: 'pub', stream, epoch: 5, seq: 1, data: 3 })
+      expect(await client.next<PubackFrame>('puback')).toMatchObject({ offset: 3 })
+      client.destroy()
+    },
+  )
 })

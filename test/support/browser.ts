@@ -49,17 +49,20 @@ export interface BrowserUser {
   close(): Promise<void>
 }
 
+/** Options of {@link launchBrowser}. */
+export interface LaunchOptions {
+  readonly viewport?: { width: number; height: number }
+  /**
+   * Keep pages in the back/forward cache as Chrome does. Playwright turns the cache off by
+   * default (`--disable-back-forward-cache`), so that `goBack()` always loads a page anew.
+   */
+  readonly backForwardCache?: boolean
+}
+
 /** Launches Chromium with a fresh profile and opens `url`. */
 export async function launchBrowser(
   url: string,
-  options: {
-    readonly viewport?: { width: number; height: number }
-    /**
-     * Keep pages in the back/forward cache as Chrome does. Playwright turns the cache off by
-     * default (`--disable-back-forward-cache`), so that `goBack()` always loads a page anew.
-     */
-    readonly backForwardCache?: boolean
-  } = {},
+  options: LaunchOptions = {},
 ): Promise<BrowserUser> {
   const profile = await mkdtemp(join(tmpdir(), 'seqline-profile-'))
   const context = await chromium.launchPersistentContext(profile, {
