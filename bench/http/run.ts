@@ -180,6 +180,11 @@ async function main(): Promise<void> {
         'none',
         '--max-payload-bytes',
         '1048576',
+        // Appends are rate limited like WebSocket publishes; this bench measures throughput.
+        '--publish-rate',
+        '1000000',
+        '--publish-burst',
+        '1000000',
         '--log-level',
         'info',
       ])

@@ -168,6 +168,12 @@ const SQL = {
   readMessages: `
       SELECT offset, producer, seq, from_user, ts, data FROM messages
       WHERE stream = ? AND offset > ? ORDER BY offset LIMIT ?`,
+  // The count-bounded page's size and last offset: when it fits in the byte budget (the usual
+  // case) this plain aggregate is the page's end, without the running sum below.
+  readPageSize: `
+      SELECT sum(size) AS bytes, max(offset) AS last FROM (
+        SELECT offset, length(data) AS size FROM messages
+        WHERE stream = @name AND offset > @after ORDER BY offset LIMIT @limit)`,
   // The last offset of a catch-up page bounded by bytes: a running sum of the payload sizes keeps
   // the first message and whatever fits in the byte budget after it. `length()` of a blob column
   // reads its size from the record header, not the payload, so no payload is loaded here.

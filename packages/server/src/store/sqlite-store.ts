@@ -773,6 +773,10 @@ function pageEnd(
   limit: number,
   maxBytes: number,
 ): number | undefined {
+  const whole = st.readPageSize.get({ name, after, limit }) as
+    { bytes: number | null; last: number | null } | undefined
+  if (whole?.last === null || whole?.last === undefined) return undefined
+  if ((whole.bytes ?? 0) <= maxBytes) return whole.last
   const row = st.readPageEnd.get({ name, after, limit, maxBytes: Math.floor(maxBytes) }) as
     { last: number | null } | undefined
   return row?.last ?? undefined
