@@ -56,7 +56,7 @@ export function chaosScenarios(profile: ChaosProfile): ChaosScenario[] {
     {
       ...base,
       name: 'offline',
-      summary: 'subscribers offline for 4–6 heartbeats while publishers go on + drops',
+      summary: 'subscribers offline for 2.5 s (5 heartbeats) while publishers go on + drops',
       durationMs: long ? 60_000 : 7_000,
       faults: { reset: 1 },
       faultGapMs: [400, 1_200],
