@@ -7,9 +7,14 @@ import { MemoryStorage } from './storage/memory-storage.js'
 import { StorageWriter } from './storage-writer.js'
 import { StreamSubscription, type SubscribeOptions } from './stream-subscription.js'
 
-function setup(options: Partial<SubscribeOptions<unknown>> = {}) {
+function setup(
+  options: Partial<SubscribeOptions<unknown>> = {},
+  stored?: { epoch: string; offset: number },
+) {
   const clock = new ManualClock()
   const storage = new MemoryStorage()
+  if (stored !== undefined) void storage.set('ns/pos/s', stored)
+  const acked: ClientFrame[] = []
   const backoff = { baseMs: 1000, maxMs: 8000 }
   const writer = new StorageWriter({ storage, clock, random: () => 0.5, backoff, onError() {} })
   const positions = new PositionStore(storage, writer)
@@ -24,7 +29,7 @@ function setup(options: Partial<SubscribeOptions<unknown>> = {}) {
       send: (frame) => sent.push(frame) > 0,
       isOpen: () => true,
       positions,
-      acks: new AckBatcher(clock, 10, () => true),
+      acks: new AckBatcher(clock, 10, (frame) => acked.push(frame) > 0),
       clock,
       random: () => 0.5,
       backoff,
@@ -34,7 +39,7 @@ function setup(options: Partial<SubscribeOptions<unknown>> = {}) {
     { onMessage: (m) => void seen.push(m), ...options },
     () => (ended = true),
   )
-  return { clock, subscription, sent, errors, seen, ended: () => ended }
+  return { clock, subscription, sent, acked, errors, seen, ended: () => ended }
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0))
@@ -69,6 +74,17 @@ describe('StreamSubscription', () => {
     subscription.receive({ t: 'caughtUp', stream: 's', epoch: 'e', head: 0, recovered: false })
     expect(subscription.state.kind).toBe('following')
     await expect(subscription.ready).resolves.toMatchObject({ recovered: false })
+  })
+
+  it('acks the position it resumed from once caught up (stored, maybe never acked, before a reload)', async () => {
+    const { subscription, sent, acked, clock } = setup({}, { epoch: 'e', offset: 4 })
+    await settle()
+    expect(sent).toEqual([{ t: 'sub', stream: 's', from: { epoch: 'e', offset: 4 } }])
+    // Nothing new: without the ack of the resumed position the server would never learn of 4.
+    subscription.receive({ t: 'caughtUp', stream: 's', epoch: 'e', head: 4, recovered: true })
+    await subscription.ready
+    clock.advance(10)
+    expect(acked).toEqual([{ t: 'ack', stream: 's', offset: 4 }])
   })
 
   it('fails on a refusal while subscribing and is not sent again on reconnect', async () => {

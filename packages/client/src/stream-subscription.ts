@@ -261,7 +261,14 @@ export class StreamSubscription {
             recovered: action.recovered,
             wasRecovering: action.wasRecovering,
           }
+          // Every message up to here is queued before this callback, so once it runs they are
+          // processed: ack that position again. A position processed and stored just before a
+          // reload may never have been acked (acks are batched), and the server keeps what is not.
+          const caughtUpAt = 'tracker' in state ? state.tracker.position : undefined
           this.#callbacks.push(() => {
+            if (caughtUpAt !== undefined && caughtUpAt.offset > 0) {
+              this.#ctx.acks.processed(this.#ctx.stream, caughtUpAt.offset)
+            }
             this.#resolve(event)
             this.#options.onSubscribed?.(event)
             this.#ctx.subscribed(event)
