@@ -35,7 +35,7 @@ import { type Machine, machine, machineBusySeconds, machineLine } from '../suppo
 import { type ProbedServer, startProbedServer } from '../support/probed-server.js'
 import type { ProbeMemory, ProbeStats } from '../support/server-probe.js'
 import { type ChartPanel, svgChart } from '../support/svg-chart.js'
-import { type WorkerProcess, startWorker } from '../support/worker-process.js'
+import { type WorkerProcess, startWorker, ask } from '../support/worker-process.js'
 import { nextFrame, openWebSocket } from '../support/ws-frames.js'
 import {
   type FillEvent,
@@ -120,16 +120,6 @@ export interface FillResult {
 }
 
 type FillWorker = WorkerProcess<FillRequest, FillReply, FillEvent>
-
-async function ask<T extends FillReply['type']>(
-  worker: FillWorker,
-  request: FillRequest,
-  type: T,
-): Promise<Extract<FillReply, { type: T }>> {
-  const reply = await worker.request(request)
-  if (reply.type !== type) throw new Error(`expected ${type}, got ${reply.type}`)
-  return reply as Extract<FillReply, { type: T }>
-}
 
 /** Starts the server of `system`; returns it with the URL its subscribers use. */
 async function startServer(

@@ -29,7 +29,7 @@ import { machine, machineBusySeconds, machineLine } from '../support/machine.js'
 import { type ProbedServer, startProbedServer } from '../support/probed-server.js'
 import type { ProbeStats } from '../support/server-probe.js'
 import { svgChart } from '../support/svg-chart.js'
-import { type WorkerProcess, startWorker } from '../support/worker-process.js'
+import { type WorkerProcess, startWorker, ask } from '../support/worker-process.js'
 import { monotonicMs } from './fill-protocol.js'
 import type { StormEvent, StormRecovery, StormReply, StormRequest } from './storm-protocol.js'
 
@@ -64,16 +64,6 @@ const SOURCE_ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']
 const SERVER_FD_MARGIN = 100
 
 type StormWorker = WorkerProcess<StormRequest, StormReply, StormEvent>
-
-async function ask<T extends StormReply['type']>(
-  worker: StormWorker,
-  request: StormRequest,
-  type: T,
-): Promise<Extract<StormReply, { type: T }>> {
-  const reply = await worker.request(request)
-  if (reply.type !== type) throw new Error(`expected ${type}, got ${reply.type}`)
-  return reply as Extract<StormReply, { type: T }>
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -45,7 +45,7 @@ import { type Machine, machine, machineLine } from '../support/machine.js'
 import { type ProbedServer, startProbedServer } from '../support/probed-server.js'
 import type { ProbeMemory } from '../support/server-probe.js'
 import { type ChartPanel, svgChart } from '../support/svg-chart.js'
-import { type WorkerProcess, startWorker } from '../support/worker-process.js'
+import { type WorkerProcess, startWorker, ask } from '../support/worker-process.js'
 import {
   Mode,
   type ModesEvent,
@@ -155,16 +155,6 @@ export interface ModeResult {
 }
 
 type ModesWorker = WorkerProcess<ModesRequest, ModesReply, ModesEvent>
-
-async function ask<T extends ModesReply['type']>(
-  worker: ModesWorker,
-  request: ModesRequest,
-  type: T,
-): Promise<Extract<ModesReply, { type: T }>> {
-  const reply = await worker.request(request)
-  if (reply.type !== type) throw new Error(`expected ${type}, got ${reply.type}`)
-  return reply as Extract<ModesReply, { type: T }>
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0)

@@ -14,6 +14,27 @@ export interface WorkerProcess<Request, Reply, Event> {
   stop(graceMs?: number): Promise<void>
 }
 
+/**
+ * Sends `request` and resolves with the reply, which must be of `type` (a worker that answers
+ * otherwise failed the request: its reply is thrown as an error).
+ *
+ * @example
+ * const { ready } = await ask(worker, { type: 'connect', count: 50 }, 'connected')
+ */
+export async function ask<
+  Request,
+  Reply extends { readonly type: string },
+  T extends Reply['type'],
+>(
+  worker: WorkerProcess<Request, Reply, unknown>,
+  request: Request,
+  type: T,
+): Promise<Extract<Reply, { type: T }>> {
+  const reply = await worker.request(request)
+  if (reply.type !== type) throw new Error(`expected ${type}, got ${reply.type}`)
+  return reply as Extract<Reply, { type: T }>
+}
+
 interface Envelope<T> {
   readonly id?: number
   readonly body: T
