@@ -1,13 +1,14 @@
 import type { MsgFrame } from '@seqline/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { residentBytes, sampleResidentBytes } from '../support/process-memory.js'
-import { type ServerProcess, startServerProcess } from '../support/server-process.js'
+import type { ServerProcess } from '../support/server-process.js'
 import {
   type StalledRead,
   readSseToHead,
   greetedTcpWs,
   stalledHttpRead,
   subscribeAndStall,
+  startReaderServer,
 } from '../support/stalled-reads.js'
 import type { TcpWsClient } from '../support/tcp-ws-client.js'
 
@@ -70,24 +71,7 @@ describe.skipIf(residentBytes(process.pid) === undefined)(
     let server: ServerProcess
 
     beforeAll(async () => {
-      server = await startServerProcess({
-        args: [
-          '--max-payload-bytes',
-          String(2 * MB),
-          '--publish-rate',
-          '1000000',
-          '--publish-burst',
-          '1000000',
-          // Stalled WebSocket readers cannot answer pings; this test is about buffering.
-          '--heartbeat-ms',
-          '300000',
-        ],
-      })
-      const put = await fetch(`${server.url}/v1/stream/${STREAM}`, {
-        method: 'PUT',
-        headers: { authorization: 'Bearer archivist', 'content-type': 'application/json' },
-      })
-      expect(put.status).toBe(201)
+      server = await startReaderServer(STREAM, 2 * MB)
       for (let i = 0; i < MESSAGES; i += 1) {
         const res = await fetch(`${server.url}/v1/stream/${STREAM}`, {
           method: 'POST',

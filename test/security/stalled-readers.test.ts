@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { residentBytes, sampleResidentBytes } from '../support/process-memory.js'
-import { type ServerProcess, startServerProcess } from '../support/server-process.js'
+import type { ServerProcess } from '../support/server-process.js'
 import {
   type StalledRead,
   readSseToHead,
   stalledHttpRead,
   stalledSubscriber,
+  startReaderServer,
 } from '../support/stalled-reads.js'
 import type { TcpWsClient } from '../support/tcp-ws-client.js'
 import { greet, subscribeUntilCaughtUp } from '../support/wire-session.js'
@@ -41,24 +42,7 @@ describe.skipIf(residentBytes(process.pid) === undefined)('stalled live readers 
   let server: ServerProcess
 
   beforeAll(async () => {
-    server = await startServerProcess({
-      args: [
-        '--max-payload-bytes',
-        String(4 * MB),
-        '--publish-rate',
-        '1000000',
-        '--publish-burst',
-        '1000000',
-        // Stalled WebSocket readers cannot answer pings; this test is about buffering.
-        '--heartbeat-ms',
-        '300000',
-      ],
-    })
-    const put = await fetch(`${server.url}/v1/stream/${STREAM}`, {
-      method: 'PUT',
-      headers: { authorization: 'Bearer archivist', 'content-type': 'application/json' },
-    })
-    expect(put.status).toBe(201)
+    server = await startReaderServer(STREAM, 4 * MB)
     for (let i = 0; i < MESSAGES; i += PER_APPEND) {
       // A JSON array appends one message per element.
       const values = Array.from({ length: PER_APPEND }, (_, j) =>

@@ -1,5 +1,36 @@
 import { type Socket, connect } from 'node:net'
+import { expect } from 'vitest'
+import { type ServerProcess, startServerProcess } from './server-process.js'
 import { type TcpWsClient, connectTcpWs } from './tcp-ws-client.js'
+
+/**
+ * A `seqline serve` for stalled-reader tests: messages up to `maxPayloadBytes`, publish limits out
+ * of the way, heartbeats far apart (a stalled WebSocket reader cannot answer pings: these tests
+ * are about buffering), and the JSON stream `stream` created by user `archivist`.
+ */
+export async function startReaderServer(
+  stream: string,
+  maxPayloadBytes: number,
+): Promise<ServerProcess> {
+  const server = await startServerProcess({
+    args: [
+      '--max-payload-bytes',
+      String(maxPayloadBytes),
+      '--publish-rate',
+      '1000000',
+      '--publish-burst',
+      '1000000',
+      '--heartbeat-ms',
+      '300000',
+    ],
+  })
+  const put = await fetch(`${server.url}/v1/stream/${stream}`, {
+    method: 'PUT',
+    headers: { authorization: 'Bearer archivist', 'content-type': 'application/json' },
+  })
+  expect(put.status).toBe(201)
+  return server
+}
 
 /** A reader on a raw socket that stopped reading after the first bytes of the answer. */
 export interface StalledRead {

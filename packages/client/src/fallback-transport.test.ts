@@ -41,6 +41,22 @@ describe('fallbackTransport', () => {
     expect(transport.name).toBe('http')
   })
 
+  it('counts a failed attempt once, though it both closed and was dropped by the connection', async () => {
+    const primary = scriptedPrimary()
+    const transport = fallbackTransport(primary.transport, () => fallback, {
+      url: 'http://x',
+      fetch: healthy,
+    })
+    const link = transport.connect(noop)
+    primary.links[0]?.onClose({ code: 1006, reason: '' })
+    link.close(4001, 'reconnect')
+    await settle()
+    expect(transport.name).toBe('websocket')
+    transport.connect(noop).close(4001, 'connect timeout')
+    await settle()
+    expect(transport.name).toBe('http')
+  })
+
   it('never switches once the primary has carried a frame', async () => {
     const primary = scriptedPrimary()
     const transport = fallbackTransport(primary.transport, () => fallback, {

@@ -51,6 +51,13 @@ export function fallbackTransport(
     connect(handlers: TransportHandlers): TransportLink {
       if (current !== primary) return current.connect(handlers)
       let heard = false
+      // One attempt counts once, whether it closed on its own or the connection dropped it.
+      let probed = false
+      const failed = (): void => {
+        if (heard || everHeard || probed) return
+        probed = true
+        probe()
+      }
       const link = primary.connect({
         onOpen: () => handlers.onOpen(),
         onTransportChange: (name) => handlers.onTransportChange?.(name),
@@ -61,7 +68,7 @@ export function fallbackTransport(
           handlers.onFrame(frame)
         },
         onClose: (info) => {
-          if (!heard && !everHeard) probe()
+          failed()
           handlers.onClose(info)
         },
       })
@@ -69,7 +76,7 @@ export function fallbackTransport(
         send: (frame) => link.send(frame),
         close(code, reason) {
           // Dropped by the connection before a word came back: a connect timeout (NORMAL = closing).
-          if (!heard && !everHeard && code !== CloseCode.NORMAL) probe()
+          if (code !== CloseCode.NORMAL) failed()
           link.close(code, reason)
         },
       }
