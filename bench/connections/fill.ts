@@ -45,6 +45,7 @@ import {
   System,
   monotonicMs,
 } from './fill-protocol.js'
+import { serveArgs } from '../support/serve-args.js'
 
 const { values } = parseArgs({
   options: {
@@ -148,20 +149,12 @@ async function startServer(
     }
     case System.seqline: {
       const server = await startProbedServer({
-        args: [
-          values.cli,
-          'serve',
-          '--port',
-          '0',
-          '--host',
-          '127.0.0.1',
-          '--store',
-          `sqlite:${join(dir, 'seqline.db')}`,
+        args: serveArgs(values.cli, join(dir, 'seqline.db'), [
           '--auth',
           'dev',
           '--log-level',
           'info',
-        ],
+        ]),
         wrapper,
       })
       return { server, url: `ws://127.0.0.1:${server.port}/v1/ws` }

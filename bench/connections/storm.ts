@@ -32,6 +32,7 @@ import { svgChart } from '../support/svg-chart.js'
 import { type WorkerProcess, startWorker, ask } from '../support/worker-process.js'
 import { monotonicMs } from './fill-protocol.js'
 import type { StormEvent, StormRecovery, StormReply, StormRequest } from './storm-protocol.js'
+import { serveArgs } from '../support/serve-args.js'
 
 const { values } = parseArgs({
   options: {
@@ -147,20 +148,12 @@ async function storm(requested: number): Promise<StormResult | FillIncomplete> {
   const url = `http://127.0.0.1:${port}`
   const start = (): Promise<ProbedServer> =>
     startProbedServer({
-      args: [
+      args: serveArgs(
         values.cli,
-        'serve',
-        '--port',
-        String(port),
-        '--host',
-        '127.0.0.1',
-        '--store',
-        `sqlite:${join(dir, 'seqline.db')}`,
-        '--auth',
-        'dev',
-        '--log-level',
-        'info',
-      ],
+        join(dir, 'seqline.db'),
+        ['--auth', 'dev', '--log-level', 'info'],
+        port,
+      ),
       wrapper: fd.wrapper,
     })
   let server = await start()

@@ -13,6 +13,7 @@ import { type ProbedServer, startProbedServer } from '../support/probed-server.j
 import type { ProbeEvent, ProbeStats } from '../support/server-probe.js'
 import { nextFrame, openWebSocket as open } from '../support/ws-frames.js'
 import { LatencyHistogram } from './latency-histogram.js'
+import { serveArgs } from '../support/serve-args.js'
 
 /** The built Seqline CLI of this checkout. */
 export const DEFAULT_CLI = fileURLToPath(
@@ -214,22 +215,14 @@ export async function seqlineTarget(options: SeqlineTargetOptions): Promise<Fano
   const dir = mkdtempSync(join(tmpdir(), 'seqline-bench-'))
   const server = await startProbedServer({
     nodeOptions: options.nodeOptions ?? [],
-    args: [
-      options.cli ?? DEFAULT_CLI,
-      'serve',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--store',
-      `sqlite:${join(dir, 'bench.db')}`,
+    args: serveArgs(options.cli ?? DEFAULT_CLI, join(dir, 'bench.db'), [
       '--publish-rate',
       String(options.rate * 10),
       '--publish-burst',
       String(options.rate * 10),
       '--max-clients-per-user',
       String(options.subscribers + 10),
-    ],
+    ]),
     env:
       options.sqlitePragmas === undefined
         ? {}

@@ -60,6 +60,7 @@ import {
   serverConnections,
   sessionRequests,
 } from './server-counters.js'
+import { serveArgs } from '../support/serve-args.js'
 
 const { values } = parseArgs({
   options: {
@@ -162,15 +163,7 @@ const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0)
 async function measure(mode: Mode, fd: ReturnType<typeof planOpenFiles>): Promise<ModeResult> {
   const dir = mkdtempSync(join(tmpdir(), 'seqline-bench-http-modes-'))
   const server: ProbedServer = await startProbedServer({
-    args: [
-      values.cli,
-      'serve',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--store',
-      `sqlite:${join(dir, 'seqline.db')}`,
+    args: serveArgs(values.cli, join(dir, 'seqline.db'), [
       '--auth',
       'dev',
       '--log-level',
@@ -179,7 +172,7 @@ async function measure(mode: Mode, fd: ReturnType<typeof planOpenFiles>): Promis
       String(Math.max(1000, RATE * 10)),
       '--publish-burst',
       String(Math.max(2000, RATE * 20)),
-    ],
+    ]),
     wrapper: fd.wrapper,
   })
   const url = `http://127.0.0.1:${server.port}`

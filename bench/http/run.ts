@@ -23,6 +23,7 @@ import { cpus } from 'node:os'
 import { cpuSeconds } from '../support/cpu-seconds.js'
 import { type SpawnedServer, spawnServer } from '../support/spawn-process.js'
 import { HttpClient } from './http-client.js'
+import { serveArgs } from '../support/serve-args.js'
 
 const { values } = parseArgs({
   options: {
@@ -168,25 +169,19 @@ async function main(): Promise<void> {
         ...(values['cpu-prof'] === undefined
           ? []
           : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']]),
-        cli,
-        'serve',
-        '--port',
-        '0',
-        '--host',
-        '127.0.0.1',
-        '--store',
-        `sqlite:${join(dir, 'seqline.db')}`,
-        '--auth',
-        'none',
-        '--max-payload-bytes',
-        '1048576',
-        // Appends are rate limited like WebSocket publishes; this bench measures throughput.
-        '--publish-rate',
-        '1000000',
-        '--publish-burst',
-        '1000000',
-        '--log-level',
-        'info',
+        ...serveArgs(cli, join(dir, 'seqline.db'), [
+          '--auth',
+          'none',
+          '--max-payload-bytes',
+          '1048576',
+          // Appends are rate limited like WebSocket publishes; this bench measures throughput.
+          '--publish-rate',
+          '1000000',
+          '--publish-burst',
+          '1000000',
+          '--log-level',
+          'info',
+        ]),
       ])
       try {
         results.push(await measure('seqline', seqline))
