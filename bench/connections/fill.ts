@@ -58,6 +58,8 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '900' },
     /** Directory for V8 CPU profiles of the servers while the room fills. */
     'cpu-prof': { type: 'string' },
+    /** Directory for V8 heap snapshots of the servers once the room is full (bench/support/heap-top.ts). */
+    'heap-snapshot': { type: 'string' },
     /** Only rebuild the report (md, svg) from result files of earlier runs, comma-separated. */
     merge: { type: 'string' },
     out: { type: 'string', default: fileURLToPath(new URL('./results', import.meta.url)) },
@@ -236,6 +238,13 @@ async function fill(
   try {
     await sleep(1_000)
     const before = await server.memory()
+    const snapshot = (when: string): Promise<void> | undefined =>
+      values['heap-snapshot'] === undefined
+        ? undefined
+        : server.heapSnapshot(
+            join(values['heap-snapshot'], `${system}-${mode}-${subscribers}-${when}.heapsnapshot`),
+          )
+    await snapshot('before')
     await server.reset()
     const cpu0 = cpuSeconds(server.pid)
     const busy0 = machineBusySeconds()
@@ -306,6 +315,7 @@ async function fill(
     // Idle: let the last frames and timers settle before reading memory.
     await sleep(2_000)
     const after = await server.memory()
+    await snapshot('after')
 
     const reachAllMs: number[] = []
     const p50Ms: number[] = []

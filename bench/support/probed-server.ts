@@ -28,6 +28,8 @@ export interface ProbedServer {
   profileStart(): Promise<void>
   /** Stops it and writes the `.cpuprofile` to `path`. */
   profileStop(path: string): Promise<void>
+  /** Writes a heap snapshot of the server to `path`. */
+  heapSnapshot(path: string): Promise<void>
   /** SIGTERM, then SIGKILL after 5 s. */
   stop(): Promise<void>
   /** SIGKILL: a crash. */
@@ -152,6 +154,7 @@ export function startProbedServer(options: ProbedServerOptions): Promise<ProbedS
         reset: async () => void (await ask({ type: 'reset' })),
         profileStart: async () => void (await ask({ type: 'profile-start' })),
         profileStop: async (path) => void (await ask({ type: 'profile-stop', path })),
+        heapSnapshot: async (path) => void (await ask({ type: 'heap-snapshot', path })),
         stop: () => {
           setTimeout(() => child.kill('SIGKILL'), 5_000).unref()
           return signal('SIGTERM')

@@ -16,10 +16,11 @@
 //
 // Loaded by bench/support/probed-server.ts, which compiles this file to JavaScript with esbuild:
 // the server process runs without any TypeScript loader.
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector'
 import { createRequire } from 'node:module'
 import { PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { writeHeapSnapshot } from 'node:v8'
 
 /** A request from the parent. */
 export type ProbeRequest =
@@ -31,6 +32,8 @@ export type ProbeRequest =
   | { readonly type: 'profile-start' }
   /** Stops it and writes the profile (`.cpuprofile`, for Chrome DevTools or profile-top.ts). */
   | { readonly type: 'profile-stop'; readonly path: string }
+  /** Writes a V8 heap snapshot (`.heapsnapshot`, for Chrome DevTools or heap-top.ts). */
+  | { readonly type: 'heap-snapshot'; readonly path: string }
 
 /** Resident and V8 memory of the server process. */
 export interface ProbeMemory {
@@ -41,6 +44,11 @@ export interface ProbeMemory {
   readonly arrayBuffers: number
   /** Whether a full GC ran first (the process had --expose-gc). */
   readonly collected: boolean
+  /**
+   * The resident set by kind (Linux, /proc/self/status): anonymous memory (heaps, malloc), pages
+   * of mapped files (SQLite's memory-mapped database) and shared memory (SQLite's WAL index).
+   */
+  readonly rssKinds?: { readonly anon: number; readonly file: number; readonly shmem: number }
 }
 
 /** Percentiles in milliseconds. */
@@ -90,6 +98,7 @@ export type ProbeReply =
   | { readonly type: 'reset' }
   | { readonly type: 'profile-start' }
   | { readonly type: 'profile-stop' }
+  | { readonly type: 'heap-snapshot' }
 
 const MAX_EVENTS = 500_000
 
@@ -191,7 +200,20 @@ function memory(): ProbeMemory {
     external: m.external,
     arrayBuffers: m.arrayBuffers,
     collected: gc !== undefined,
+    ...rssKinds(),
   }
+}
+
+function rssKinds(): Pick<ProbeMemory, 'rssKinds'> {
+  let status: string
+  try {
+    status = readFileSync('/proc/self/status', 'utf8')
+  } catch {
+    return {}
+  }
+  const kb = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024
+  return { rssKinds: { anon: kb('RssAnon'), file: kb('RssFile'), shmem: kb('RssShmem') } }
 }
 
 let inspector: Session | undefined
@@ -238,6 +260,10 @@ if (process.send !== undefined) {
         break
       case 'timeline':
         reply = { type: 'timeline', events }
+        break
+      case 'heap-snapshot':
+        writeHeapSnapshot(request.path)
+        reply = { type: 'heap-snapshot' }
         break
       case 'reset':
         delay.reset()

@@ -74,13 +74,16 @@ export const defaultAuthorize: Authorize = (_userId, _stream, action) => action 
 /** An `authorize` that allows everything, `manage` included (tests, single-user tools). */
 export const allowAll: Authorize = () => true
 
+/** The claims of a scheme without claims: one frozen object for every principal. */
+const NO_CLAIMS: Readonly<Record<string, unknown>> = Object.freeze({})
+
 /**
  * The principal of an `authenticate` result, whichever hook produced it. Throws `UNAUTHENTICATED`
  * when its user id is not a valid one (see `USER_ID_PATTERN`): every door goes through here, so
  * no hook — built in or custom — can let an id with a newline, a space or markup through.
  */
 export function toPrincipal(result: string | Principal): Principal {
-  const principal = typeof result === 'string' ? { userId: result, claims: {} } : result
+  const principal = typeof result === 'string' ? { userId: result, claims: NO_CLAIMS } : result
   if (!isValidUserId(principal.userId)) {
     throw new SeqlineError(ErrorCode.UNAUTHENTICATED, 'Invalid token', {
       cause: new Error('the authenticate hook returned a user id outside USER_ID_PATTERN'),

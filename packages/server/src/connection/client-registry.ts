@@ -1,3 +1,5 @@
+import { Multimap } from '../engine/multimap.js'
+
 /** Anything the registry can replace. */
 export interface Replaceable {
   readonly id: string
@@ -14,7 +16,7 @@ export interface Replaceable {
  * takeover of a client's own stale connection (a half-open socket the server has not noticed yet).
  */
 export class ClientRegistry {
-  readonly #byClient = new Map<string, Set<Replaceable>>()
+  readonly #byClient = new Multimap<string, Replaceable>()
 
   constructor(private readonly maxPerClient: number) {}
 
@@ -25,22 +27,18 @@ export class ClientRegistry {
    * 'full'.
    */
   claim(clientId: string, connection: Replaceable, takeover: string | undefined): 'ok' | 'full' {
-    let set = this.#byClient.get(clientId)
-    if (set === undefined) this.#byClient.set(clientId, (set = new Set()))
-    if (set.size >= this.maxPerClient) {
-      const stale = [...set].find((c) => c.id === takeover) ?? [...set].find((c) => c.detached)
+    if (this.#byClient.count(clientId) >= this.maxPerClient) {
+      const live = this.#byClient.get(clientId)
+      const stale = live.find((c) => c.id === takeover) ?? live.find((c) => c.detached)
       if (stale === undefined) return 'full'
-      set.delete(stale)
+      this.#byClient.delete(clientId, stale)
       stale.replace()
     }
-    set.add(connection)
+    this.#byClient.add(clientId, connection)
     return 'ok'
   }
 
   release(clientId: string, connection: Replaceable): void {
-    const set = this.#byClient.get(clientId)
-    if (set === undefined) return
-    set.delete(connection)
-    if (set.size === 0) this.#byClient.delete(clientId)
+    this.#byClient.delete(clientId, connection)
   }
 }

@@ -54,31 +54,49 @@ export class ConnectionGate {
     this.#open += 1
     this.#pending += 1
     this.#perAddress.set(address, fromAddress + 1)
-    let pending = true
-    let released = false
-    return {
-      greeted: () => {
-        if (!pending) return
-        pending = false
-        this.#pending -= 1
-      },
-      release: () => {
-        if (released) return
-        released = true
-        if (pending) {
-          pending = false
-          this.#pending -= 1
-        }
-        this.#open -= 1
-        const n = (this.#perAddress.get(address) ?? 1) - 1
-        if (n <= 0) this.#perAddress.delete(address)
-        else this.#perAddress.set(address, n)
-      },
-    }
+    return new Admitted(this, address)
+  }
+
+  /** An admitted connection finished its hello. */
+  greeted(): void {
+    this.#pending -= 1
+  }
+
+  /** An admitted connection ended (`pending`: before its hello was answered). */
+  released(address: string, pending: boolean): void {
+    if (pending) this.#pending -= 1
+    this.#open -= 1
+    const n = (this.#perAddress.get(address) ?? 1) - 1
+    if (n <= 0) this.#perAddress.delete(address)
+    else this.#perAddress.set(address, n)
   }
 
   /** A retry hint for an OVERLOADED answer: 1–5 s, jittered so that retries spread. */
   retryAfterSeconds(): number {
     return 1 + Math.floor(Math.random() * 5)
+  }
+}
+
+/** One admitted connection: its place in the gate's counts, given back once. */
+class Admitted implements AdmittedConnection {
+  #pending = true
+  #released = false
+
+  constructor(
+    private readonly gate: ConnectionGate,
+    private readonly address: string,
+  ) {}
+
+  greeted(): void {
+    if (!this.#pending || this.#released) return
+    this.#pending = false
+    this.gate.greeted()
+  }
+
+  release(): void {
+    if (this.#released) return
+    this.#released = true
+    this.gate.released(this.address, this.#pending)
+    this.#pending = false
   }
 }

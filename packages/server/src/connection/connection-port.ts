@@ -1,6 +1,6 @@
 import type { ServerFrame } from '@seqline/protocol'
 import type { Follower } from '../engine/follower.js'
-import type { SessionEnd } from '../engine/session.js'
+import type { SessionEnd, SessionEnding } from '../engine/session.js'
 import type { Replaceable } from './client-registry.js'
 import type { ConnectionContext } from './connection-context.js'
 import type { ConnectionLifecycle } from './connection-lifecycle.js'
@@ -10,7 +10,7 @@ import type { ConnectionLifecycle } from './connection-lifecycle.js'
  * publish-handler.ts): they answer the peer through it and change state through its lifecycle.
  * Kept narrow on purpose; the connection's public surface is its transport's and the engine's.
  */
-export interface ConnectionPort {
+export interface ConnectionPort extends SessionEnding {
   /** The connection itself: the engine's follower for its session, its client's registry slot. */
   readonly connection: Follower & Replaceable
   readonly ctx: ConnectionContext

@@ -39,7 +39,7 @@ export async function greet(hello: HelloFrame, port: ConnectionPort): Promise<vo
     principal,
     clientId,
     follower: port.connection,
-    onEnd: (end) => port.ended(end),
+    ending: port,
   })
   port.lifecycle.open(session, principal)
   port.greeted()

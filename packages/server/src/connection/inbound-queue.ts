@@ -1,6 +1,12 @@
 import type { ConnectionSettings } from './connection-context.js'
 import type { FrameLink } from './frame-link.js'
 
+/** Handles one inbound frame. */
+export interface FrameHandler {
+  /** Handles one frame's text (`undefined` for a binary frame); never rejects. */
+  handle(text: string | undefined): Promise<void>
+}
+
 /**
  * A connection's inbound frames, handled strictly in arrival order: each waits for the previous
  * one's handling (a publish's admission, not its commit), so a client's pipelined publishes commit
@@ -18,8 +24,7 @@ export class InboundQueue {
   constructor(
     private readonly link: FrameLink,
     private readonly settings: Pick<ConnectionSettings, 'maxInboundFrames' | 'highWaterMark'>,
-    /** Handles one frame's text (`undefined` for a binary frame); never rejects. */
-    private readonly handle: (text: string | undefined) => Promise<void>,
+    private readonly handler: FrameHandler,
   ) {}
 
   /** Queues one inbound frame behind those still being handled. */
@@ -28,7 +33,7 @@ export class InboundQueue {
     this.#updateReading()
     this.#queue = this.#queue.then(async () => {
       try {
-        await this.handle(text)
+        await this.handler.handle(text)
       } finally {
         this.#pending -= 1
         this.#updateReading()

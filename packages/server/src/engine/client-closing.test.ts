@@ -65,7 +65,7 @@ function connect(engine: Engine, clientId: string, ends: SessionEnd[] = []) {
     principal: { userId: 'alice', claims: {} },
     clientId,
     follower: silent,
-    onEnd: (end) => ends.push(end),
+    ending: { ended: (end) => void ends.push(end) },
   })
 }
 

@@ -160,19 +160,23 @@ export class ClientDirectory {
     return existed
   }
 
-  /** Marks a client connected (it is then never garbage-collected) until the disposer runs. */
-  connected(clientId: string): () => void {
+  /** Marks a client connected (it is then never garbage-collected) until `disconnected`. */
+  connected(clientId: string): void {
     this.#connected.set(clientId, (this.#connected.get(clientId) ?? 0) + 1)
     this.#touch(clientId)
-    let done = false
-    return () => {
-      if (done) return
-      done = true
-      const n = (this.#connected.get(clientId) ?? 1) - 1
-      if (n <= 0) this.#connected.delete(clientId)
-      else this.#connected.set(clientId, n)
-      this.#touch(clientId)
-    }
+  }
+
+  /** One connection of `clientId` that `connected` counted ended. */
+  disconnected(clientId: string): void {
+    const n = (this.#connected.get(clientId) ?? 1) - 1
+    if (n <= 0) this.#connected.delete(clientId)
+    else this.#connected.set(clientId, n)
+    this.#touch(clientId)
+  }
+
+  /** How many clients have a live connection on this node. */
+  get connectedCount(): number {
+    return this.#connected.size
   }
 
   /** Whether `clientId` has a live connection on this node. */

@@ -90,7 +90,7 @@ function open(
     principal: { userId, claims: {} },
     clientId,
     follower,
-    onEnd: () => {},
+    ending: { ended: () => {} },
   })
 }
 
@@ -265,7 +265,7 @@ describe('Engine', () => {
     engine.sessions.revoke('alice')
     await until(() => follower.of('error').length === 1)
     expect(follower.of('error')[0]).toMatchObject({ code: 'FORBIDDEN', stream: 'room:a' })
-    expect(session.subscriptions.size).toBe(0)
+    expect(session.subscriptions).toHaveLength(0)
   })
 
   it('verifies that a client belongs to the user and has the right secret', async () => {

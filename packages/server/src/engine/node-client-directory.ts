@@ -20,7 +20,6 @@ export interface NodeClientDirectoryOptions {
 export class NodeClientDirectory extends ClientDirectory {
   /** Last arrival per client, oldest first (a client arriving again moves to the end). */
   readonly #arrivals = new Map<string, number>()
-  readonly #connections = new Map<string, number>()
   readonly #now: () => number
 
   constructor(
@@ -31,25 +30,10 @@ export class NodeClientDirectory extends ClientDirectory {
     this.#now = args[2]
   }
 
-  override connected(clientId: string): () => void {
+  override connected(clientId: string): void {
     this.#arrivals.delete(clientId)
     this.#arrivals.set(clientId, this.#now())
-    this.#connections.set(clientId, (this.#connections.get(clientId) ?? 0) + 1)
-    const release = super.connected(clientId)
-    let done = false
-    return () => {
-      if (done) return
-      done = true
-      const n = (this.#connections.get(clientId) ?? 1) - 1
-      if (n <= 0) this.#connections.delete(clientId)
-      else this.#connections.set(clientId, n)
-      release()
-    }
-  }
-
-  /** How many clients have a live connection on this node. */
-  get connectedCount(): number {
-    return this.#connections.size
+    super.connected(clientId)
   }
 
   /**
@@ -62,6 +46,6 @@ export class NodeClientDirectory extends ClientDirectory {
       if (at >= since) break
       this.#arrivals.delete(clientId)
     }
-    return [...this.#arrivals.keys()].filter((clientId) => this.#connections.has(clientId))
+    return [...this.#arrivals.keys()].filter((clientId) => this.isConnected(clientId))
   }
 }

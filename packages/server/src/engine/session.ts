@@ -13,6 +13,11 @@ export interface SessionEnd {
   readonly final: boolean
 }
 
+/** How the transport ends its connection when the server ends the session on its own. */
+export interface SessionEnding {
+  ended(end: SessionEnd): void
+}
+
 /** What a session needs of its engine (implemented by `Engine`, kept narrow on purpose). */
 export interface SessionHost {
   subscribe(
@@ -46,7 +51,12 @@ export interface PublishRequest {
  * current token.
  */
 export class EngineSession {
-  readonly #subscriptions = new Map<string, Subscription>()
+  /**
+   * Streams followed, replaced (never changed in place) on every change: a session follows one
+   * stream or a few, and a room of thousands keeps one of these per member — an exact-size array
+   * costs a fraction of a Map (`maxStreamsPerSession` bounds the scans).
+   */
+  #subscriptions: readonly Subscription[] = []
   #principal: Principal
   #closed = false
 
@@ -57,7 +67,7 @@ export class EngineSession {
     readonly clientId: string,
     readonly follower: Follower,
     /** How the transport ends the connection when the server revokes it. */
-    private readonly onEnd: (end: SessionEnd) => void,
+    private readonly ending: SessionEnding,
   ) {
     this.#principal = principal
   }
@@ -74,9 +84,14 @@ export class EngineSession {
     return this.#closed
   }
 
-  /** Streams this session follows. */
-  get subscriptions(): ReadonlyMap<string, Subscription> {
+  /** Streams this session follows (a snapshot: later changes do not alter it). */
+  get subscriptions(): readonly Subscription[] {
     return this.#subscriptions
+  }
+
+  /** The subscription to `stream`, if the session follows it. */
+  subscription(stream: string): Subscription | undefined {
+    return this.#subscriptions.find((s) => s.stream === stream)
   }
 
   /**
@@ -86,8 +101,8 @@ export class EngineSession {
    */
   async subscribe(stream: string, from?: StartFrom): Promise<void> {
     this.#assertOpen()
-    const existing = this.#subscriptions.get(stream)
-    if (existing === undefined && this.#subscriptions.size >= this.host.maxStreamsPerSession()) {
+    const existing = this.subscription(stream)
+    if (existing === undefined && this.#subscriptions.length >= this.host.maxStreamsPerSession()) {
       throw new SeqlineError(
         ErrorCode.TOO_MANY_STREAMS,
         `a connection may follow at most ${this.host.maxStreamsPerSession()} streams`,
@@ -95,16 +110,16 @@ export class EngineSession {
     }
     if (existing !== undefined) this.#end(existing)
     const subscription = await this.host.subscribe(this, stream, from)
-    if (this.#closed || this.#subscriptions.has(stream)) {
+    if (this.#closed || this.subscription(stream) !== undefined) {
       // Closed, or subscribed again, while we awaited the store.
       this.host.unsubscribe(subscription)
       return
     }
-    this.#subscriptions.set(stream, subscription)
+    this.#subscriptions = this.#subscriptions.concat([subscription])
   }
 
   unsubscribe(stream: string): void {
-    const subscription = this.#subscriptions.get(stream)
+    const subscription = this.subscription(stream)
     if (subscription === undefined) {
       throw new SeqlineError(ErrorCode.NOT_SUBSCRIBED, `not subscribed to ${stream}`)
     }
@@ -155,7 +170,7 @@ export class EngineSession {
 
   /** Ends one subscription on the server's side, telling the client why (revocation, deletion). */
   endSubscription(stream: string, code: ErrorCode, message: string): void {
-    const subscription = this.#subscriptions.get(stream)
+    const subscription = this.subscription(stream)
     if (subscription === undefined) return
     this.#end(subscription)
     this.follower.event({ kind: 'error', stream, code, message })
@@ -164,7 +179,7 @@ export class EngineSession {
   /** The server ends the whole session (credentials revoked, user disconnected). */
   terminate(end: SessionEnd): void {
     if (this.#closed) return
-    this.onEnd(end)
+    this.ending.ended(end)
     this.close()
   }
 
@@ -172,21 +187,24 @@ export class EngineSession {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    for (const subscription of this.#subscriptions.values()) this.host.unsubscribe(subscription)
-    this.#subscriptions.clear()
+    const subscriptions = this.#subscriptions
+    this.#subscriptions = []
+    for (const subscription of subscriptions) this.host.unsubscribe(subscription)
     this.host.closed(this)
   }
 
   /** Forgets a subscription the engine ended (its pump failed). */
   dropped(subscription: Subscription): void {
-    if (this.#subscriptions.get(subscription.stream) === subscription) {
-      this.#subscriptions.delete(subscription.stream)
-    }
+    this.#forget(subscription)
   }
 
   #end(subscription: Subscription): void {
-    this.#subscriptions.delete(subscription.stream)
+    this.#forget(subscription)
     this.host.unsubscribe(subscription)
+  }
+
+  #forget(subscription: Subscription): void {
+    this.#subscriptions = this.#subscriptions.filter((s) => s !== subscription)
   }
 
   #assertOpen(): void {

@@ -11,8 +11,9 @@ import type { CursorLog } from './cursor-log.js'
 import type { PumpOptions } from './cursor-pump.js'
 import type { DeliveryEvent, Follower } from './follower.js'
 import type { Presence } from './presence/presence.js'
+import { Multimap } from './multimap.js'
 import { resolveStart } from './resolve-start.js'
-import { EngineSession, type SessionEnd, type SessionHost } from './session.js'
+import { EngineSession, type SessionEnd, type SessionEnding, type SessionHost } from './session.js'
 import { NO_EPOCH, type StreamFollowers } from './stream-followers.js'
 import { StreamReader } from './stream-reader.js'
 import type { Streams } from './streams.js'
@@ -25,7 +26,7 @@ export interface SessionInit {
   readonly clientId: string
   readonly follower: Follower
   /** How the transport ends the connection when the server revokes it. */
-  readonly onEnd: (end: SessionEnd) => void
+  readonly ending: SessionEnding
 }
 
 /** What `Sessions` is built from. */
@@ -54,10 +55,8 @@ export interface SessionsDeps {
  * backend's call) finds them; both reach the other nodes through the cluster link.
  */
 export class Sessions {
-  readonly #byUser = new Map<string, Set<EngineSession>>()
-  readonly #byClient = new Map<string, Set<EngineSession>>()
-  /** Per session, what marks its client disconnected again. */
-  readonly #disconnect = new Map<EngineSession, () => void>()
+  readonly #byUser = new Multimap<string, EngineSession>()
+  readonly #byClient = new Multimap<string, EngineSession>()
 
   constructor(private readonly deps: SessionsDeps) {}
 
@@ -69,11 +68,11 @@ export class Sessions {
       init.principal,
       init.clientId,
       init.follower,
-      init.onEnd,
+      init.ending,
     )
-    index(this.#byUser, session.userId, session)
-    index(this.#byClient, session.clientId, session)
-    this.#disconnect.set(session, this.deps.clients.connected(session.clientId))
+    this.#byUser.add(session.userId, session)
+    this.#byClient.add(session.clientId, session)
+    this.deps.clients.connected(session.clientId)
     return session
   }
 
@@ -100,8 +99,8 @@ export class Sessions {
   /** A revocation decided here or on another node, applied to this node's sessions. */
   revokedHere(user: string, stream: string | undefined): void {
     this.deps.authorizer.forget(user)
-    for (const session of this.#byUser.get(user) ?? []) {
-      for (const subscription of [...session.subscriptions.values()]) {
+    for (const session of this.#byUser.get(user)) {
+      for (const subscription of session.subscriptions) {
         if (stream !== undefined && subscription.stream !== stream) continue
         void this.#recheck(session, subscription)
       }
@@ -116,10 +115,10 @@ export class Sessions {
   ): number {
     const sessions = new Set<EngineSession>()
     if (target.client !== undefined) {
-      for (const s of this.#byClient.get(target.client) ?? []) sessions.add(s)
+      for (const s of this.#byClient.get(target.client)) sessions.add(s)
     }
     if (target.user !== undefined) {
-      for (const s of this.#byUser.get(target.user) ?? []) sessions.add(s)
+      for (const s of this.#byUser.get(target.user)) sessions.add(s)
     }
     const end: SessionEnd = final
       ? {
@@ -169,9 +168,7 @@ export class Sessions {
 
   /** Ends every session (shutdown). */
   closeAll(): void {
-    for (const sessions of [...this.#byClient.values()]) {
-      for (const session of [...sessions]) session.close()
-    }
+    for (const session of this.#byClient.values()) session.close()
   }
 
   /** Subscribes a session: authorised every time, resume included (G8). */
@@ -212,8 +209,10 @@ export class Sessions {
           : resolveStart(at, start)
       const position = decision.kind === 'replay' ? decision.position : at.head
       subscription = new Subscription(
-        stream,
-        { userId: session.userId, clientId: session.clientId, follower: session.follower },
+        // The hub's copy of the name: one string per stream, not one per subscriber.
+        hub.name,
+        // The session is the subscriber: its user, client and follower.
+        session,
         hub,
         store,
         this.#observer,
@@ -262,8 +261,8 @@ export class Sessions {
   }
 
   #sessionOf(subscription: Subscription): EngineSession | undefined {
-    for (const session of this.#byClient.get(subscription.subscriber.clientId) ?? []) {
-      if (session.subscriptions.get(subscription.stream) === subscription) return session
+    for (const session of this.#byClient.get(subscription.subscriber.clientId)) {
+      if (session.subscription(subscription.stream) === subscription) return session
     }
     return undefined
   }
@@ -294,13 +293,12 @@ export class Sessions {
       return this.fanOutSignal(stream, session.userId, data, session.follower)
     },
     closed: (session) => {
-      unindex(this.#byUser, session.userId, session)
-      unindex(this.#byClient, session.clientId, session)
-      this.#disconnect.get(session)?.()
-      this.#disconnect.delete(session)
+      this.#byUser.delete(session.userId, session)
+      this.#byClient.delete(session.clientId, session)
+      this.deps.clients.disconnected(session.clientId)
     },
     reauthenticated: (session) => {
-      for (const subscription of [...session.subscriptions.values()]) {
+      for (const subscription of session.subscriptions) {
         void this.#recheck(session, subscription)
       }
     },
@@ -320,17 +318,4 @@ export class Sessions {
       )
     },
   }
-}
-
-function index<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  let set = map.get(key)
-  if (set === undefined) map.set(key, (set = new Set()))
-  set.add(value)
-}
-
-function unindex<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  const set = map.get(key)
-  if (set === undefined) return
-  set.delete(value)
-  if (set.size === 0) map.delete(key)
 }

@@ -146,7 +146,7 @@ export class HttpSessions {
       this.settings,
       (ended) => this.#ended(ended),
     )
-    const connection = new ProtocolConnection(link, this.context, () => admitted.greeted())
+    const connection = new ProtocolConnection(link, this.context, admitted)
     const session: Session = { link, connection, admitted, lastBatch: 0, endedAt: undefined }
     this.#sessions.set(sessionId, session)
     this.metrics.connections.inc()

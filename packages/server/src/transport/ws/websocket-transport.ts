@@ -3,8 +3,8 @@ import { type IncomingMessage, type Server as HttpServer, STATUS_CODES } from 'n
 import type { Duplex } from 'node:stream'
 import { ErrorCode, SeqlineError, httpStatusOf } from '@seqline/protocol'
 import type { Logger } from 'pino'
-import { WebSocketServer } from 'ws'
-import type { ConnectionGate } from '../../connection/connection-gate.js'
+import { type RawData, WebSocket, WebSocketServer } from 'ws'
+import type { AdmittedConnection, ConnectionGate } from '../../connection/connection-gate.js'
 import type { ConnectionContext } from '../../connection/connection-context.js'
 import { ProtocolConnection } from '../../connection/protocol-connection.js'
 import type { Metrics } from '../../observability/metrics.js'
@@ -35,10 +35,28 @@ export interface WebSocketTransport {
   close(retryAfterMs: { readonly min: number; readonly max: number }): Promise<void>
 }
 
-interface Live {
-  readonly connection: ProtocolConnection
-  readonly socket: import('ws').WebSocket
-  alive: boolean
+/**
+ * A `ws` socket that carries its Seqline connection, so that one set of listener functions serves
+ * every socket (`this` is the socket): a room of thousands makes no closures per connection.
+ */
+class SeqlineSocket extends WebSocket {
+  connection!: ProtocolConnection
+  admitted!: AdmittedConnection
+  /** Heard from since the last heartbeat. */
+  alive = true
+}
+
+// `ws` calls its listeners with the socket as `this`; its typings know it as a plain WebSocket.
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const socket = this as SeqlineSocket
+  socket.alive = true
+  const text = isBinary ? undefined : Array.isArray(data) ? Buffer.concat(data) : data
+  socket.connection.receive(text?.toString())
+}
+
+function onPong(this: WebSocket): void {
+  ;(this as SeqlineSocket).alive = true
 }
 
 /**
@@ -53,11 +71,14 @@ export function attachWebSocket(
   options: WebSocketTransportOptions,
 ): WebSocketTransport {
   const { context, gate, logger, metrics } = options
-  const live = new Set<Live>()
+  const live = new Set<SeqlineSocket>()
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxFrameBytes,
     perMessageDeflate: false,
+    // `live` tracks them.
+    clientTracking: false,
+    WebSocket: SeqlineSocket,
   })
   let closing = false
 
@@ -103,42 +124,42 @@ export function attachWebSocket(
       refuse(socket, e, e.code === ErrorCode.OVERLOADED ? gate.retryAfterSeconds() : undefined)
       return
     }
-    socket.once('close', () => admitted.release())
+    // Released here if the handshake fails; once open, the WebSocket's close releases it.
+    const releaseAdmitted = (): void => admitted.release()
+    socket.once('close', releaseAdmitted)
     wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('close', releaseAdmitted)
       const id = `k_${randomBytes(9).toString('base64url')}`
-      const connection = new ProtocolConnection(new WsLink(id, ws, socket), context, () =>
-        admitted.greeted(),
-      )
-      const entry: Live = { connection, socket: ws, alive: true }
-      live.add(entry)
+      ws.admitted = admitted
+      ws.connection = new ProtocolConnection(new WsLink(id, ws, socket), context, admitted)
+      live.add(ws)
       metrics.connections.inc()
-      ws.on('message', (data, isBinary) => {
-        entry.alive = true
-        const text = isBinary ? undefined : Array.isArray(data) ? Buffer.concat(data) : data
-        connection.receive(text?.toString())
-      })
-      ws.on('pong', () => {
-        entry.alive = true
-      })
-      ws.on('error', (err) => logger.debug({ err, connection: id }, 'socket error'))
-      ws.once('close', () => {
-        live.delete(entry)
-        metrics.connections.dec()
-        admitted.release()
-        connection.linkClosed()
-      })
+      ws.on('message', onMessage)
+      ws.on('pong', onPong)
+      ws.on('error', onError)
+      ws.once('close', onClose)
     })
+  }
+  function onError(this: WebSocket, err: Error): void {
+    logger.debug({ err, connection: (this as SeqlineSocket).connection.id }, 'socket error')
+  }
+  function onClose(this: WebSocket): void {
+    const socket = this as SeqlineSocket
+    live.delete(socket)
+    metrics.connections.dec()
+    socket.admitted.release()
+    socket.connection.linkClosed()
   }
   httpServer.on('upgrade', onUpgrade)
 
   const heartbeat = setInterval(() => {
-    for (const entry of live) {
-      if (!entry.alive) {
-        entry.socket.terminate()
+    for (const socket of live) {
+      if (!socket.alive) {
+        socket.terminate()
         continue
       }
-      entry.alive = false
-      entry.socket.ping()
+      socket.alive = false
+      socket.ping()
     }
   }, context.settings.heartbeatMs)
   heartbeat.unref()
@@ -152,13 +173,13 @@ export function attachWebSocket(
       clearInterval(heartbeat)
       httpServer.off('upgrade', onUpgrade)
       const closed = [...live].map(
-        (entry) =>
+        (socket) =>
           new Promise<void>((resolve) => {
-            entry.socket.once('close', () => resolve())
+            socket.once('close', () => resolve())
             const delay = Math.round(
               retryAfterMs.min + Math.random() * (retryAfterMs.max - retryAfterMs.min),
             )
-            entry.connection.goAway(delay)
+            socket.connection.goAway(delay)
           }),
       )
       await Promise.all(closed)
