@@ -137,7 +137,8 @@ export function attachWebSocket(
       ws.on('message', onMessage)
       ws.on('pong', onPong)
       ws.on('error', onError)
-      ws.once('close', onClose)
+      // `ws` emits 'close' once: `on` spares the wrapper `once` makes per connection.
+      ws.on('close', onClose)
     })
   }
   function onError(this: WebSocket, err: Error): void {
