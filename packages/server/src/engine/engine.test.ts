@@ -139,6 +139,27 @@ describe('Engine', () => {
     seen[0]?.forEach((m, i) => expect(seen[1]?.[i]).toBe(m))
   })
 
+  it('hands a follower all of one commit’s messages of its stream in one write', async () => {
+    const { engine } = await newEngine()
+    const follower = new TestFollower('k1', true)
+    const writes: number[] = []
+    follower.batch = (write) => {
+      const before = follower.offsets('room:a').length
+      write()
+      writes.push(follower.offsets('room:a').length - before)
+    }
+    await open(engine, follower).subscribe('room:a', 'latest')
+    // 20 publishes in one tick, interleaved with another stream: one group commit.
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        engine.streams.publish(i % 2 === 0 ? 'room:a' : 'room:b', { i }),
+      ),
+    )
+    await until(() => follower.offsets('room:a').length === 10)
+    expect(follower.offsets('room:a')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect(writes.filter((n) => n > 0)).toEqual([10])
+  })
+
   it('replays from a position, then sends caughtUp with recovered', async () => {
     const { engine } = await newEngine()
     let epoch = ''

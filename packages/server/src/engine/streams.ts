@@ -188,31 +188,57 @@ export class Streams {
     results: readonly AppendResult[],
     seconds: number,
   ): void {
-    const { metrics, followers, logger } = this.deps
+    const { metrics } = this.deps
     metrics.commitLatency.observe(seconds)
     metrics.commitBatchSize.observe(batch.length)
-    const cluster = this.deps.cluster()
-    // One announcement per stream per batch, with the batch's last (highest) head.
-    const advanced = cluster === undefined ? undefined : new Map<string, CommitEvent>()
+    // One fan-out per stream per batch, with all of the batch's messages of that stream: each
+    // follower then gets them in one write, not one write per message. Streams are independent,
+    // so grouping by stream keeps every order a follower can see.
+    const commits = new Map<string, BatchCommit>()
     results.forEach((result, i) => {
       metrics.publishes.inc({ result: result.kind })
       const request = batch[i]
       if (result.kind !== 'appended' || request === undefined) return
-      const event: CommitEvent = {
+      const commit = commits.get(request.stream)
+      if (commit !== undefined && commit.epoch === result.epoch) {
+        commit.head = result.head
+        commit.closed = result.closed
+        for (const message of result.messages) commit.messages.push(message)
+        return
+      }
+      // A stream recreated within the batch: what came before goes out first.
+      if (commit !== undefined) this.#fanOut(commit)
+      commits.set(request.stream, {
         stream: request.stream,
         epoch: result.epoch,
         head: result.head,
         closed: result.closed,
-        messages: result.messages,
+        messages: [...result.messages],
         contentType: request.createIfMissing?.contentType ?? request.contentType,
-      }
-      advanced?.set(request.stream, event)
-      try {
-        followers.advance(event)
-      } catch (err) {
-        logger.error({ err, stream: request.stream }, 'fan-out failed')
-      }
+      })
     })
-    for (const e of advanced?.values() ?? []) cluster?.announce(e.stream, e.epoch, e.head, e.closed)
+    const cluster = this.deps.cluster()
+    for (const commit of commits.values()) {
+      this.#fanOut(commit)
+      cluster?.announce(commit.stream, commit.epoch, commit.head, commit.closed)
+    }
   }
+
+  #fanOut(commit: CommitEvent): void {
+    try {
+      this.deps.followers.advance(commit)
+    } catch (err) {
+      this.deps.logger.error({ err, stream: commit.stream }, 'fan-out failed')
+    }
+  }
+}
+
+/** What one batch committed to one stream, gathered for one fan-out. */
+interface BatchCommit {
+  readonly stream: string
+  readonly epoch: string
+  head: number
+  closed: boolean
+  readonly messages: StoredMessage[]
+  readonly contentType?: string | undefined
 }
