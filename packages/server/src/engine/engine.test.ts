@@ -262,6 +262,49 @@ describe('Engine', () => {
     expect(a.of('signal')).toEqual([])
   })
 
+  it('shares one presence snapshot among the joins of an interval once a room outgrows it', async () => {
+    const { engine } = await newEngine({ presence: { intervalMs: 60_000, snapshotUsers: 5 } })
+    const snapshots = new Set<DeliveryEvent>()
+    const followers: TestFollower[] = []
+    const join = async (i: number): Promise<EngineSession> => {
+      const follower = new TestFollower(`k${i}`, true)
+      const event = follower.event.bind(follower)
+      follower.event = (e) => {
+        if (e.kind === 'presence') snapshots.add(e)
+        event(e)
+      }
+      followers.push(follower)
+      const session = open(engine, follower, `u${i}`, `c${i}`)
+      await session.subscribe('room:a', 'latest')
+      return session
+    }
+    const sessions: EngineSession[] = []
+    for (let i = 0; i < 50; i++) sessions.push(await join(i))
+    // Rebuilt while every user fits in it (u0 … u4, then the join that outgrew it), then shared:
+    // later joins change only the count.
+    expect(snapshots.size).toBe(6)
+    const late = followers[49]?.of('presence')[0]
+    expect(late?.users.map((u) => u.user)).toEqual(['u0', 'u1', 'u2', 'u3', 'u4'])
+    expect(late?.complete).toBe(false)
+    // The flush sends every member the changes since (here, more than a snapshot lists: a fresh
+    // snapshot), with the room's true count.
+    engine.presence.flush()
+    for (const follower of followers) {
+      const last = follower.frames
+        .filter((f) => f.t === 'presence' || f.t === 'presenceDiff')
+        .at(-1)
+      expect(last?.t === 'presence' || last?.t === 'presenceDiff' ? last.count : undefined).toEqual(
+        { users: 50, clients: 50 },
+      )
+    }
+    // A listed user leaving changes what a snapshot lists: the next joiner gets a new one.
+    sessions[0]?.unsubscribe('room:a')
+    await join(50)
+    const fresh = followers[50]?.of('presence')[0]
+    expect(fresh?.users.map((u) => u.user)).toEqual(['u1', 'u2', 'u3', 'u4', 'u5'])
+    expect(fresh?.count).toEqual({ users: 50, clients: 50 })
+  })
+
   it('refuses a subscription the authorize hook denies', async () => {
     const { engine } = await newEngine(
       {},

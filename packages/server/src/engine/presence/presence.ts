@@ -47,7 +47,17 @@ interface StreamState {
   readonly pending: Map<string, number>
   /** Members that skipped presence frames. */
   readonly stale: Set<PresenceMember>
+  /**
+   * The snapshot new members get, built when first needed and shared (its frame is encoded once).
+   * Once the room has more users than a snapshot lists, a join or leave of a user it does not list
+   * changes only its count: it is kept until the next flush instead of being rebuilt, so a large
+   * room filling up costs one snapshot per interval, not one per join. The count it shows may then
+   * lag by the changes of one interval, which the next flush sends to every member (presence
+   * changes carry absolute totals, so a change seen twice is harmless).
+   */
   snapshot: DeliveryEvent | undefined
+  /** The users `snapshot` lists. */
+  listed: ReadonlySet<string>
   sorted: PresenceEntry[] | undefined
 }
 
@@ -192,6 +202,7 @@ export class Presence {
     const { snapshotUsers, highWaterMark } = this.options
     let event: DeliveryEvent | undefined
     if (state.pending.size > 0) {
+      state.snapshot = undefined
       event =
         state.mode === 'on' && state.pending.size > snapshotUsers
           ? this.#snapshotOf(state)
@@ -245,6 +256,7 @@ export class Presence {
   #setTotal(state: StreamState, user: string, total: number): void {
     const old = state.totals.get(user) ?? 0
     if (old === total) return
+    const sizeBefore = state.totals.size
     state.clients += total - old
     if (total > 0) {
       // A user coming back counts as joining again: to the end of the join order.
@@ -252,7 +264,9 @@ export class Presence {
       state.totals.set(user, total)
     } else state.totals.delete(user)
     state.pending.set(user, total)
-    state.snapshot = undefined
+    const cap = this.options.snapshotUsers
+    const listsAll = sizeBefore <= cap || state.totals.size <= cap
+    if (state.mode !== 'on' || listsAll || state.listed.has(user)) state.snapshot = undefined
     state.sorted = undefined
     this.#dirty.add(state)
     this.#schedule()
@@ -268,6 +282,7 @@ export class Presence {
         users.push({ user, clients })
       }
     }
+    state.listed = new Set(users.map((entry) => entry.user))
     state.snapshot = {
       kind: 'presence',
       stream: state.stream,
@@ -312,6 +327,7 @@ export class Presence {
         pending: new Map(),
         stale: new Set(),
         snapshot: undefined,
+        listed: new Set(),
         sorted: undefined,
       }
       this.#streams.set(stream, state)

@@ -35,28 +35,56 @@ export interface WebSocketTransport {
   close(retryAfterMs: { readonly min: number; readonly max: number }): Promise<void>
 }
 
+/** What a transport does when one of its sockets fails or closes (one object per transport). */
+interface SocketEvents {
+  failed(socket: SeqlineSocket, err: Error): void
+  closed(socket: SeqlineSocket): void
+}
+
 /**
- * A `ws` socket that carries its Seqline connection, so that one set of listener functions serves
- * every socket (`this` is the socket): a room of thousands makes no closures per connection.
+ * A `ws` socket that carries its Seqline connection and handles its own events: `ws` reports them
+ * through `emit`, and handling the four Seqline needs there rather than in listeners keeps every
+ * socket's listener table empty — in a room of thousands, a table of four listeners per socket
+ * costs more than the socket's own fields. Listeners that others add still run.
  */
 class SeqlineSocket extends WebSocket {
   connection!: ProtocolConnection
   admitted!: AdmittedConnection
+  /** Set once the socket belongs to a connection; events before that are `ws`'s alone. */
+  events: SocketEvents | undefined = undefined
   /** Heard from since the last heartbeat. */
   alive = true
-}
 
-// `ws` calls its listeners with the socket as `this`; its typings know it as a plain WebSocket.
+  // `ws`'s typings declare `emit` with `any[]` arguments.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override emit(event: string | symbol, ...args: any[]): boolean {
+    const events = this.events
+    if (events !== undefined) {
+      switch (event) {
+        case 'message':
+          this.#received(args[0] as RawData, args[1] as boolean)
+          break
+        case 'pong':
+          this.alive = true
+          break
+        case 'error':
+          events.failed(this, args[0] as Error)
+          // Handled: an `error` nobody listens to would otherwise throw.
+          if (this.listenerCount('error') === 0) return true
+          break
+        case 'close':
+          events.closed(this)
+          break
+      }
+    }
+    return super.emit(event, ...args)
+  }
 
-function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  const socket = this as SeqlineSocket
-  socket.alive = true
-  const text = isBinary ? undefined : Array.isArray(data) ? Buffer.concat(data) : data
-  socket.connection.receive(text?.toString())
-}
-
-function onPong(this: WebSocket): void {
-  ;(this as SeqlineSocket).alive = true
+  #received(data: RawData, isBinary: boolean): void {
+    this.alive = true
+    const text = isBinary ? undefined : Array.isArray(data) ? Buffer.concat(data) : data
+    this.connection.receive(text?.toString())
+  }
 }
 
 /**
@@ -132,24 +160,22 @@ export function attachWebSocket(
       const id = `k_${randomBytes(9).toString('base64url')}`
       ws.admitted = admitted
       ws.connection = new ProtocolConnection(new WsLink(id, ws, socket), context, admitted)
+      ws.events = events
       live.add(ws)
       metrics.connections.inc()
-      ws.on('message', onMessage)
-      ws.on('pong', onPong)
-      ws.on('error', onError)
-      // `ws` emits 'close' once: `on` spares the wrapper `once` makes per connection.
-      ws.on('close', onClose)
     })
   }
-  function onError(this: WebSocket, err: Error): void {
-    logger.debug({ err, connection: (this as SeqlineSocket).connection.id }, 'socket error')
-  }
-  function onClose(this: WebSocket): void {
-    const socket = this as SeqlineSocket
-    live.delete(socket)
-    metrics.connections.dec()
-    socket.admitted.release()
-    socket.connection.linkClosed()
+  const events: SocketEvents = {
+    failed(socket, err) {
+      logger.debug({ err, connection: socket.connection.id }, 'socket error')
+    },
+    closed(socket) {
+      // `ws` emits 'close' once.
+      live.delete(socket)
+      metrics.connections.dec()
+      socket.admitted.release()
+      socket.connection.linkClosed()
+    },
   }
   httpServer.on('upgrade', onUpgrade)
 
