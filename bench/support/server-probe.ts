@@ -8,6 +8,9 @@
 //   (`nBackfill`) of the WAL index (`<db>-shm`) moving during it. SEQLINE_PROBE_SQLITE_PRAGMAS
 //   ("wal_autocheckpoint=0;synchronous=NORMAL") applies pragmas right after the server sets its
 //   own — an experiment knob for attributing latency, never a configuration to run with;
+// - every `fs.fdatasync`/`fs.fsync` made through the callback API (the server syncs its SQLite WAL
+//   that way, on libuv's thread pool): from the call until its callback runs on the event loop,
+//   i.e. how long the commits it covers wait to become durable. The loop is not blocked meanwhile;
 // - memory (after a full GC when the process runs with --expose-gc).
 //
 // The parent asks over the IPC channel (`stdio: [..., 'ipc']`) and gets answers of type
@@ -18,7 +21,7 @@
 // the server process runs without any TypeScript loader.
 import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector'
-import { createRequire } from 'node:module'
+import { createRequire, syncBuiltinESMExports } from 'node:module'
 import { PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import { writeHeapSnapshot } from 'node:v8'
 
@@ -82,11 +85,16 @@ export interface ProbeStats {
     readonly checkpoints: ProbeDistribution
     readonly withoutCheckpoint: ProbeDistribution
   }
+  /** fdatasync/fsync through the callback API: call → callback (off the loop). */
+  readonly syncs: ProbeDistribution
 }
 
-/** One blocking interval of the event loop: a GC pause or a SQLite commit. */
+/**
+ * One interval: a blocking one of the event loop (a GC pause or a SQLite commit), or an
+ * asynchronous file sync on the thread pool that commits wait for (`sync`).
+ */
 export interface ProbeEvent {
-  readonly kind: 'gc' | 'commit' | 'checkpoint'
+  readonly kind: 'gc' | 'commit' | 'checkpoint' | 'sync'
   readonly startMs: number
   readonly durationMs: number
 }
@@ -136,6 +144,7 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] })
 
 instrumentSqlite()
+instrumentSyncs()
 
 function distribution(samples: readonly number[]): ProbeDistribution {
   if (samples.length === 0) return { count: 0, p50: 0, p99: 0, max: 0, total: 0 }
@@ -154,7 +163,7 @@ function distribution(samples: readonly number[]): ProbeDistribution {
 function stats(): ProbeStats {
   const ns = (v: number): number => v / 1e6
   const gcs = events.filter((e) => e.kind === 'gc').map((e) => e.durationMs)
-  const commits = events.filter((e) => e.kind !== 'gc')
+  const commits = events.filter((e) => e.kind === 'commit' || e.kind === 'checkpoint')
   const kinds = new Map<string, number[]>()
   for (const [kind, ms] of gcByKind) kinds.set(kind, [...(kinds.get(kind) ?? []), ms])
   return {
@@ -183,6 +192,7 @@ function stats(): ProbeStats {
         commits.filter((e) => e.kind === 'commit').map((e) => e.durationMs),
       ),
     },
+    syncs: distribution(events.filter((e) => e.kind === 'sync').map((e) => e.durationMs)),
   }
 }
 
@@ -344,6 +354,32 @@ function instrumentSqlite(): void {
     if (/^\s*synchronous\s*=/i.test(sql)) for (const p of overrides) pragma.call(this, p)
     return result
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// File syncs on the thread pool
+
+type SyncCallback = (error: NodeJS.ErrnoException | null) => void
+type SyncFunction = (fd: number, callback: SyncCallback) => void
+
+function instrumentSyncs(): void {
+  // The CommonJS module object is the mutable one; syncBuiltinESMExports() then updates the named
+  // exports that ES modules (the server's) import from 'node:fs'.
+  const fs = createRequire(import.meta.url)('node:fs') as Record<
+    'fdatasync' | 'fsync',
+    SyncFunction
+  >
+  for (const name of ['fdatasync', 'fsync'] as const) {
+    const original = fs[name]
+    fs[name] = (fd: number, callback: SyncCallback): void => {
+      const start = nowMs()
+      original(fd, (error) => {
+        record({ kind: 'sync', startMs: start, durationMs: nowMs() - start })
+        callback(error)
+      })
+    }
+  }
+  syncBuiltinESMExports()
 }
 
 /** Reads the checkpoint counter from a database's WAL index (`-shm`, native byte order). */

@@ -1,0 +1,67 @@
+// bench/fanout/disk — the disk's own fdatasync tail, with no server: what a durable fan-out pays
+// that a broadcast without storage never does. It does what the SQLite store's WAL does under the
+// fan-out load — overwrite a few pages of a 4 MB file that stays the same size, then `fdatasync`
+// it on libuv's thread pool — at `--rate` syncs per second for `--seconds`, in the directory the
+// benchmarks put their databases in (the OS temp dir, or `--dir`), and reports the distribution
+// of the sync durations.
+//
+//   npx tsx bench/fanout/disk.ts [--rate 125] [--seconds 60] [--kb 56] [--dir <dir>]
+import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { distributionOf } from '../support/distribution.js'
+import { machine, machineLine } from '../support/machine.js'
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '125' },
+    seconds: { type: 'string', default: '60' },
+    kb: { type: 'string', default: '56' },
+    dir: { type: 'string', default: tmpdir() },
+  },
+})
+const FILE_BYTES = 4 << 20
+const chunk = Buffer.alloc(Number(values.kb) * 1024, 0x5a)
+const interval = 1000 / Number(values.rate)
+const dir = mkdtempSync(join(values.dir, 'seqline-disk-'))
+const fd = openSync(join(dir, 'wal'), 'w+')
+// Preallocated, like a WAL after its first cycle: overwrites change no file size.
+for (let at = 0; at < FILE_BYTES; at += chunk.length) writeSync(fd, chunk, 0, chunk.length, at)
+await sync()
+
+const m = machine()
+const durations: number[] = []
+const until = performance.now() + Number(values.seconds) * 1000
+let position = 0
+let next = performance.now()
+while (performance.now() < until) {
+  writeSync(fd, chunk, 0, chunk.length, position)
+  position = (position + chunk.length) % (FILE_BYTES - chunk.length)
+  const start = performance.now()
+  await sync()
+  durations.push(performance.now() - start)
+  next += interval
+  const wait = next - performance.now()
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+  else next = performance.now()
+}
+closeSync(fd)
+rmSync(dir, { recursive: true, force: true })
+m.loadAfter = loadavg()[0]
+
+const d = distributionOf(durations)
+const sorted = [...durations].sort((a, b) => a - b)
+const over = (ms: number): number => durations.filter((v) => v > ms).length
+console.log(
+  `bench/fanout/disk — ${values.kb} KB overwritten + fdatasync, ${values.rate}/s for ${values.seconds} s in ${values.dir}; ${machineLine(m)}\n` +
+    `fdatasync ms: p50 ${d.p50.toFixed(2)}, p90 ${d.p90.toFixed(2)}, p99 ${d.p99.toFixed(2)}, ` +
+    `p99.9 ${sorted[Math.floor(0.999 * sorted.length)]!.toFixed(2)}, max ${d.max.toFixed(2)} over ${d.count} syncs; ` +
+    `above 5 / 10 / 20 ms: ${over(5)} / ${over(10)} / ${over(20)}`,
+)
+
+function sync(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fdatasync(fd, (error) => (error === null ? resolve() : reject(error)))
+  })
+}
