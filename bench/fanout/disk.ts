@@ -1,14 +1,20 @@
 // bench/fanout/disk — the disk's own fdatasync tail, with no server: what a durable fan-out pays
 // that a broadcast without storage never does. It does what the SQLite store's WAL does under the
-// fan-out load — overwrite a few pages of a 4 MB file that stays the same size, then `fdatasync`
-// it on libuv's thread pool — at `--rate` syncs per second for `--seconds`, in the directory the
-// benchmarks put their databases in (the OS temp dir, or `--dir`), and reports the distribution
-// of the sync durations.
+// fan-out load — overwrite a few pages of a 4 MB file that stays the same size, `--rate` times a
+// second for `--seconds`, in the directory the benchmarks put their databases in (the OS temp dir,
+// or `--dir`) — and reports how long each write waited to be on disk (write → its fdatasync
+// returned, on libuv's thread pool).
 //
-//   npx tsx bench/fanout/disk.ts [--rate 125] [--seconds 60] [--kb 56] [--dir <dir>]
+// Syncs as the store makes them (packages/server/src/store/wal-sync.ts): one at a time, and the
+// writes made while one runs share the next one. `--overlap` starts a sync for every write at once
+// instead (up to the thread pool's size in flight): run both side by side, in two shells, to see
+// whether overlapping syncs would shorten the stalls.
+//
+//   npx tsx bench/fanout/disk.ts [--rate 125] [--seconds 60] [--kb 56] [--dir <dir>] [--overlap]
 import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { distributionOf } from '../support/distribution.js'
 import { machine, machineLine } from '../support/machine.js'
@@ -19,6 +25,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '60' },
     kb: { type: 'string', default: '56' },
     dir: { type: 'string', default: tmpdir() },
+    overlap: { type: 'boolean', default: false },
   },
 })
 const FILE_BYTES = 4 << 20
@@ -30,33 +37,59 @@ const fd = openSync(join(dir, 'wal'), 'w+')
 for (let at = 0; at < FILE_BYTES; at += chunk.length) writeSync(fd, chunk, 0, chunk.length, at)
 await sync()
 
+/** Writes made, and how many of them the last completed sync covers. */
+let written = 0
+let synced = 0
+let running: Promise<void> | undefined
+
+async function durableOneAtATime(): Promise<void> {
+  const target = written
+  while (synced < target) {
+    running ??= syncCovering().finally(() => {
+      running = undefined
+    })
+    await running
+  }
+}
+
+async function syncCovering(): Promise<void> {
+  const covers = written
+  await sync()
+  synced = Math.max(synced, covers)
+}
+
 const m = machine()
-const durations: number[] = []
+const waits: number[] = []
+const pending: Promise<void>[] = []
 const until = performance.now() + Number(values.seconds) * 1000
 let position = 0
 let next = performance.now()
 while (performance.now() < until) {
   writeSync(fd, chunk, 0, chunk.length, position)
   position = (position + chunk.length) % (FILE_BYTES - chunk.length)
+  written += 1
   const start = performance.now()
-  await sync()
-  durations.push(performance.now() - start)
+  pending.push(
+    (values.overlap ? syncCovering() : durableOneAtATime()).then(() => {
+      waits.push(performance.now() - start)
+    }),
+  )
   next += interval
-  const wait = next - performance.now()
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-  else next = performance.now()
+  await sleep(Math.max(0, next - performance.now()))
 }
+await Promise.all(pending)
 closeSync(fd)
 rmSync(dir, { recursive: true, force: true })
 m.loadAfter = loadavg()[0]
 
-const d = distributionOf(durations)
-const sorted = [...durations].sort((a, b) => a - b)
-const over = (ms: number): number => durations.filter((v) => v > ms).length
+const d = distributionOf(waits)
+const sorted = [...waits].sort((a, b) => a - b)
+const over = (ms: number): number => waits.filter((v) => v > ms).length
 console.log(
-  `bench/fanout/disk — ${values.kb} KB overwritten + fdatasync, ${values.rate}/s for ${values.seconds} s in ${values.dir}; ${machineLine(m)}\n` +
-    `fdatasync ms: p50 ${d.p50.toFixed(2)}, p90 ${d.p90.toFixed(2)}, p99 ${d.p99.toFixed(2)}, ` +
-    `p99.9 ${sorted[Math.floor(0.999 * sorted.length)]!.toFixed(2)}, max ${d.max.toFixed(2)} over ${d.count} syncs; ` +
+  `bench/fanout/disk — ${values.kb} KB overwritten ${values.rate}/s for ${values.seconds} s in ${values.dir}, ` +
+    `${values.overlap ? 'a sync per write, overlapping' : 'one sync at a time'}; ${machineLine(m)}\n` +
+    `write → on disk (ms): p50 ${d.p50.toFixed(2)}, p90 ${d.p90.toFixed(2)}, p99 ${d.p99.toFixed(2)}, ` +
+    `p99.9 ${sorted[Math.floor(0.999 * sorted.length)]!.toFixed(2)}, max ${d.max.toFixed(2)} over ${d.count} writes; ` +
     `above 5 / 10 / 20 ms: ${over(5)} / ${over(10)} / ${over(20)}`,
 )
 
