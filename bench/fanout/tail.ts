@@ -8,7 +8,8 @@
 //    around its median, the share of its latency spent inside each kind of blocking event of the
 //    server's event loop — SQLite commits (the `COMMIT` statement: a WAL write; the fdatasync
 //    that makes it durable runs on libuv's thread pool, off the loop), commits that also ran a
-//    WAL checkpoint, GC pauses — and inside GC pauses of the load generator.
+//    WAL checkpoint, GC pauses — inside those `fdatasync`s of the WAL (timed call → callback;
+//    commits wait for them, the loop does not), and inside GC pauses of the load generator.
 // 2. Experiments: Seqline again with one candidate removed — WAL checkpoints off
 //    (`wal_autocheckpoint=0`) and fewer young GCs (`--max-semi-space-size=64`). The pragma is
 //    applied by the probe for the experiment only; it is not a configuration to run with.
