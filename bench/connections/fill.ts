@@ -238,11 +238,13 @@ async function fill(
   try {
     await sleep(1_000)
     const before = await server.memory()
+    const snapshotDir = values['heap-snapshot']
+    if (snapshotDir !== undefined) mkdirSync(snapshotDir, { recursive: true })
     const snapshot = (when: string): Promise<void> | undefined =>
-      values['heap-snapshot'] === undefined
+      snapshotDir === undefined
         ? undefined
         : server.heapSnapshot(
-            join(values['heap-snapshot'], `${system}-${mode}-${subscribers}-${when}.heapsnapshot`),
+            join(snapshotDir, `${system}-${mode}-${subscribers}-${when}.heapsnapshot`),
           )
     await snapshot('before')
     await server.reset()
