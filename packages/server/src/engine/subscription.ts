@@ -3,6 +3,7 @@ import type { Store } from '../store/store.js'
 import { CursorPump, type PumpEvents, type PumpOptions } from './cursor-pump.js'
 import type { Follower } from './follower.js'
 import type { Following, StreamHub } from './stream-hub.js'
+import type { Listing } from './presence/presence.js'
 
 /** What a subscription reports to the engine (metrics, logs, cleanup). */
 export interface SubscriptionObserver {
@@ -32,6 +33,8 @@ export class Subscription implements Following, PumpEvents {
   presence: boolean
   /** Presence frames were skipped while the follower was above its high-water mark. */
   presenceStale = false
+  /** The presence listing this subscriber knows exactly (see PresenceMember). */
+  presenceView: Listing | undefined = undefined
   #replayed = 0
   #inReplay = true
 

@@ -13,7 +13,15 @@ export interface PresenceMember {
   presence: boolean
   /** Presence frames were skipped while the follower read too slowly: it gets a snapshot next. */
   presenceStale: boolean
+  /**
+   * The listing (users and their clients) of the last snapshot this member was sent, while what
+   * it knows is still exactly that listing; `undefined` once a diff told it more.
+   */
+  presenceView: Listing | undefined
 }
+
+/** The users a snapshot lists, with their clients, in the snapshot's order. */
+export type Listing = ReadonlyMap<string, number>
 
 /** Options of {@link Presence}. */
 export interface PresenceOptions {
@@ -56,16 +64,16 @@ interface StreamState {
    * changes carry absolute totals, so a change seen twice is harmless).
    */
   snapshot: DeliveryEvent | undefined
-  /** The users `snapshot` lists. */
-  listed: ReadonlySet<string>
+  /** The users `snapshot` lists, with their clients. */
+  listing: Listing
   sorted: PresenceEntry[] | undefined
 }
 
 /**
  * Presence (DESIGN §2) that costs O(1) per join and leave, whatever the room size: a join updates
  * counters and marks the user changed; once per interval each changed stream sends ONE frame to
- * each of its members carrying every change (or, past `snapshotUsers` changes, a fresh capped
- * snapshot), encoded once and shared. A subscriber gets a snapshot capped at the first
+ * each of its members carrying every change (or, past `snapshotUsers` changes, the changes of the
+ * users a snapshot lists — see `#relist` — or a fresh capped snapshot), encoded once and shared. A subscriber gets a snapshot capped at the first
  * `snapshotUsers` users plus the count; the full list is paged over HTTP. A member above its
  * high-water mark is skipped (presence is state, not history: it gets a snapshot once it drained),
  * so no one makes the server queue presence for them. Other nodes' presence (`applyRemote`) feeds
@@ -97,7 +105,7 @@ export class Presence {
     if (change !== undefined) this.#localChanged(state, userId, change.clients)
     if (member.presence) {
       state.members.add(member)
-      member.follower.event(this.#snapshotOf(state))
+      this.#sendSnapshot(state, member)
     }
   }
 
@@ -121,8 +129,9 @@ export class Presence {
     if (state === undefined) return
     if (visible && !state.members.has(member)) {
       state.members.add(member)
-      member.follower.event(this.#snapshotOf(state))
+      this.#sendSnapshot(state, member)
     } else if (!visible) {
+      member.presenceView = undefined
       state.members.delete(member)
       state.stale.delete(member)
       if (state.stale.size === 0) this.#stale.delete(state)
@@ -201,22 +210,26 @@ export class Presence {
   #flushStream(state: StreamState): void {
     const { snapshotUsers, highWaterMark } = this.options
     let event: DeliveryEvent | undefined
+    /** More changes than a snapshot lists: each member gets its listing brought up to date. */
+    let relist = false
     if (state.pending.size > 0) {
       state.snapshot = undefined
-      event =
-        state.mode === 'on' && state.pending.size > snapshotUsers
-          ? this.#snapshotOf(state)
-          : {
-              kind: 'presenceDiff',
-              stream: state.stream,
-              changes:
-                state.mode === 'on'
-                  ? [...state.pending].map(([user, clients]) => ({ user, clients }))
-                  : [],
-              count: { users: state.totals.size, clients: state.clients },
-            }
+      relist = state.mode === 'on' && state.pending.size > snapshotUsers
+      event = relist
+        ? this.#snapshotOf(state)
+        : {
+            kind: 'presenceDiff',
+            stream: state.stream,
+            changes:
+              state.mode === 'on'
+                ? [...state.pending].map(([user, clients]) => ({ user, clients }))
+                : [],
+            count: { users: state.totals.size, clients: state.clients },
+          }
       state.pending.clear()
     }
+    // One frame per listing the members hold, built once: after a join, most hold the same.
+    const relisted = new Map<Listing, DeliveryEvent>()
     const members = event === undefined ? state.stale : state.members
     for (const member of [...members]) {
       if (member.follower.bufferedAmount > highWaterMark) {
@@ -230,11 +243,53 @@ export class Presence {
       if (member.presenceStale) {
         member.presenceStale = false
         state.stale.delete(member)
-        member.follower.event(this.#snapshotOf(state))
-      } else if (event !== undefined) member.follower.event(event)
+        this.#sendSnapshot(state, member)
+      } else if (event === undefined) continue
+      else if (relist && member.presenceView !== undefined) {
+        const view = member.presenceView
+        let frame = relisted.get(view)
+        if (frame === undefined) relisted.set(view, (frame = this.#relist(state, view)))
+        member.follower.event(frame)
+        member.presenceView = state.listing
+      } else if (relist) this.#sendSnapshot(state, member)
+      else {
+        member.follower.event(event)
+        member.presenceView = undefined
+      }
     }
     if (state.stale.size === 0) this.#stale.delete(state)
     this.#dropIfIdle(state)
+  }
+
+  /**
+   * What takes a member that knows `view` (an earlier listing) to the current one: the users it
+   * lists that left it (0) and those that joined it or changed, with the absolute count — the same
+   * view a new snapshot gives, in a frame the size of the difference. A room filling up or
+   * reconnecting changes its count every interval but rarely the users a snapshot lists (the first
+   * to have joined), so its members get a few bytes per interval rather than a snapshot each. More
+   * differences than a snapshot lists: the snapshot.
+   */
+  #relist(state: StreamState, view: Listing): DeliveryEvent {
+    const snapshot = this.#snapshotOf(state)
+    const changes: PresenceEntry[] = []
+    for (const user of view.keys()) {
+      if (!state.listing.has(user)) changes.push({ user, clients: 0 })
+    }
+    for (const [user, clients] of state.listing) {
+      if (view.get(user) !== clients) changes.push({ user, clients })
+    }
+    if (changes.length > this.options.snapshotUsers) return snapshot
+    return {
+      kind: 'presenceDiff',
+      stream: state.stream,
+      changes,
+      count: { users: state.totals.size, clients: state.clients },
+    }
+  }
+
+  #sendSnapshot(state: StreamState, member: PresenceMember): void {
+    member.follower.event(this.#snapshotOf(state))
+    member.presenceView = state.listing
   }
 
   #localChanged(state: StreamState, user: string, localClients: number): void {
@@ -266,7 +321,7 @@ export class Presence {
     state.pending.set(user, total)
     const cap = this.options.snapshotUsers
     const listsAll = sizeBefore <= cap || state.totals.size <= cap
-    if (state.mode !== 'on' || listsAll || state.listed.has(user)) state.snapshot = undefined
+    if (state.mode !== 'on' || listsAll || state.listing.has(user)) state.snapshot = undefined
     state.sorted = undefined
     this.#dirty.add(state)
     this.#schedule()
@@ -282,7 +337,7 @@ export class Presence {
         users.push({ user, clients })
       }
     }
-    state.listed = new Set(users.map((entry) => entry.user))
+    state.listing = new Map(users.map((entry) => [entry.user, entry.clients]))
     state.snapshot = {
       kind: 'presence',
       stream: state.stream,
@@ -327,7 +382,7 @@ export class Presence {
         pending: new Map(),
         stale: new Set(),
         snapshot: undefined,
-        listed: new Set(),
+        listing: new Map(),
         sorted: undefined,
       }
       this.#streams.set(stream, state)
