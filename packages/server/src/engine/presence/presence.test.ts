@@ -8,7 +8,6 @@ const STREAM = 'room:general'
 
 /** A member that applies its presence frames as the client SDK does (stream-handle.ts). */
 class Member implements PresenceMember, Follower {
-  readonly stream = STREAM
   readonly subscriber: { readonly userId: string; readonly clientId: string }
   readonly follower = this
   readonly id: string
@@ -20,8 +19,13 @@ class Member implements PresenceMember, Follower {
   readonly frames: DeliveryEvent[] = []
   readonly view = new Map<string, number>()
   count: PresenceCount = { users: 0, clients: 0 }
+  writeCostMs = 0
 
-  constructor(userId: string, clientId: string) {
+  constructor(
+    userId: string,
+    clientId: string,
+    readonly stream = STREAM,
+  ) {
     this.subscriber = { userId, clientId }
     this.id = `${userId}/${clientId}`
   }
@@ -34,6 +38,11 @@ class Member implements PresenceMember, Follower {
   }
   message(): void {}
   event(event: DeliveryEvent): void {
+    // What writing a frame to this member's socket costs (a system call, tens of µs; more here).
+    if (this.writeCostMs > 0) {
+      const until = performance.now() + this.writeCostMs
+      while (performance.now() < until);
+    }
     this.frames.push(event)
     if (event.kind === 'presence') {
       this.view.clear()
@@ -172,5 +181,38 @@ describe('Presence in a room larger than a snapshot', () => {
       }
       presence.close()
     }
+  })
+})
+
+describe('Presence of a room whose frames take long to write', () => {
+  it('tells it less often, so that its presence takes at most a tenth of the event loop', async () => {
+    const presence = new Presence({
+      intervalMs: 5,
+      snapshotUsers: CAP,
+      highWaterMark: 1 << 20,
+      modeOf: () => 'on',
+    })
+    // 20 members at 1 ms a frame: a flush takes ~20 ms, so the next waits ~200 ms, not 5 ms.
+    const members = Array.from({ length: 20 }, (_, i) => new Member(`u${i}`, `c${i}`))
+    for (const member of members) {
+      presence.join(member)
+      member.writeCostMs = 1
+    }
+    // A room that is quick to tell keeps the interval.
+    const quick = new Member('q', 'q', 'room:quick')
+    presence.join(quick)
+    const started = performance.now()
+    // Someone joins each room every 10 ms for 600 ms.
+    for (let n = 0; performance.now() - started < 600; n++) {
+      presence.join(new Member(`guest${n}`, `guest${n}`))
+      presence.join(new Member(`guest${n}`, `guest${n}`, 'room:quick'))
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    presence.close()
+    // One snapshot, then at most one frame per ~200 ms (without the budget: one per 10–30 ms).
+    const busy = (members[0] as Member).frames.length
+    expect(busy).toBeGreaterThanOrEqual(2)
+    expect(busy).toBeLessThanOrEqual(6)
+    expect(quick.frames.length).toBeGreaterThan(3 * busy)
   })
 })
