@@ -86,11 +86,13 @@ interface StreamState {
  * Presence (DESIGN §2) that costs O(1) per join and leave, whatever the room size: a join updates
  * counters and marks the user changed; once per interval each changed stream sends ONE frame to
  * each of its members carrying every change (or, past `snapshotUsers` changes, the changes of the
- * users a snapshot lists — see `#relist` — or a fresh capped snapshot), encoded once and shared. A subscriber gets a snapshot capped at the first
- * `snapshotUsers` users plus the count; the full list is paged over HTTP. A member above its
- * high-water mark is skipped (presence is state, not history: it gets a snapshot once it drained),
- * so no one makes the server queue presence for them. Other nodes' presence (`applyRemote`) feeds
- * the same totals; this node's changes leave through `onLocalChanges`, coalesced the same way.
+ * users a snapshot lists — see `#relist` — or a fresh capped snapshot), encoded once and shared,
+ * and no stream's presence takes more than PRESENCE_SHARE of the event loop. A subscriber gets a
+ * snapshot capped at the first `snapshotUsers` users plus the count; the full list is paged over
+ * HTTP. A member above its high-water mark is skipped (presence is state, not history: it gets a
+ * snapshot once it drained), so no one makes the server queue presence for them. Other nodes'
+ * presence (`applyRemote`) feeds the same totals; this node's changes leave through
+ * `onLocalChanges`, coalesced the same way.
  */
 export class Presence {
   readonly #tracker = new PresenceTracker()
