@@ -5,10 +5,10 @@
 // or `--dir`) — and reports how long each write waited to be on disk (write → its fdatasync
 // returned, on libuv's thread pool).
 //
-// Syncs as the store makes them (packages/server/src/store/wal-sync.ts): one at a time, and the
-// writes made while one runs share the next one. `--overlap` starts a sync for every write at once
-// instead (up to the thread pool's size in flight): run both side by side, in two shells, to see
-// whether overlapping syncs would shorten the stalls.
+// Syncs as the store makes them, with its own WalSync (packages/server/src/store/wal-sync.ts): one
+// at a time, and the writes made while one runs share the next one. `--overlap` starts a sync for
+// every write at once instead (up to the thread pool's size in flight): run both side by side, in
+// two shells, to see whether overlapping syncs would shorten the stalls.
 //
 //   npx tsx bench/fanout/disk.ts [--rate 125] [--seconds 60] [--kb 56] [--dir <dir>] [--overlap]
 import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { distributionOf } from '../support/distribution.js'
+import { WalSync } from '../../packages/server/src/store/wal-sync.js'
 import { machine, machineLine } from '../support/machine.js'
 
 const { values } = parseArgs({
@@ -32,31 +33,13 @@ const FILE_BYTES = 4 << 20
 const chunk = Buffer.alloc(Number(values.kb) * 1024, 0x5a)
 const interval = 1000 / Number(values.rate)
 const dir = mkdtempSync(join(values.dir, 'seqline-disk-'))
-const fd = openSync(join(dir, 'wal'), 'w+')
+const path = join(dir, 'wal')
+const fd = openSync(path, 'w+')
 // Preallocated, like a WAL after its first cycle: overwrites change no file size.
 for (let at = 0; at < FILE_BYTES; at += chunk.length) writeSync(fd, chunk, 0, chunk.length, at)
 await sync()
 
-/** Writes made, and how many of them the last completed sync covers. */
-let written = 0
-let synced = 0
-let running: Promise<void> | undefined
-
-async function durableOneAtATime(): Promise<void> {
-  const target = written
-  while (synced < target) {
-    running ??= syncCovering().finally(() => {
-      running = undefined
-    })
-    await running
-  }
-}
-
-async function syncCovering(): Promise<void> {
-  const covers = written
-  await sync()
-  synced = Math.max(synced, covers)
-}
+const walSync = new WalSync(path)
 
 const m = machine()
 const waits: number[] = []
@@ -67,10 +50,10 @@ let next = performance.now()
 while (performance.now() < until) {
   writeSync(fd, chunk, 0, chunk.length, position)
   position = (position + chunk.length) % (FILE_BYTES - chunk.length)
-  written += 1
+  walSync.wrote()
   const start = performance.now()
   pending.push(
-    (values.overlap ? syncCovering() : durableOneAtATime()).then(() => {
+    (values.overlap ? sync() : walSync.durable()).then(() => {
       waits.push(performance.now() - start)
     }),
   )
@@ -78,6 +61,7 @@ while (performance.now() < until) {
   await sleep(Math.max(0, next - performance.now()))
 }
 await Promise.all(pending)
+await walSync.close()
 closeSync(fd)
 rmSync(dir, { recursive: true, force: true })
 m.loadAfter = loadavg()[0]
