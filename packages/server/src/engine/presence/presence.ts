@@ -207,7 +207,7 @@ export class Presence {
     this.#flush(true)
   }
 
-  #flush(now: boolean): void {
+  #flush(all: boolean): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
     // Changed streams, and those with members that skipped frames (they may have drained now).
@@ -216,7 +216,7 @@ export class Presence {
     this.#dirty.clear()
     for (const state of due) {
       const started = performance.now()
-      if (!now && state.notBefore > started) {
+      if (!all && state.notBefore > started) {
         this.#dirty.add(state)
         continue
       }
